@@ -63,7 +63,7 @@ $(BUILD_DIR)/core/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD_DIR)/core -DCMAKE_BUILD_TYPE=$(CMAKE_BUILD_TYPE) -DQUIVER_WERROR=$(if $(filter 1,$(WERROR)),ON,OFF) >/dev/null
 
 $(CORE_LIB): $(BUILD_DIR)/core/Makefile FORCE
-	cmake --build $(BUILD_DIR)/core --target quiver_core -j$(shell nproc)
+	+cmake --build $(BUILD_DIR)/core --target quiver_core
 
 core: $(CORE_LIB)
 

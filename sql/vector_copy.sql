@@ -17,56 +17,39 @@ CREATE TABLE dst2 (id int, v vector(2));
 \copy dst2 FROM 'results/vector.bin' WITH (FORMAT binary)
 
 -- Craft raw field bytes: a bytea column's binary COPY field is exactly its bytes, so copying
--- it out and into a vector column hands those bytes to vector_recv.
+-- it out and into a vector column hands those bytes to vector_recv. A good row goes first:
+-- a failing COPY must not keep it.
 CREATE TABLE raw (id int, b bytea);
 CREATE TABLE dst3 (id int, v vector);
-CREATE FUNCTION try_recv(bytes bytea) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION recv(bytes bytea) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	path text := '/tmp/quiver_regress_recv_' || pg_backend_pid() || '.bin';
+	context text;
 BEGIN
 	TRUNCATE raw;
-	-- a good row first: a failing COPY must not keep it
 	INSERT INTO raw VALUES (1, '\x000100003f800000'), (2, bytes);
+	EXECUTE format('COPY raw TO %L WITH (FORMAT binary)', path);
+	BEGIN
+		EXECUTE format('COPY dst3 FROM %L WITH (FORMAT binary)', path);
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS context = PG_EXCEPTION_CONTEXT;
+		RETURN SQLSTATE || ': ' || SQLERRM || ' (' || split_part(context, E'\n', 1) || ')';
+	END;
+	RETURN (SELECT string_agg(v::text, ' ' ORDER BY id) FROM dst3);
 END $$;
 
-SELECT try_recv('\x000200003f80000040000000');
-\copy raw TO 'results/raw.bin' WITH (FORMAT binary)
-\copy dst3 FROM 'results/raw.bin' WITH (FORMAT binary)
-SELECT * FROM dst3 ORDER BY id;
+SELECT recv('\x000200003f80000040000000') AS two_values;
+SELECT recv('\x0001') AS truncated_header;
+SELECT recv('\x000200003f800000') AS truncated_values;
+SELECT recv('\x00000000') AS zero_dimensions;
+SELECT recv('\xffff0000') AS dim_65535;
+SELECT recv('\x3e810000') AS dim_16001;
+SELECT recv('\x000100073f800000') AS unused_not_zero;
+SELECT recv('\x000100007fc00000') AS nan;
+SELECT recv('\x00010000ff800000') AS minus_infinity;
+SELECT recv('\x000100003f80000000') AS trailing_byte;
 TRUNCATE dst3;
-
--- truncated header
-SELECT try_recv('\x0001');
-\copy raw TO 'results/raw.bin' WITH (FORMAT binary)
-\copy dst3 FROM 'results/raw.bin' WITH (FORMAT binary)
--- truncated values
-SELECT try_recv('\x000200003f800000');
-\copy raw TO 'results/raw.bin' WITH (FORMAT binary)
-\copy dst3 FROM 'results/raw.bin' WITH (FORMAT binary)
--- zero dimensions
-SELECT try_recv('\x00000000');
-\copy raw TO 'results/raw.bin' WITH (FORMAT binary)
-\copy dst3 FROM 'results/raw.bin' WITH (FORMAT binary)
--- dim 65535 ("-1" as int16)
-SELECT try_recv('\xffff0000');
-\copy raw TO 'results/raw.bin' WITH (FORMAT binary)
-\copy dst3 FROM 'results/raw.bin' WITH (FORMAT binary)
--- unused field not zero
-SELECT try_recv('\x000100073f800000');
-\copy raw TO 'results/raw.bin' WITH (FORMAT binary)
-\copy dst3 FROM 'results/raw.bin' WITH (FORMAT binary)
--- NaN and infinity
-SELECT try_recv('\x000100007fc00000');
-\copy raw TO 'results/raw.bin' WITH (FORMAT binary)
-\copy dst3 FROM 'results/raw.bin' WITH (FORMAT binary)
-SELECT try_recv('\x00010000ff800000');
-\copy raw TO 'results/raw.bin' WITH (FORMAT binary)
-\copy dst3 FROM 'results/raw.bin' WITH (FORMAT binary)
--- trailing bytes after the last value
-SELECT try_recv('\x000100003f80000000');
-\copy raw TO 'results/raw.bin' WITH (FORMAT binary)
-\copy dst3 FROM 'results/raw.bin' WITH (FORMAT binary)
-
--- nothing half-loaded: a bad row makes the whole COPY fail
-SELECT count(*) FROM dst3;
+SELECT recv('\x0001') IS NOT NULL AS failed, count(*) AS rows_kept FROM dst3;
 
 -- text COPY reports the line of a malformed vector
 CREATE TABLE tx (v vector);
@@ -77,4 +60,4 @@ COPY tx FROM stdin;
 SELECT count(*) FROM tx;
 
 DROP TABLE src, dst, dst2, raw, dst3, tx;
-DROP FUNCTION try_recv(bytea);
+DROP FUNCTION recv(bytea);

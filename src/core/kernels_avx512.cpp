@@ -1,6 +1,7 @@
 // The AVX-512F kernels (compiled with -mavx512f -mavx2 -mfma). Keep this file to the
-// instantiations: see kernels_impl.hpp, which also supplies the fused multiply-add and the
-// horizontal sum that xsimd 8.1.0 lacks (or gets wrong) for avx512f.
+// instantiations: see kernels_impl.hpp, whose ArchOps<avx512f> supplies what xsimd 8.1.0 lacks
+// or gets wrong for avx512f (fused multiply-add, an F-only horizontal sum) and the split loads
+// for misaligned vectors.
 #include "quiver/kernels_impl.hpp"
 #include "kernels_internal.hpp"
 

@@ -5,6 +5,8 @@
 // vectorise these loops into a different order of additions. This file gets the baseline flags,
 // which on x86-64 include no FMA, so every product is rounded before it is added; the FMA levels
 // differ from it only by rounding, which the tests allow for.
+#include <cmath>
+
 #include "kernels_internal.hpp"
 
 namespace quiver::core::internal {
@@ -33,10 +35,8 @@ float
 ScalarL1(const float *a, const float *b, std::size_t n)
 {
 	float sum = 0.0f;
-	for (std::size_t i = 0; i < n; i++) {
-		float d = a[i] - b[i];
-		sum += d < 0.0f ? -d : d;
-	}
+	for (std::size_t i = 0; i < n; i++)
+		sum += std::fabs(a[i] - b[i]);
 	return sum;
 }
 

@@ -3,6 +3,7 @@
 // Levels this CPU cannot run are skipped, not failed; on a machine with AVX-512 all four run.
 // QUIVER_KERNEL_LEVEL in the environment additionally selects what ActiveKernelsFromEnvironment
 // checks, so a run per level also exercises InitKernels' choice end to end.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -73,9 +74,21 @@ class GuardedVector {
 		data_ = storage_.data() + skip + offset + 16;
 		n_ = n;
 	}
-	float *data() { return data_; }
-	float &operator[](std::size_t i) { return data_[i]; }
-	std::size_t size() const { return n_; }
+	float *
+	data()
+	{
+		return data_;
+	}
+	float &
+	operator[](std::size_t i)
+	{
+		return data_[i];
+	}
+	std::size_t
+	size() const
+	{
+		return n_;
+	}
 
   private:
 	std::vector<float> storage_;
@@ -144,9 +157,12 @@ class KernelLevelTest : public ::testing::TestWithParam<KernelLevel> {
 		const F32Kernels &ref = ScalarKernels();
 		std::mt19937 rng(12345);
 		for (std::size_t n : TestLengths()) {
-			for (std::size_t off_a = 0; off_a < 4; off_a++) {
-				// b gets a different misalignment than a, so no kernel can assume they match.
-				std::size_t off_b = (off_a + 1) % 4;
+			// Offsets in floats from a 64-byte boundary: both aligned, one or the other, both
+			// misaligned, and never by the same amount, so no kernel can assume they match.
+			static constexpr std::size_t kOffsets[][2] = {{0, 0}, {0, 1}, {1, 2}, {2, 3}, {3, 0}};
+			for (const auto &offsets : kOffsets) {
+				std::size_t off_a = offsets[0];
+				std::size_t off_b = offsets[1];
 				GuardedVector a(n, off_a), b(n, off_b);
 				for (std::size_t i = 0; i < n; i++) {
 					a[i] = gen(rng);
@@ -161,8 +177,7 @@ class KernelLevelTest : public ::testing::TestWithParam<KernelLevel> {
 						EXPECT_NEAR(got, want, Tolerance(terms, n)) << what;
 					}
 				};
-				check("l2_squared", k.l2_squared(a.data(), b.data(), n), ref.l2_squared(a.data(), b.data(), n),
-				      t.l2);
+				check("l2_squared", k.l2_squared(a.data(), b.data(), n), ref.l2_squared(a.data(), b.data(), n), t.l2);
 				check("dot", k.dot(a.data(), b.data(), n), ref.dot(a.data(), b.data(), n), t.dot);
 				check("l1", k.l1(a.data(), b.data(), n), ref.l1(a.data(), b.data(), n), t.l1);
 				CosineSums got = k.cosine_sums(a.data(), b.data(), n);
@@ -227,6 +242,43 @@ TEST_P(KernelLevelTest, MatchesScalarOnMixedMagnitudes)
 	std::uniform_int_distribution<int> exponent(-20, 20);
 	CompareWithScalar(
 	    *kernels_, [&](std::mt19937 &rng) { return std::ldexp(mantissa(rng), exponent(rng)); }, false);
+}
+
+// The lane and accumulator of each element depend on its index only, not on the address, so a
+// distance computed from an index page and one recomputed from the heap agree to the bit.
+TEST_P(KernelLevelTest, ResultDoesNotDependOnAddress)
+{
+	std::mt19937 rng(99);
+	std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+	for (std::size_t n : {std::size_t{17}, std::size_t{100}, std::size_t{768}, std::size_t{1000}}) {
+		std::vector<float> a(n), b(n);
+		for (std::size_t i = 0; i < n; i++) {
+			a[i] = dist(rng);
+			b[i] = dist(rng);
+		}
+		GuardedVector a0(n, 0), b0(n, 0);
+		std::copy(a.begin(), a.end(), a0.data());
+		std::copy(b.begin(), b.end(), b0.data());
+		float l2 = kernels_->l2_squared(a0.data(), b0.data(), n);
+		float dot = kernels_->dot(a0.data(), b0.data(), n);
+		float l1 = kernels_->l1(a0.data(), b0.data(), n);
+		CosineSums cs = kernels_->cosine_sums(a0.data(), b0.data(), n);
+		for (std::size_t off_a : {0, 1, 2, 3, 5, 8, 15}) {
+			for (std::size_t off_b : {0, 1, 4, 7, 12}) {
+				SCOPED_TRACE(::testing::Message() << "n=" << n << " off_a=" << off_a << " off_b=" << off_b);
+				GuardedVector a1(n, off_a), b1(n, off_b);
+				std::copy(a.begin(), a.end(), a1.data());
+				std::copy(b.begin(), b.end(), b1.data());
+				EXPECT_EQ(kernels_->l2_squared(a1.data(), b1.data(), n), l2);
+				EXPECT_EQ(kernels_->dot(a1.data(), b1.data(), n), dot);
+				EXPECT_EQ(kernels_->l1(a1.data(), b1.data(), n), l1);
+				CosineSums got = kernels_->cosine_sums(a1.data(), b1.data(), n);
+				EXPECT_EQ(got.dot, cs.dot);
+				EXPECT_EQ(got.norm_a, cs.norm_a);
+				EXPECT_EQ(got.norm_b, cs.norm_b);
+			}
+		}
+	}
 }
 
 TEST_P(KernelLevelTest, ZeroLengthIsZero)

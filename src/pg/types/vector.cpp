@@ -364,40 +364,38 @@ QUIVER_FUNCTION(vector_to_float4)
 
 /* ---------- distances ---------- */
 
-QUIVER_FUNCTION(l2_distance)
+namespace {
+
+// Runs one of the active float32 kernels on the two vector arguments.
+float
+ApplyKernel(FunctionCallInfo fcinfo, quiver::core::DistanceFn quiver::core::F32Kernels::*kernel)
 {
 	Vector *a = PG_GETARG_VECTOR_P(0);
 	Vector *b = PG_GETARG_VECTOR_P(1);
 	CheckSameDims(a, b);
-	float d = ActiveKernels().l2_squared(VectorValues(a), VectorValues(b), static_cast<std::size_t>(a->dim));
-	PG_RETURN_FLOAT8(std::sqrt(static_cast<double>(d)));
+	return (ActiveKernels().*kernel)(VectorValues(a), VectorValues(b), static_cast<std::size_t>(a->dim));
+}
+
+} // namespace
+
+QUIVER_FUNCTION(l2_distance)
+{
+	PG_RETURN_FLOAT8(std::sqrt(static_cast<double>(ApplyKernel(fcinfo, &quiver::core::F32Kernels::l2_squared))));
 }
 
 QUIVER_FUNCTION(vector_l2_squared_distance)
 {
-	Vector *a = PG_GETARG_VECTOR_P(0);
-	Vector *b = PG_GETARG_VECTOR_P(1);
-	CheckSameDims(a, b);
-	float d = ActiveKernels().l2_squared(VectorValues(a), VectorValues(b), static_cast<std::size_t>(a->dim));
-	PG_RETURN_FLOAT8(static_cast<double>(d));
+	PG_RETURN_FLOAT8(static_cast<double>(ApplyKernel(fcinfo, &quiver::core::F32Kernels::l2_squared)));
 }
 
 QUIVER_FUNCTION(inner_product)
 {
-	Vector *a = PG_GETARG_VECTOR_P(0);
-	Vector *b = PG_GETARG_VECTOR_P(1);
-	CheckSameDims(a, b);
-	float d = ActiveKernels().dot(VectorValues(a), VectorValues(b), static_cast<std::size_t>(a->dim));
-	PG_RETURN_FLOAT8(static_cast<double>(d));
+	PG_RETURN_FLOAT8(static_cast<double>(ApplyKernel(fcinfo, &quiver::core::F32Kernels::dot)));
 }
 
 QUIVER_FUNCTION(vector_negative_inner_product)
 {
-	Vector *a = PG_GETARG_VECTOR_P(0);
-	Vector *b = PG_GETARG_VECTOR_P(1);
-	CheckSameDims(a, b);
-	float d = ActiveKernels().dot(VectorValues(a), VectorValues(b), static_cast<std::size_t>(a->dim));
-	PG_RETURN_FLOAT8(-static_cast<double>(d));
+	PG_RETURN_FLOAT8(-static_cast<double>(ApplyKernel(fcinfo, &quiver::core::F32Kernels::dot)));
 }
 
 QUIVER_FUNCTION(cosine_distance)
@@ -412,10 +410,7 @@ QUIVER_FUNCTION(cosine_distance)
 // spherical k-means needs (ivfflat uses it for cosine).
 QUIVER_FUNCTION(vector_spherical_distance)
 {
-	Vector *a = PG_GETARG_VECTOR_P(0);
-	Vector *b = PG_GETARG_VECTOR_P(1);
-	CheckSameDims(a, b);
-	double dot = ActiveKernels().dot(VectorValues(a), VectorValues(b), static_cast<std::size_t>(a->dim));
+	double dot = ApplyKernel(fcinfo, &quiver::core::F32Kernels::dot);
 	if (dot > 1)
 		dot = 1;
 	else if (dot < -1)
@@ -425,11 +420,7 @@ QUIVER_FUNCTION(vector_spherical_distance)
 
 QUIVER_FUNCTION(l1_distance)
 {
-	Vector *a = PG_GETARG_VECTOR_P(0);
-	Vector *b = PG_GETARG_VECTOR_P(1);
-	CheckSameDims(a, b);
-	float d = ActiveKernels().l1(VectorValues(a), VectorValues(b), static_cast<std::size_t>(a->dim));
-	PG_RETURN_FLOAT8(static_cast<double>(d));
+	PG_RETURN_FLOAT8(static_cast<double>(ApplyKernel(fcinfo, &quiver::core::F32Kernels::l1)));
 }
 
 /* ---------- functions ---------- */
@@ -508,33 +499,36 @@ QUIVER_FUNCTION(subvector)
 
 /* ---------- arithmetic ---------- */
 
-QUIVER_FUNCTION(vector_add)
+namespace {
+
+// Applies op element by element to two vectors of equal dimension.
+template <typename Op>
+Vector *
+ElementWise(const Vector *a, const Vector *b, Op op)
 {
-	Vector *a = PG_GETARG_VECTOR_P(0);
-	Vector *b = PG_GETARG_VECTOR_P(1);
 	CheckSameDims(a, b);
 	Vector *result = InitVector(a->dim);
 	const float *ax = VectorValues(a);
 	const float *bx = VectorValues(b);
 	float *rx = VectorValues(result);
 	for (int i = 0; i < a->dim; i++)
-		rx[i] = ax[i] + bx[i];
-	CheckOverflow(rx, a->dim);
+		rx[i] = op(ax[i], bx[i]);
+	return result;
+}
+
+} // namespace
+
+QUIVER_FUNCTION(vector_add)
+{
+	Vector *result = ElementWise(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1), [](float x, float y) { return x + y; });
+	CheckOverflow(VectorValues(result), result->dim);
 	PG_RETURN_POINTER(result);
 }
 
 QUIVER_FUNCTION(vector_sub)
 {
-	Vector *a = PG_GETARG_VECTOR_P(0);
-	Vector *b = PG_GETARG_VECTOR_P(1);
-	CheckSameDims(a, b);
-	Vector *result = InitVector(a->dim);
-	const float *ax = VectorValues(a);
-	const float *bx = VectorValues(b);
-	float *rx = VectorValues(result);
-	for (int i = 0; i < a->dim; i++)
-		rx[i] = ax[i] - bx[i];
-	CheckOverflow(rx, a->dim);
+	Vector *result = ElementWise(PG_GETARG_VECTOR_P(0), PG_GETARG_VECTOR_P(1), [](float x, float y) { return x - y; });
+	CheckOverflow(VectorValues(result), result->dim);
 	PG_RETURN_POINTER(result);
 }
 
@@ -542,16 +536,14 @@ QUIVER_FUNCTION(vector_mul)
 {
 	Vector *a = PG_GETARG_VECTOR_P(0);
 	Vector *b = PG_GETARG_VECTOR_P(1);
-	CheckSameDims(a, b);
-	Vector *result = InitVector(a->dim);
+	Vector *result = ElementWise(a, b, [](float x, float y) { return x * y; });
 	const float *ax = VectorValues(a);
 	const float *bx = VectorValues(b);
-	float *rx = VectorValues(result);
-	for (int i = 0; i < a->dim; i++)
-		rx[i] = ax[i] * bx[i];
-	for (int i = 0; i < a->dim; i++) {
+	const float *rx = VectorValues(result);
+	for (int i = 0; i < result->dim; i++) {
 		if (std::isinf(rx[i]))
 			float_overflow_error();
+		// A product of two non-zero values that rounds to zero has underflowed.
 		if (rx[i] == 0 && !(ax[i] == 0 || bx[i] == 0))
 			float_underflow_error();
 	}
