@@ -18,7 +18,13 @@ MODULE_big = quiver
 OBJS = \
 	src/pg/guard.o \
 	src/pg/quiver.o \
-	src/pg/types/vector.o
+	src/pg/types/vector.o \
+	src/pg/hnsw/hnsw_handler.o \
+	src/pg/hnsw/hnsw_graph.o \
+	src/pg/hnsw/hnsw_build.o \
+	src/pg/hnsw/hnsw_insert.o \
+	src/pg/hnsw/hnsw_scan.o \
+	src/pg/hnsw/hnsw_vacuum.o
 DATA = $(wildcard quiver--*.sql)
 
 REGRESS = $(shell cat schedule)

@@ -267,3 +267,37 @@ CREATE FUNCTION quiver_selftest_raise(kind text) RETURNS void
 COMMENT ON FUNCTION quiver_selftest_raise(text) IS
 	'raise a C++ exception of the given kind (core, bad_alloc, std, unknown) inside Quiver, to check error handling';
 REVOKE ALL ON FUNCTION quiver_selftest_raise(text) FROM PUBLIC;
+
+-- ===================================================================================
+-- hnsw: graph index for approximate nearest-neighbour search (ORDER BY <op> LIMIT k)
+-- ===================================================================================
+
+CREATE FUNCTION hnswhandler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION hnswhandler(internal) IS 'hnsw index access method handler';
+
+CREATE ACCESS METHOD hnsw TYPE INDEX HANDLER hnswhandler;
+COMMENT ON ACCESS METHOD hnsw IS 'hnsw index access method';
+
+-- Support function 1 names the distance (and so the kernel the index uses); support function
+-- 2, the norm, marks cosine: vectors are normalized when stored and searched.
+CREATE OPERATOR CLASS vector_l2_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vector_l2_squared_distance(vector, vector);
+
+CREATE OPERATOR CLASS vector_ip_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vector_negative_inner_product(vector, vector);
+
+CREATE OPERATOR CLASS vector_cosine_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vector_negative_inner_product(vector, vector),
+	FUNCTION 2 vector_norm(vector);
+
+CREATE OPERATOR CLASS vector_l1_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(vector, vector);

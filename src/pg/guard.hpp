@@ -40,17 +40,27 @@ void CaptureCurrentException(PendingError *pending) noexcept;
 // ereport(ERROR) with what CaptureCurrentException recorded. Never returns.
 pg_attribute_noreturn() void RaisePendingError(const PendingError *pending);
 
-template <typename Body>
-inline Datum
-CallGuarded(Body body, FunctionCallInfo fcinfo)
+// Runs fn() and turns any C++ exception it lets out into ereport(ERROR). For callbacks that
+// are not fmgr functions (index AM callbacks, hooks): wrap the body in a lambda. The lambda
+// and its captures must be trivially destructible (capture by reference).
+template <typename Fn>
+inline auto
+Guarded(Fn fn) -> decltype(fn())
 {
 	PendingError pending;
 	try {
-		return body(fcinfo);
+		return fn();
 	} catch (...) {
 		CaptureCurrentException(&pending);
 	}
 	RaisePendingError(&pending);
+}
+
+template <typename Body>
+inline Datum
+CallGuarded(Body body, FunctionCallInfo fcinfo)
+{
+	return Guarded([&] { return body(fcinfo); });
 }
 
 } // namespace quiver::pg

@@ -1,7 +1,7 @@
 // Module entry: load-time initialisation and the functions that describe the build.
 #include "quiver/error.hpp"
 #include "quiver/kernels.hpp"
-#include "guard.hpp"
+#include "hnsw/hnsw.hpp"
 
 extern "C" {
 #include "utils/builtins.h"
@@ -22,6 +22,8 @@ _PG_init(void)
 {
 	// Kernels are chosen once per backend; QUIVER_KERNEL_LEVEL (read from the server's
 	// environment) can force a lower level to reproduce what users on older CPUs get.
+	quiver::pg::hnsw::HnswInit();
+
 	bool ignored_request = false;
 	quiver::core::InitKernels(&ignored_request);
 	if (ignored_request)

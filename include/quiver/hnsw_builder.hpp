@@ -1,0 +1,127 @@
+// HNSW graph construction in memory, for bulk index builds.
+//
+// hnswlib (Debian's 0.6.2) does the work; this class is the only door to it. Its headers
+// define non-inline globals, so exactly one translation unit (src/core/hnsw_builder.cpp) may
+// include them, and nothing of hnswlib shows through this header.
+//
+// Ids. The caller gives every vector a label: its own element index, 0..max_elements-1, each
+// used once. hnswlib numbers elements internally 0..Size()-1 in the order their insertion
+// began; that equals the label order only for a single-threaded build that adds labels in
+// ascending order. The read-out (Level, Neighbors, EntryPoint) speaks internal ids, because
+// that is what the graph stores and reading it costs nothing; Label(id) translates one id.
+// A writer of index pages therefore walks internal ids 0..Size()-1, assigns each a position,
+// and maps every neighbour id through a table indexed by internal id.
+//
+// Errors. Invalid parameters and caller mistakes throw quiver::core::Error; errors raised by
+// hnswlib become Error(ErrorCode::Internal), except its "Not enough memory", which becomes
+// std::bad_alloc like any other allocation failure. The glue catches all of it at its boundary.
+// After Add has thrown, the graph may hold a half-linked element: discard the builder.
+//
+// Threads. Add may run on several threads at once (distinct labels); everything else must not
+// run concurrently with Add. Search may not run concurrently with another Search either (it
+// sets hnswlib's ef). The read-out functions may run concurrently with each other.
+//
+// Determinism. A single-threaded build with a fixed seed and a fixed insertion order always
+// produces the same graph. A multi-threaded build does not: insertion order depends on
+// scheduling, and hnswlib's level generator is shared by all threads without a lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "quiver/metric.hpp"
+
+namespace quiver::core {
+
+// What the builder accepts. The SQL layer is stricter (reloption bounds, page-size limits).
+inline constexpr int kHnswBuilderMaxDim = 65535;
+// hnswlib 0.6.2 silently caps M at 10000 (printing to stderr); refuse instead of capping.
+inline constexpr int kHnswBuilderMinM = 2;
+inline constexpr int kHnswBuilderMaxM = 10000;
+// Internal ids are 32-bit and hnswlib sizes its visited lists with an int.
+inline constexpr std::size_t kHnswBuilderMaxElements = 2147483647;
+
+struct HnswBuildParams {
+	int dim;             // 1..kHnswBuilderMaxDim
+	int m;               // kHnswBuilderMinM..kHnswBuilderMaxM; level 0 keeps up to 2m neighbours
+	int ef_construction; // >= 1 (hnswlib uses at least m)
+	Metric metric;
+	std::size_t max_elements; // 1..kHnswBuilderMaxElements; labels must be below it
+	std::uint64_t seed = 100; // hnswlib's level generator
+};
+
+// A view of one neighbour list inside the builder, valid until the builder is destroyed or
+// another Add runs. Holds internal ids.
+struct NeighborList {
+	const std::uint32_t *ids;
+	std::size_t count;
+
+	const std::uint32_t *begin() const noexcept { return ids; }
+	const std::uint32_t *end() const noexcept { return ids + count; }
+};
+
+class HnswBuilder {
+  public:
+	// Validates params (Error DataException / LimitExceeded), then allocates hnswlib's fixed
+	// structures for max_elements at once (see EstimateMemory). The distance kernels are those
+	// of ActiveKernels() at this moment.
+	explicit HnswBuilder(const HnswBuildParams &params);
+	~HnswBuilder();
+	HnswBuilder(const HnswBuilder &) = delete;
+	HnswBuilder &operator=(const HnswBuilder &) = delete;
+
+	// Throws Error (DataException / LimitExceeded) when the builder would refuse params.
+	static void Validate(const HnswBuildParams &params);
+
+	// Bytes hnswlib (plus this wrapper) will have allocated once max_elements vectors were added
+	// by `threads` threads, for comparing with maintenance_work_mem before starting; excludes
+	// the caller's copy of the input vectors. Validates params like the constructor. The
+	// formula is in src/core/hnsw_builder.cpp; for dim 100, m 16 it is about 660 bytes per
+	// element, two thirds of them the level-0 record.
+	static std::size_t EstimateMemory(const HnswBuildParams &params, int threads = 1);
+
+	const HnswBuildParams &Params() const noexcept;
+
+	// Inserts vec (dim floats, copied) under label. Throws Error(LimitExceeded) when label >=
+	// max_elements and Error(Internal) when the label was already added; hnswlib's errors as
+	// described above; std::bad_alloc. Safe to call from several threads with distinct labels.
+	void Add(const float *vec, std::uint32_t label);
+
+	// The distance the graph is built with ("smaller is closer", see metric.hpp). Cosine with a
+	// zero vector on either side is 1 (as if orthogonal): finite, so the graph stays usable,
+	// and neutral. A NaN from overflowing sums (e.g. inf - inf) becomes +infinity (farthest),
+	// because hnswlib's heaps must never see a NaN.
+	float Distance(const float *a, const float *b) const noexcept;
+
+	// Read-out, valid once no Add is running. Ids are internal ids (see the top of this file).
+
+	// Elements in the graph, including one whose Add failed half-way.
+	std::size_t Size() const noexcept;
+	// The entry point's internal id, -1 while the graph is empty.
+	std::int64_t EntryPoint() const noexcept;
+	// The entry point's level, -1 while the graph is empty.
+	int MaxLevel() const noexcept;
+	// An element's top level (0 = only the base layer). Throws Error(Internal) for id >= Size().
+	int Level(std::uint32_t id) const;
+	// The label the element was added with. Throws Error(Internal) for id >= Size().
+	std::uint32_t Label(std::uint32_t id) const;
+	// The element's neighbours on one level: at most 2m on level 0, m above, never itself.
+	// Throws Error(Internal) for id >= Size() or a level outside 0..Level(id).
+	NeighborList Neighbors(std::uint32_t id, int level) const;
+
+	// The k nearest labels to q with their distances, nearest first, searching with ef
+	// candidates (at least k). For tests and benchmarks: not concurrently with Add or another
+	// Search. Throws like Add.
+	std::vector<std::pair<float, std::uint32_t>> Search(const float *q, std::size_t k, std::size_t ef) const;
+
+  private:
+	struct Impl;
+	std::unique_ptr<Impl> impl_;
+};
+
+} // namespace quiver::core
+
+#include "quiver/core_only.hpp"

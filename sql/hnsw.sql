@@ -1,0 +1,175 @@
+-- hnsw index access method: build, insert, ordered scans for each opclass, options, limits,
+-- iterative scans with filters, vacuum, and the planner's use of the index
+
+SET enable_seqscan = off;
+
+CREATE TABLE items (id int PRIMARY KEY, category int NOT NULL, embedding vector(3));
+INSERT INTO items
+SELECT i, i % 4, ARRAY[cos(i * 0.1), sin(i * 0.1), (i % 10) / 10.0]::vector(3)
+FROM generate_series(1, 1000) i;
+INSERT INTO items VALUES (1001, 0, NULL);
+
+-- one index per distance; each answers its own operator
+CREATE INDEX items_l2 ON items USING hnsw (embedding vector_l2_ops);
+CREATE INDEX items_ip ON items USING hnsw (embedding vector_ip_ops);
+CREATE INDEX items_cos ON items USING hnsw (embedding vector_cosine_ops) WITH (m = 8, ef_construction = 32);
+CREATE INDEX items_l1 ON items USING hnsw (embedding vector_l1_ops);
+
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <-> '[1,0,0.5]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <#> '[1,0,0.5]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <=> '[1,0,0.5]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <+> '[1,0,0.5]' LIMIT 5;
+
+-- on this small, well-connected graph the index finds the exact answer
+CREATE FUNCTION exact_ids(op text, q vector, k int) RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE r int[];
+BEGIN
+	SET LOCAL enable_indexscan = off;
+	SET LOCAL enable_seqscan = on;
+	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM items WHERE embedding IS NOT NULL ORDER BY embedding %s $1, id LIMIT $2) s', op)
+		INTO r USING q, k;
+	RETURN r;
+END $$;
+SELECT array_agg(id) = exact_ids('<->', '[1,0,0.5]', 10) AS l2_exact FROM (SELECT id FROM items ORDER BY embedding <-> '[1,0,0.5]' LIMIT 10) s;
+SELECT array_agg(id) = exact_ids('<#>', '[1,0,0.5]', 10) AS ip_exact FROM (SELECT id FROM items ORDER BY embedding <#> '[1,0,0.5]' LIMIT 10) s;
+SELECT array_agg(id) = exact_ids('<=>', '[1,0,0.5]', 10) AS cos_exact FROM (SELECT id FROM items ORDER BY embedding <=> '[1,0,0.5]' LIMIT 10) s;
+SELECT array_agg(id) = exact_ids('<+>', '[1,0,0.5]', 10) AS l1_exact FROM (SELECT id FROM items ORDER BY embedding <+> '[1,0,0.5]' LIMIT 10) s;
+
+-- results come back in distance order with the distances of the table's vectors
+SELECT id, round((embedding <-> '[0,1,0.3]')::numeric, 5) AS d FROM items ORDER BY embedding <-> '[0,1,0.3]' LIMIT 5;
+
+-- rows inserted after the build are found
+INSERT INTO items VALUES (2000, 1, '[5,5,5]'), (2001, 1, '[5,5,5.01]');
+SELECT id FROM items ORDER BY embedding <-> '[5,5,5]' LIMIT 2;
+
+-- equal vectors share a node; all their rows come back
+INSERT INTO items SELECT 3000 + i, 2, '[-7,-7,-7]' FROM generate_series(1, 25) i;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY embedding <-> '[-7,-7,-7]' LIMIT 25) s;
+
+-- deleted rows are never returned, before or after vacuum
+DELETE FROM items WHERE id = 2000;
+SELECT id FROM items ORDER BY embedding <-> '[5,5,5]' LIMIT 1;
+VACUUM items;
+SELECT id FROM items ORDER BY embedding <-> '[5,5,5]' LIMIT 1;
+DELETE FROM items WHERE id > 3000;
+VACUUM items;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY embedding <-> '[-7,-7,-7]' LIMIT 25) s WHERE id > 3000;
+INSERT INTO items VALUES (3100, 2, '[-7,-7,-7]');
+SELECT id FROM items ORDER BY embedding <-> '[-7,-7,-7]' LIMIT 1;
+
+-- a filter that keeps few rows: without iterative scans at most ef_search rows are
+-- considered; with them, the scan goes on until k rows pass
+SET hnsw.ef_search = 10;
+SELECT count(*) FROM (SELECT id FROM items WHERE category = 3 ORDER BY embedding <-> '[1,0,0.5]' LIMIT 10) s;
+SET hnsw.iterative_scan = relaxed_order;
+SELECT count(*) FROM (SELECT id FROM items WHERE category = 3 ORDER BY embedding <-> '[1,0,0.5]' LIMIT 10) s;
+SET hnsw.iterative_scan = strict_order;
+SELECT count(*) FROM (SELECT id FROM items WHERE category = 3 ORDER BY embedding <-> '[1,0,0.5]' LIMIT 10) s;
+-- strict order really is ordered
+SELECT bool_and(d >= prev) AS ordered FROM (
+	SELECT d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev FROM (
+		SELECT embedding <-> '[1,0,0.5]' AS d, row_number() OVER () AS n
+		FROM (SELECT embedding FROM items WHERE category = 3 ORDER BY embedding <-> '[1,0,0.5]' LIMIT 50) s) t) u;
+-- max_scan_tuples bounds the work
+SET hnsw.max_scan_tuples = 30;
+SELECT count(*) <= 30 AS bounded FROM (SELECT id FROM items WHERE category = 3 ORDER BY embedding <-> '[1,0,0.5]' LIMIT 100) s;
+RESET hnsw.max_scan_tuples;
+RESET hnsw.iterative_scan;
+RESET hnsw.ef_search;
+
+-- the planner uses the index for ORDER BY ... LIMIT, not for plain filters
+RESET enable_seqscan;
+ANALYZE items;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <-> '[1,0,0.5]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items WHERE embedding = '[1,0,0.5]';
+SET enable_seqscan = off;
+
+-- a query vector of the wrong dimension, and a NULL one
+SELECT id FROM items ORDER BY embedding <-> '[1,0]' LIMIT 1;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY embedding <-> NULL LIMIT 5) s;
+
+DROP TABLE items;
+DROP FUNCTION exact_ids(text, vector, int);
+
+-- zero vectors cannot be normalized: a cosine index leaves them out
+CREATE TABLE z (v vector(2));
+INSERT INTO z VALUES ('[0,0]'), ('[1,0]'), ('[0,1]');
+CREATE INDEX ON z USING hnsw (v vector_cosine_ops);
+INSERT INTO z VALUES ('[0,0]');
+SELECT v FROM z ORDER BY v <=> '[1,0.1]';
+DROP TABLE z;
+
+-- unlogged tables get an init fork; TRUNCATE empties the index
+CREATE UNLOGGED TABLE u (v vector(2));
+INSERT INTO u VALUES ('[1,1]'), ('[2,2]');
+CREATE INDEX ON u USING hnsw (v vector_l2_ops);
+SELECT v FROM u ORDER BY v <-> '[2,2]';
+TRUNCATE u;
+SELECT v FROM u ORDER BY v <-> '[2,2]';
+INSERT INTO u VALUES ('[3,3]');
+SELECT v FROM u ORDER BY v <-> '[2,2]';
+DROP TABLE u;
+
+-- REINDEX and CREATE INDEX CONCURRENTLY
+CREATE TABLE r (v vector(2));
+INSERT INTO r SELECT ARRAY[i, -i] FROM generate_series(1, 50) i;
+CREATE INDEX CONCURRENTLY r_idx ON r USING hnsw (v vector_l2_ops);
+REINDEX INDEX r_idx;
+REINDEX INDEX CONCURRENTLY r_idx;
+SELECT v FROM r ORDER BY v <-> '[10,-10]' LIMIT 2;
+DROP TABLE r;
+
+-- partitioned tables: one index per partition, merged by the planner
+CREATE TABLE p (id int, v vector(2)) PARTITION BY RANGE (id);
+CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);
+CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (100) TO (200);
+INSERT INTO p SELECT i, ARRAY[i, 0] FROM generate_series(0, 199) i;
+CREATE INDEX ON p USING hnsw (v vector_l2_ops);
+EXPLAIN (COSTS OFF) SELECT id FROM p ORDER BY v <-> '[150,0]' LIMIT 3;
+SELECT id FROM p ORDER BY v <-> '[150,0]' LIMIT 3;
+DROP TABLE p;
+
+-- options and their limits
+CREATE TABLE t (v vector(3));
+CREATE INDEX ON t USING hnsw (v vector_l2_ops) WITH (m = 1);
+CREATE INDEX ON t USING hnsw (v vector_l2_ops) WITH (m = 101);
+CREATE INDEX ON t USING hnsw (v vector_l2_ops) WITH (ef_construction = 3);
+CREATE INDEX ON t USING hnsw (v vector_l2_ops) WITH (ef_construction = 1001);
+CREATE INDEX ON t USING hnsw (v vector_l2_ops) WITH (m = 16, ef_construction = 31);
+CREATE INDEX ON t USING hnsw (v vector_l2_ops) WITH (m = 2, ef_construction = 4);
+CREATE INDEX ON t USING hnsw (v vector_l2_ops) WITH (m = 100, ef_construction = 1000);
+CREATE INDEX ON t USING hnsw (v vector_l2_ops) WITH (nonsense = 1);
+CREATE INDEX ON t USING hnsw (v);
+CREATE INDEX ON t USING hnsw (v vector_l2_ops, v vector_l2_ops);
+DROP TABLE t;
+
+SHOW hnsw.ef_search;
+SET hnsw.ef_search = 0;
+SET hnsw.ef_search = 1001;
+SHOW hnsw.iterative_scan;
+SET hnsw.iterative_scan = on;
+SHOW hnsw.max_scan_tuples;
+SET hnsw.max_scan_tuples = 0;
+SHOW hnsw.scan_mem_multiplier;
+SET hnsw.scan_mem_multiplier = 1001;
+SET hnsw.nonsense = 1;
+
+-- dimensions: 2,000 at most, and they must be declared
+CREATE TABLE t (v vector(2000));
+CREATE INDEX ON t USING hnsw (v vector_l2_ops);
+INSERT INTO t SELECT array_fill(i, ARRAY[2000])::vector FROM generate_series(1, 3) i;
+SELECT vector_dims(v) FROM t ORDER BY v <-> array_fill(2, ARRAY[2000])::vector LIMIT 1;
+DROP TABLE t;
+CREATE TABLE t (v vector(2001));
+CREATE INDEX ON t USING hnsw (v vector_l2_ops);
+DROP TABLE t;
+CREATE TABLE t (v vector);
+CREATE INDEX ON t USING hnsw (v vector_l2_ops);
+DROP TABLE t;
+
+-- the index answers only ORDER BY queries
+CREATE TABLE t (v vector(2));
+CREATE INDEX t_idx ON t USING hnsw (v vector_l2_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT * FROM t WHERE v = '[1,1]';
+DROP TABLE t;

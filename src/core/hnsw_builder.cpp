@@ -1,0 +1,377 @@
+// The one translation unit that includes hnswlib (see include/quiver/hnsw_builder.hpp).
+//
+// Debian's hnswlib 0.6.2 defines functions and variables at namespace scope without `inline`
+// or `static` (cpuid, xgetbv, AVXCapable, L2SqrSIMD16Ext, ...): a second including TU would
+// break the link. Everything hnswlib-specific therefore lives in this file.
+#include "quiver/hnsw_builder.hpp"
+
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+// hnswlib is a system header (found through a SYSTEM include directory); the pragmas also keep
+// its warnings out should it ever be found through an ordinary -I.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include <hnswlib/hnswlib.h>
+#pragma GCC diagnostic pop
+
+#include "quiver/error.hpp"
+#include "quiver/kernels.hpp"
+
+namespace quiver::core {
+
+namespace {
+
+using Index = hnswlib::HierarchicalNSW<float>;
+
+// The read-out hands out hnswlib's link arrays as uint32 views without copying.
+static_assert(sizeof(hnswlib::tableint) == sizeof(std::uint32_t));
+static_assert(sizeof(hnswlib::linklistsizeint) == sizeof(std::uint32_t));
+
+// What hnswlib passes as the third argument of every distance call. It starts with the
+// dimension, the convention of hnswlib's own spaces, and carries the kernels chosen when the
+// builder was made: a DISTFUNC is a plain function pointer and has no other place for state.
+struct KernelParam {
+	std::size_t dim;
+	DistanceFn l2_squared;
+	DistanceFn dot;
+	DistanceFn l1;
+	CosineSumsFn cosine_sums;
+};
+static_assert(offsetof(KernelParam, dim) == 0);
+
+// NaN breaks the strict weak ordering of hnswlib's priority queues; +infinity just ranks last.
+inline float
+NotNaN(float d)
+{
+	return d == d ? d : std::numeric_limits<float>::infinity();
+}
+
+float
+L2Distance(const void *a, const void *b, const void *param)
+{
+	const auto *p = static_cast<const KernelParam *>(param);
+	return NotNaN(p->l2_squared(static_cast<const float *>(a), static_cast<const float *>(b), p->dim));
+}
+
+float
+InnerProductDistance(const void *a, const void *b, const void *param)
+{
+	const auto *p = static_cast<const KernelParam *>(param);
+	return NotNaN(-p->dot(static_cast<const float *>(a), static_cast<const float *>(b), p->dim));
+}
+
+float
+L1Distance(const void *a, const void *b, const void *param)
+{
+	const auto *p = static_cast<const KernelParam *>(param);
+	return NotNaN(p->l1(static_cast<const float *>(a), static_cast<const float *>(b), p->dim));
+}
+
+float
+CosineDistance(const void *a, const void *b, const void *param)
+{
+	const auto *p = static_cast<const KernelParam *>(param);
+	CosineSums s = p->cosine_sums(static_cast<const float *>(a), static_cast<const float *>(b), p->dim);
+	// A zero vector has no direction; 1 keeps it "orthogonal to everything" and finite. The
+	// negated test also catches NaN norms.
+	if (!(s.norm_a > 0.0f) || !(s.norm_b > 0.0f))
+		return 1.0f;
+	// Double for the product of the norms: two float32 squared norms near 1e30 would overflow.
+	double similarity = static_cast<double>(s.dot) / std::sqrt(static_cast<double>(s.norm_a) * s.norm_b);
+	if (!(similarity == similarity))
+		return 1.0f;
+	// Rounding can push |similarity| a little past 1; a negative distance would rank a vector
+	// closer than itself.
+	if (similarity > 1.0)
+		similarity = 1.0;
+	else if (similarity < -1.0)
+		similarity = -1.0;
+	return static_cast<float>(1.0 - similarity);
+}
+
+class KernelSpace final : public hnswlib::SpaceInterface<float> {
+  public:
+	KernelSpace(Metric metric, std::size_t dim)
+	{
+		const F32Kernels &k = ActiveKernels();
+		param_ = KernelParam{dim, k.l2_squared, k.dot, k.l1, k.cosine_sums};
+		switch (metric) {
+		case Metric::L2:
+			func_ = &L2Distance;
+			break;
+		case Metric::InnerProduct:
+			func_ = &InnerProductDistance;
+			break;
+		case Metric::Cosine:
+			func_ = &CosineDistance;
+			break;
+		case Metric::L1:
+			func_ = &L1Distance;
+			break;
+		}
+	}
+
+	std::size_t get_data_size() override { return param_.dim * sizeof(float); }
+	hnswlib::DISTFUNC<float> get_dist_func() override { return func_; }
+	void *get_dist_func_param() override { return &param_; }
+
+	float Distance(const float *a, const float *b) const noexcept { return func_(a, b, &param_); }
+
+  private:
+	KernelParam param_{};
+	hnswlib::DISTFUNC<float> func_ = &L2Distance;
+};
+
+// hnswlib reports failed mallocs as runtime_error("Not enough memory..."); they are out-of-memory
+// conditions like any bad_alloc, not bugs, and the glue maps bad_alloc to its own SQLSTATE.
+[[noreturn]] void
+ThrowFromHnswlib(const char *doing, const std::runtime_error &e)
+{
+	static constexpr char kNoMemory[] = "Not enough memory";
+	if (std::strncmp(e.what(), kNoMemory, sizeof(kNoMemory) - 1) == 0)
+		throw std::bad_alloc();
+	throw Error(ErrorCode::Internal, std::string("hnswlib failed while ") + doing + ": " + e.what());
+}
+
+// Runs f, converting hnswlib's exceptions; our own Error and std::bad_alloc pass unchanged.
+template <class F>
+decltype(auto)
+CallHnswlib(const char *doing, F &&f)
+{
+	try {
+		return f();
+	} catch (const Error &) {
+		throw;
+	} catch (const std::runtime_error &e) {
+		ThrowFromHnswlib(doing, e);
+	}
+}
+
+// glibc's malloc: 8 bytes of header, 16-byte granularity, 32-byte minimum chunk.
+constexpr std::size_t
+MallocChunk(std::size_t request)
+{
+	std::size_t chunk = (request + 8 + 15) & ~std::size_t{15};
+	return chunk < 32 ? 32 : chunk;
+}
+
+} // namespace
+
+struct HnswBuilder::Impl {
+	explicit Impl(const HnswBuildParams &p)
+	    : params(p), space(p.metric, static_cast<std::size_t>(p.dim)),
+	      index(&space, p.max_elements, static_cast<std::size_t>(p.m), static_cast<std::size_t>(p.ef_construction),
+	            static_cast<std::size_t>(p.seed)),
+	      added(new std::atomic<std::uint64_t>[(p.max_elements + 63) / 64]())
+	{
+	}
+
+	HnswBuildParams params;
+	KernelSpace space; // hnswlib keeps pointers into it: must outlive (be declared before) index
+	Index index;
+	// One bit per label: hnswlib would treat a repeated label as an update of that element,
+	// which 0.6.2 cannot do safely alongside concurrent inserts.
+	std::unique_ptr<std::atomic<std::uint64_t>[]> added;
+};
+
+void
+HnswBuilder::Validate(const HnswBuildParams &p)
+{
+	if (p.dim < 1)
+		throw Error(ErrorCode::DataException, "hnsw: dimension must be at least 1, got " + std::to_string(p.dim));
+	if (p.dim > kHnswBuilderMaxDim)
+		throw Error(ErrorCode::LimitExceeded, "hnsw: dimension " + std::to_string(p.dim) + " exceeds the maximum of " +
+		                                          std::to_string(kHnswBuilderMaxDim));
+	// m = 1 would make hnswlib's level multiplier 1/ln(1) infinite.
+	if (p.m < kHnswBuilderMinM)
+		throw Error(ErrorCode::DataException, "hnsw: m must be at least " + std::to_string(kHnswBuilderMinM) +
+		                                          ", got " + std::to_string(p.m));
+	if (p.m > kHnswBuilderMaxM)
+		throw Error(ErrorCode::LimitExceeded, "hnsw: m " + std::to_string(p.m) + " exceeds the maximum of " +
+		                                          std::to_string(kHnswBuilderMaxM));
+	if (p.ef_construction < 1)
+		throw Error(ErrorCode::DataException,
+		            "hnsw: ef_construction must be at least 1, got " + std::to_string(p.ef_construction));
+	if (!MetricFromByte(static_cast<std::uint8_t>(p.metric), nullptr))
+		throw Error(ErrorCode::DataException,
+		            "hnsw: unknown metric " + std::to_string(static_cast<unsigned>(p.metric)));
+	if (p.max_elements < 1)
+		throw Error(ErrorCode::DataException, "hnsw: max_elements must be at least 1");
+	if (p.max_elements > kHnswBuilderMaxElements)
+		throw Error(ErrorCode::LimitExceeded, "hnsw: " + std::to_string(p.max_elements) +
+		                                          " elements exceed the maximum of " +
+		                                          std::to_string(kHnswBuilderMaxElements));
+}
+
+// EstimateMemory, with N = max_elements, D = dim, M = m, T = threads, on 64-bit glibc:
+//
+//   N * (4 + 2M*4 + 4D + 8)       level-0 block: link count, 2M neighbour ids, the vector, the label
+// + N * (40 + 4 + 8)              per element: a std::mutex, its level (int), its upper-list pointer
+// + N * E[chunk(L*(4 + 4M) + 1)]  upper link lists, one malloc per element with level L >= 1;
+//                                 P(L = l) = M^-l * (1 - 1/M) (levels are floor(-ln U / ln M)), so
+//                                 E[L] = 1/(M-1) and about 5 bytes per element for M = 16
+// + N * (32 + 2*8)                label map: one 32-byte unordered_map node per element, and at most
+//                                 2N eight-byte buckets (libstdc++ doubles the bucket array)
+// + 65536 * 40                    hnswlib's fixed table of update mutexes
+// + T * N * 2                     one visited list (a uint16 epoch per element) per thread that
+//                                 searches at the same time
+// + N / 8                         our bitmap of labels already added
+// + T * ef_construction * 32      per-thread candidate heaps (transient)
+// + sizeof the index objects
+//
+// where chunk(s) is glibc's allocation for s bytes. The big arrays are single mallocs, so their
+// overhead is negligible. The caller's input vectors are not included.
+std::size_t
+HnswBuilder::EstimateMemory(const HnswBuildParams &p, int threads)
+{
+	Validate(p);
+	const std::size_t n = p.max_elements;
+	const std::size_t dim = static_cast<std::size_t>(p.dim);
+	const std::size_t m = static_cast<std::size_t>(p.m);
+	const std::size_t t = threads < 1 ? 1 : static_cast<std::size_t>(threads);
+
+	const std::size_t level0_record = sizeof(hnswlib::linklistsizeint) + 2 * m * sizeof(hnswlib::tableint) +
+	                                  dim * sizeof(float) + sizeof(hnswlib::labeltype);
+	const std::size_t per_element = sizeof(std::mutex) + sizeof(int) + sizeof(char *);
+	const std::size_t upper_list = sizeof(hnswlib::linklistsizeint) + m * sizeof(hnswlib::tableint);
+
+	// Expected upper-list allocation per element; the terms shrink by a factor M per level.
+	double upper_expected = 0.0;
+	const double md = static_cast<double>(m);
+	double p_level = (1.0 / md) * (1.0 - 1.0 / md);
+	for (std::size_t level = 1; level < 64 && p_level > 1e-12; level++, p_level /= md)
+		upper_expected += p_level * static_cast<double>(MallocChunk(level * upper_list + 1));
+
+	using LabelNode = std::pair<void *, std::pair<const hnswlib::labeltype, hnswlib::tableint>>;
+	const std::size_t label_map = MallocChunk(sizeof(LabelNode)) + 2 * sizeof(void *);
+
+	const std::size_t visited = t * (n * sizeof(hnswlib::vl_type) + MallocChunk(sizeof(hnswlib::VisitedList)));
+	const std::size_t update_locks = Index::max_update_element_locks * sizeof(std::mutex);
+	const std::size_t bitmap = (n + 63) / 64 * sizeof(std::uint64_t);
+	const std::size_t scratch = t * static_cast<std::size_t>(p.ef_construction) * 32;
+
+	return n * (level0_record + per_element + label_map) +
+	       static_cast<std::size_t>(std::ceil(static_cast<double>(n) * upper_expected)) + visited + update_locks +
+	       bitmap + scratch + sizeof(Impl);
+}
+
+HnswBuilder::HnswBuilder(const HnswBuildParams &params)
+{
+	Validate(params);
+	impl_ = CallHnswlib("allocating the graph", [&] { return std::make_unique<Impl>(params); });
+}
+
+HnswBuilder::~HnswBuilder() = default;
+
+const HnswBuildParams &
+HnswBuilder::Params() const noexcept
+{
+	return impl_->params;
+}
+
+void
+HnswBuilder::Add(const float *vec, std::uint32_t label)
+{
+	if (label >= impl_->params.max_elements)
+		throw Error(ErrorCode::LimitExceeded, "hnsw: element " + std::to_string(label) +
+		                                          " is beyond the capacity of " +
+		                                          std::to_string(impl_->params.max_elements) +
+		                                          " elements the graph was sized for");
+	const std::uint64_t bit = std::uint64_t{1} << (label % 64);
+	if (impl_->added[label / 64].fetch_or(bit, std::memory_order_relaxed) & bit)
+		throw Error(ErrorCode::Internal, "hnsw: element " + std::to_string(label) + " was added twice");
+	CallHnswlib("inserting an element", [&] { impl_->index.addPoint(vec, label); });
+}
+
+float
+HnswBuilder::Distance(const float *a, const float *b) const noexcept
+{
+	return impl_->space.Distance(a, b);
+}
+
+std::size_t
+HnswBuilder::Size() const noexcept
+{
+	return impl_->index.cur_element_count;
+}
+
+std::int64_t
+HnswBuilder::EntryPoint() const noexcept
+{
+	if (impl_->index.cur_element_count == 0)
+		return -1;
+	return static_cast<std::int64_t>(impl_->index.enterpoint_node_);
+}
+
+int
+HnswBuilder::MaxLevel() const noexcept
+{
+	return impl_->index.cur_element_count == 0 ? -1 : impl_->index.maxlevel_;
+}
+
+int
+HnswBuilder::Level(std::uint32_t id) const
+{
+	if (id >= impl_->index.cur_element_count)
+		throw Error(ErrorCode::Internal, "hnsw: element id " + std::to_string(id) + " out of range");
+	return impl_->index.element_levels_[id];
+}
+
+std::uint32_t
+HnswBuilder::Label(std::uint32_t id) const
+{
+	if (id >= impl_->index.cur_element_count)
+		throw Error(ErrorCode::Internal, "hnsw: element id " + std::to_string(id) + " out of range");
+	// Below max_elements (checked in Add), hence below 2^31.
+	return static_cast<std::uint32_t>(impl_->index.getExternalLabel(id));
+}
+
+NeighborList
+HnswBuilder::Neighbors(std::uint32_t id, int level) const
+{
+	const int top = Level(id);
+	if (level < 0 || level > top)
+		throw Error(ErrorCode::Internal, "hnsw: element " + std::to_string(id) + " has no level " +
+		                                     std::to_string(level) + " (its top level is " + std::to_string(top) +
+		                                     ")");
+	const Index &index = impl_->index;
+	hnswlib::linklistsizeint *list = index.get_linklist_at_level(id, level);
+	return NeighborList{reinterpret_cast<const std::uint32_t *>(list + 1), index.getListCount(list)};
+}
+
+std::vector<std::pair<float, std::uint32_t>>
+HnswBuilder::Search(const float *q, std::size_t k, std::size_t ef) const
+{
+	std::vector<std::pair<float, std::uint32_t>> out;
+	if (k == 0 || impl_->index.cur_element_count == 0)
+		return out;
+	Index &index = impl_->index;
+	auto heap = CallHnswlib("searching", [&] {
+		index.setEf(ef);
+		return index.searchKnn(q, k);
+	});
+	// searchKnn's heap has the farthest on top.
+	out.resize(heap.size());
+	for (std::size_t i = out.size(); i-- > 0; heap.pop())
+		out[i] = {heap.top().first, static_cast<std::uint32_t>(heap.top().second)};
+	return out;
+}
+
+} // namespace quiver::core
+
+#include "quiver/core_only.hpp"

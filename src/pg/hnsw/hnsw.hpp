@@ -1,0 +1,273 @@
+// The `hnsw` index access method: on-disk layout, locking rules and the functions shared by
+// its phases (handler/options/cost in hnsw_handler.cpp, page and graph helpers in
+// hnsw_graph.cpp, build, insert, scan, vacuum in their own files).
+//
+// Layout
+// ------
+// Block 0 is the metapage (HnswMetaData after the page header). Every other block is a data
+// page holding two kinds of items:
+//   - an element tuple per graph node: a small header, the vector itself (float32, placed
+//     first so the distance kernels read it straight from the buffer, 8-byte aligned), up to
+//     kHnswHeapTids heap TIDs (equal vectors share one node instead of piling up duplicates
+//     in the graph), and the TID of the node's neighbour tuple;
+//   - a neighbour tuple per node: (level + 2) * m TIDs of other element tuples, 2m for level
+//     0 followed by m per upper level; an invalid TID is an empty slot.
+// A node's element and neighbour tuples share a page whenever both fit, so expanding a node
+// whose vector was just read touches a page that is already in shared buffers.
+//
+// Locks (who protects what)
+// -------------------------
+//   - Graph structure (entry point, neighbour lists being rewritten): a heavyweight page lock
+//     on kHnswUpdateLockBlock. Inserts and vacuum take it in ExclusiveLock mode, so graph
+//     changes are serialized; scans never take it.
+//   - Each page: its buffer content lock. Readers (scans, searches inside an insert) hold a
+//     share lock only while reading one item and copy what they need; writers change a page
+//     only under an exclusive lock and through Generic WAL.
+//   - Metapage fields: the metapage buffer lock (share to read the entry point, exclusive to
+//     move it or the insert page).
+//   - Order of writes in an insert: the new node's tuples first, then the neighbours' lists,
+//     then the entry point, so a concurrent scan only ever follows TIDs of complete tuples.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "quiver/metric.hpp"
+#include "../types/vector.hpp"
+
+extern "C" {
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/reloptions.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
+}
+
+namespace quiver::pg::hnsw {
+
+inline constexpr std::uint32_t kHnswMagic = 0x51484E57; // "QHNW"
+inline constexpr std::uint32_t kHnswLayoutVersion = 1;
+// Page id in the special space, for pg_filedump and sanity checks. Distinct from pgvector
+// (0xFF90 hnsw, 0xFF84 ivfflat) and contrib/bloom (0xFF83).
+inline constexpr std::uint16_t kHnswPageId = 0xFF71;
+inline constexpr BlockNumber kHnswMetaBlock = 0;
+inline constexpr BlockNumber kHnswUpdateLockBlock = 0;
+
+inline constexpr int kHnswHeapTids = 10;
+inline constexpr int kHnswMaxDim = 2000;
+inline constexpr int kHnswMinM = 2;
+inline constexpr int kHnswMaxM = 100;
+inline constexpr int kHnswDefaultM = 16;
+inline constexpr int kHnswMinEfConstruction = 4;
+inline constexpr int kHnswMaxEfConstruction = 1000;
+inline constexpr int kHnswDefaultEfConstruction = 64;
+inline constexpr int kHnswDefaultEfSearch = 40;
+inline constexpr int kHnswMaxEfSearch = 1000;
+
+// Support function numbers of the opclasses (pgvector's).
+inline constexpr int kHnswDistanceProc = 1;
+inline constexpr int kHnswNormProc = 2;
+
+struct HnswPageOpaque {
+	BlockNumber next_blkno; // unused for now (InvalidBlockNumber)
+	std::uint16_t flags;
+	std::uint16_t page_id; // kHnswPageId
+};
+static_assert(sizeof(HnswPageOpaque) == 8);
+
+struct HnswMetaData {
+	std::uint32_t magic;
+	std::uint32_t version;
+	std::uint32_t dims;
+	std::uint16_t m;
+	std::uint16_t ef_construction;
+	std::uint8_t metric; // core::Metric
+	std::uint8_t pad[3];
+	BlockNumber entry_blkno; // InvalidBlockNumber while the graph is empty
+	OffsetNumber entry_offno;
+	std::int16_t entry_level;
+	BlockNumber insert_blkno; // the page new nodes go to first (the last one)
+	std::uint64_t inserted;   // nodes ever added (statistics only)
+};
+
+enum : std::uint8_t { kHnswElementType = 1, kHnswNeighborType = 2 };
+
+struct HnswElementTuple {
+	std::uint8_t type; // kHnswElementType
+	std::uint8_t level;
+	std::uint8_t deleted; // 1 once vacuum removed the last heap TID
+	std::uint8_t pad;
+	std::uint16_t dims;
+	std::uint16_t pad2;
+	// followed by: float values[dims]; ItemPointerData heaptids[kHnswHeapTids];
+	//              ItemPointerData neighbor_tid;
+};
+static_assert(sizeof(HnswElementTuple) == 8, "values must start 8-byte aligned");
+
+struct HnswNeighborTuple {
+	std::uint8_t type; // kHnswNeighborType
+	std::uint8_t pad;
+	std::uint16_t count; // number of slots, (level + 2) * m
+	// followed by: ItemPointerData slots[count];
+};
+static_assert(sizeof(HnswNeighborTuple) == 4);
+
+inline float *
+ElementValues(HnswElementTuple *e)
+{
+	return reinterpret_cast<float *>(e + 1);
+}
+
+inline ItemPointerData *
+ElementHeapTids(HnswElementTuple *e)
+{
+	return reinterpret_cast<ItemPointerData *>(ElementValues(e) + e->dims);
+}
+
+inline ItemPointerData *
+ElementNeighborTid(HnswElementTuple *e)
+{
+	return ElementHeapTids(e) + kHnswHeapTids;
+}
+
+inline std::size_t
+ElementTupleSize(int dims)
+{
+	return sizeof(HnswElementTuple) + sizeof(float) * static_cast<std::size_t>(dims) +
+	       sizeof(ItemPointerData) * (kHnswHeapTids + 1);
+}
+
+inline ItemPointerData *
+NeighborSlots(HnswNeighborTuple *n)
+{
+	return reinterpret_cast<ItemPointerData *>(n + 1);
+}
+
+inline int
+NeighborSlotCount(int level, int m)
+{
+	return (level + 2) * m;
+}
+
+inline std::size_t
+NeighborTupleSize(int level, int m)
+{
+	return sizeof(HnswNeighborTuple) + sizeof(ItemPointerData) * static_cast<std::size_t>(NeighborSlotCount(level, m));
+}
+
+// Slots of one level inside a neighbour tuple: level 0 has 2m, each upper level m.
+inline int
+LevelSlotStart(int level, int m)
+{
+	return level == 0 ? 0 : 2 * m + (level - 1) * m;
+}
+
+inline int
+LevelSlotCount(int level, int m)
+{
+	return level == 0 ? 2 * m : m;
+}
+
+// The largest item a data page can hold.
+inline constexpr std::size_t kHnswMaxItemSize =
+    BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - sizeof(ItemIdData) - MAXALIGN(sizeof(HnswPageOpaque));
+
+// The highest level whose neighbour tuple still fits a page (levels are drawn at random and
+// are not bounded otherwise).
+int MaxLevelForM(int m);
+
+// Relation options (WITH (m = ..., ef_construction = ...)).
+struct HnswOptions {
+	int32 vl_len_;
+	int m;
+	int ef_construction;
+};
+
+// GUCs
+enum HnswIterativeScan { kHnswIterativeOff, kHnswIterativeRelaxed, kHnswIterativeStrict };
+extern int hnsw_ef_search;
+extern int hnsw_iterative_scan;
+extern int hnsw_max_scan_tuples;
+extern int hnsw_scan_mem_multiplier;
+
+// ---- hnsw_handler.cpp ----
+void HnswInit();
+int HnswGetM(Relation index);
+int HnswGetEfConstruction(Relation index);
+
+// ---- hnsw_graph.cpp ----
+
+// What a search needs to know about the index, read once per operation.
+struct HnswContext {
+	Relation index;
+	core::Metric metric;
+	int dims;
+	int m;
+	int ef_construction;
+	bool building; // pages are WAL-logged in bulk at the end of the build, not one by one
+};
+
+void HnswInitContext(HnswContext *ctx, Relation index, bool building);
+
+// Normalizes in place for cosine; false when the vector cannot be indexed (zero for cosine).
+bool HnswPrepareVector(const HnswContext *ctx, float *values);
+
+float HnswDistance(const HnswContext *ctx, const float *a, const float *b);
+
+void HnswInitPage(Page page);
+Buffer HnswNewBuffer(Relation index, ForkNumber fork);
+void HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_construction, core::Metric metric);
+
+struct HnswEntryPoint {
+	ItemPointerData tid; // invalid when the graph is empty
+	int level;
+};
+HnswEntryPoint HnswReadEntryPoint(Relation index);
+void HnswReadMeta(Relation index, HnswMetaData *out);
+
+// A node met during a search.
+struct HnswCandidate {
+	float distance;
+	ItemPointerData element;   // the element tuple
+	ItemPointerData neighbors; // its neighbour tuple
+	std::uint8_t level;
+	bool deleted;
+};
+
+// Searches one layer from the given entries; returns up to ef nearest candidates sorted by
+// ascending distance in *out (palloc'd) and their number.
+int HnswSearchLayer(const HnswContext *ctx, const float *query, const HnswCandidate *entries, int n_entries, int ef,
+                    int level, HnswCandidate **out);
+
+// Copies the valid neighbour TIDs of one level of a node into out (room for
+// LevelSlotCount(level, m)); returns how many.
+int HnswLoadNeighbors(const HnswContext *ctx, ItemPointer neighbor_tid, int level, ItemPointerData *out);
+
+// Reads one element: its distance to query (when query is non-null) and its header fields.
+bool HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const float *query, HnswCandidate *out);
+
+// Copies an element's vector into values (dims floats).
+void HnswLoadVector(const HnswContext *ctx, ItemPointer tid, float *values);
+
+// Descends from the entry point to `level`, returning the single nearest node found there.
+// *entry must be valid.
+HnswCandidate HnswGreedyDescend(const HnswContext *ctx, const float *query, HnswEntryPoint entry, int level);
+
+// Generic WAL (or plain dirtying during a build) for up to MAX_GENERIC_XLOG_PAGES buffers.
+struct HnswPageEdit {
+	GenericXLogState *state;
+	bool building;
+	int count;
+	Buffer buffers[MAX_GENERIC_XLOG_PAGES];
+};
+void HnswEditStart(HnswPageEdit *edit, Relation index, bool building);
+Page HnswEditRegister(HnswPageEdit *edit, Buffer buffer, bool new_page);
+void HnswEditFinish(HnswPageEdit *edit);
+
+// ---- hnsw_insert.cpp ----
+// Adds one heap tuple's vector to the graph on disk. values is modified (normalized).
+void HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid);
+
+} // namespace quiver::pg::hnsw

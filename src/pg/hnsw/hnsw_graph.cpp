@@ -1,0 +1,350 @@
+// Page-level graph primitives of the hnsw AM: metapage, pages, element reads, distances,
+// layer search, and the Generic WAL wrapper. Everything here runs in the backend's main
+// thread with palloc'd memory only.
+#include <cmath>
+#include <cstring>
+
+#include "quiver/kernels.hpp"
+#include "hnsw_search.hpp"
+
+extern "C" {
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+}
+
+namespace quiver::pg::hnsw {
+
+namespace {
+
+// The metric follows from the opclass's distance support function (pgvector's opclasses,
+// unchanged), so that the kernels can be called directly instead of through fmgr.
+core::Metric
+MetricOfIndex(Relation index)
+{
+	Oid proc = index_getprocid(index, 1, kHnswDistanceProc);
+	char *name = get_func_name(proc);
+	if (name == nullptr)
+		elog(ERROR, "hnsw: distance support function %u not found", proc);
+	bool has_norm = OidIsValid(index_getprocid(index, 1, kHnswNormProc));
+	if (strcmp(name, "vector_l2_squared_distance") == 0)
+		return core::Metric::L2;
+	if (strcmp(name, "vector_negative_inner_product") == 0)
+		return has_norm ? core::Metric::Cosine : core::Metric::InnerProduct;
+	if (strcmp(name, "l1_distance") == 0)
+		return core::Metric::L1;
+	ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+	                errmsg("hnsw does not support distance function %s", name)));
+	pg_unreachable();
+}
+
+} // namespace
+
+void
+HnswInitContext(HnswContext *ctx, Relation index, bool building)
+{
+	ctx->index = index;
+	ctx->metric = MetricOfIndex(index);
+	ctx->dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	ctx->m = HnswGetM(index);
+	ctx->ef_construction = HnswGetEfConstruction(index);
+	ctx->building = building;
+}
+
+bool
+HnswPrepareVector(const HnswContext *ctx, float *values)
+{
+	if (ctx->metric != core::Metric::Cosine)
+		return true;
+	double norm = 0;
+	for (int i = 0; i < ctx->dims; i++)
+		norm += static_cast<double>(values[i]) * values[i];
+	if (norm == 0)
+		return false;
+	norm = std::sqrt(norm);
+	for (int i = 0; i < ctx->dims; i++)
+		values[i] = static_cast<float>(values[i] / norm);
+	return true;
+}
+
+// Smaller is closer, and the order matches the SQL operator's: squared L2 for <->,
+// negative dot for <#>, 1 - dot of normalized vectors for <=>, L1 for <+>.
+float
+HnswDistance(const HnswContext *ctx, const float *a, const float *b)
+{
+	const core::F32Kernels &k = core::ActiveKernels();
+	std::size_t n = static_cast<std::size_t>(ctx->dims);
+	switch (ctx->metric) {
+	case core::Metric::L2:
+		return k.l2_squared(a, b, n);
+	case core::Metric::InnerProduct:
+		return -k.dot(a, b, n);
+	case core::Metric::Cosine:
+		return 1.0f - k.dot(a, b, n);
+	case core::Metric::L1:
+		return k.l1(a, b, n);
+	}
+	return 0;
+}
+
+void
+HnswInitPage(Page page)
+{
+	PageInit(page, BLCKSZ, sizeof(HnswPageOpaque));
+	auto *opaque = reinterpret_cast<HnswPageOpaque *>(PageGetSpecialPointer(page));
+	opaque->next_blkno = InvalidBlockNumber;
+	opaque->flags = 0;
+	opaque->page_id = kHnswPageId;
+}
+
+// A new page at the end of the relation, returned pinned and exclusively locked.
+Buffer
+HnswNewBuffer(Relation index, ForkNumber fork)
+{
+	bool need_lock = !RELATION_IS_LOCAL(index);
+	if (need_lock)
+		LockRelationForExtension(index, ExclusiveLock);
+	Buffer buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, nullptr);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (need_lock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+void
+HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_construction, core::Metric metric)
+{
+	Buffer buf = HnswNewBuffer(index, fork);
+	if (BufferGetBlockNumber(buf) != kHnswMetaBlock)
+		elog(ERROR, "hnsw: metapage must be block 0");
+
+	GenericXLogState *state = GenericXLogStart(index);
+	Page page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+	HnswInitPage(page);
+	auto *meta = reinterpret_cast<HnswMetaData *>(PageGetContents(page));
+	memset(meta, 0, sizeof *meta);
+	meta->magic = kHnswMagic;
+	meta->version = kHnswLayoutVersion;
+	meta->dims = static_cast<std::uint32_t>(dims);
+	meta->m = static_cast<std::uint16_t>(m);
+	meta->ef_construction = static_cast<std::uint16_t>(ef_construction);
+	meta->metric = static_cast<std::uint8_t>(metric);
+	meta->entry_blkno = InvalidBlockNumber;
+	meta->entry_offno = InvalidOffsetNumber;
+	meta->entry_level = -1;
+	meta->insert_blkno = InvalidBlockNumber;
+	meta->inserted = 0;
+	// pd_lower must cover the metadata, or a full-page image would drop it as a hole.
+	reinterpret_cast<PageHeader>(page)->pd_lower =
+	    static_cast<LocationIndex>(reinterpret_cast<char *>(meta + 1) - reinterpret_cast<char *>(page));
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+void
+HnswReadMeta(Relation index, HnswMetaData *out)
+{
+	Buffer buf = ReadBuffer(index, kHnswMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	Page page = BufferGetPage(buf);
+	auto *meta = reinterpret_cast<HnswMetaData *>(PageGetContents(page));
+	if (meta->magic != kHnswMagic)
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("index \"%s\" is not a valid Quiver hnsw index", RelationGetRelationName(index))));
+	if (meta->version != kHnswLayoutVersion)
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("index \"%s\" has page layout version %u, this library reads version %u",
+		                       RelationGetRelationName(index), meta->version, kHnswLayoutVersion),
+		                errhint("REINDEX the index.")));
+	*out = *meta;
+	UnlockReleaseBuffer(buf);
+}
+
+HnswEntryPoint
+HnswReadEntryPoint(Relation index)
+{
+	HnswMetaData meta;
+	HnswReadMeta(index, &meta);
+	HnswEntryPoint ep;
+	if (meta.entry_blkno == InvalidBlockNumber) {
+		ItemPointerSetInvalid(&ep.tid);
+		ep.level = -1;
+	} else {
+		ItemPointerSet(&ep.tid, meta.entry_blkno, meta.entry_offno);
+		ep.level = meta.entry_level;
+	}
+	return ep;
+}
+
+namespace {
+
+// Returns the item at tid on a locked page, checking that it is what we expect so that a
+// damaged page is an ERROR, not a wild read.
+template <typename T>
+T *
+ItemAt(Relation index, Page page, ItemPointer tid, std::uint8_t type)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("hnsw index \"%s\" points to missing item (%u,%u)", RelationGetRelationName(index),
+		                       ItemPointerGetBlockNumber(tid), off)));
+	ItemId item = PageGetItemId(page, off);
+	auto *t = reinterpret_cast<T *>(PageGetItem(page, item));
+	if (!ItemIdIsNormal(item) || t->type != type)
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("hnsw index \"%s\" has an unexpected item at (%u,%u)", RelationGetRelationName(index),
+		                       ItemPointerGetBlockNumber(tid), off)));
+	return t;
+}
+
+} // namespace
+
+bool
+HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const float *query, HnswCandidate *out)
+{
+	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	auto *e = ItemAt<HnswElementTuple>(ctx->index, BufferGetPage(buf), tid, kHnswElementType);
+	out->distance = query != nullptr ? HnswDistance(ctx, query, ElementValues(e)) : 0.0f;
+	out->element = *tid;
+	out->neighbors = *ElementNeighborTid(e);
+	out->level = e->level;
+	out->deleted = e->deleted != 0;
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+void
+HnswLoadVector(const HnswContext *ctx, ItemPointer tid, float *values)
+{
+	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	auto *e = ItemAt<HnswElementTuple>(ctx->index, BufferGetPage(buf), tid, kHnswElementType);
+	memcpy(values, ElementValues(e), sizeof(float) * static_cast<std::size_t>(ctx->dims));
+	UnlockReleaseBuffer(buf);
+}
+
+// Copies the neighbour TIDs of one level of a node; returns how many valid ones.
+int
+HnswLoadNeighbors(const HnswContext *ctx, ItemPointer neighbor_tid, int level, ItemPointerData *out)
+{
+	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(neighbor_tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	auto *n = ItemAt<HnswNeighborTuple>(ctx->index, BufferGetPage(buf), neighbor_tid, kHnswNeighborType);
+	int start = LevelSlotStart(level, ctx->m);
+	int count = LevelSlotCount(level, ctx->m);
+	int found = 0;
+	if (start + count <= n->count) {
+		ItemPointerData *slots = NeighborSlots(n) + start;
+		for (int i = 0; i < count; i++) {
+			if (ItemPointerIsValid(&slots[i]))
+				out[found++] = slots[i];
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return found;
+}
+
+int
+HnswSearchLayer(const HnswContext *ctx, const float *query, const HnswCandidate *entries, int n_entries, int ef,
+                int level, HnswCandidate **out)
+{
+	CandidateHeap<false> to_expand;
+	CandidateHeap<true> best;
+	VisitedSet visited;
+	to_expand.Init(ef * 2);
+	best.Init(ef + 1);
+	VisitedInit(&visited, static_cast<std::uint32_t>(ef) * 8);
+
+	for (int i = 0; i < n_entries; i++) {
+		if (!VisitedAdd(&visited, TidKey(const_cast<ItemPointer>(&entries[i].element))))
+			continue;
+		to_expand.Push(entries[i]);
+		best.Push(entries[i]);
+		if (best.size > ef)
+			best.Pop();
+	}
+
+	int max_neighbors = LevelSlotCount(level, ctx->m);
+	auto *neighbors = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * max_neighbors));
+
+	while (to_expand.size > 0) {
+		CHECK_FOR_INTERRUPTS();
+		HnswCandidate c = to_expand.Pop();
+		if (best.size >= ef && c.distance > best.Top().distance)
+			break;
+		if (c.level < level)
+			continue;
+
+		int count = HnswLoadNeighbors(ctx, &c.neighbors, level, neighbors);
+		for (int i = 0; i < count; i++) {
+			if (!VisitedAdd(&visited, TidKey(&neighbors[i])))
+				continue;
+			HnswCandidate e;
+			HnswLoadCandidate(ctx, &neighbors[i], query, &e);
+			if (best.size < ef || e.distance < best.Top().distance) {
+				to_expand.Push(e);
+				best.Push(e);
+				if (best.size > ef)
+					best.Pop();
+			}
+		}
+	}
+
+	pfree(neighbors);
+	pfree(to_expand.items);
+	pfree(visited.slots);
+	qsort(best.items, static_cast<std::size_t>(best.size), sizeof(HnswCandidate), CompareCandidatesByDistance);
+	*out = best.items;
+	return best.size;
+}
+
+HnswCandidate
+HnswGreedyDescend(const HnswContext *ctx, const float *query, HnswEntryPoint entry, int level)
+{
+	HnswCandidate current;
+	HnswLoadCandidate(ctx, &entry.tid, query, &current);
+	for (int lc = entry.level; lc > level; lc--) {
+		HnswCandidate *found;
+		int n = HnswSearchLayer(ctx, query, &current, 1, 1, lc, &found);
+		if (n > 0)
+			current = found[0];
+		pfree(found);
+	}
+	return current;
+}
+
+void
+HnswEditStart(HnswPageEdit *edit, Relation index, bool building)
+{
+	edit->building = building;
+	edit->count = 0;
+	edit->state = building ? nullptr : GenericXLogStart(index);
+}
+
+Page
+HnswEditRegister(HnswPageEdit *edit, Buffer buffer, bool new_page)
+{
+	if (edit->count == MAX_GENERIC_XLOG_PAGES)
+		elog(ERROR, "hnsw: too many pages in one change");
+	edit->buffers[edit->count++] = buffer;
+	if (edit->building)
+		return BufferGetPage(buffer);
+	return GenericXLogRegisterBuffer(edit->state, buffer, new_page ? GENERIC_XLOG_FULL_IMAGE : 0);
+}
+
+void
+HnswEditFinish(HnswPageEdit *edit)
+{
+	if (edit->building) {
+		for (int i = 0; i < edit->count; i++)
+			MarkBufferDirty(edit->buffers[i]);
+	} else {
+		GenericXLogFinish(edit->state);
+	}
+}
+
+} // namespace quiver::pg::hnsw

@@ -1,0 +1,421 @@
+// Inserting one vector into the graph on disk (aminsert, and the build's slow path).
+//
+// The new node is linked as in the HNSW paper: descend greedily to its level, then at each
+// level from there down search ef_construction candidates, keep a diverse subset of them as
+// neighbours (a candidate is dropped when it is closer to an already kept neighbour than to
+// the new node), and add the new node to each neighbour's list, pruning that list the same
+// way when it is full. Graph changes are serialized by the update lock (see hnsw.hpp), so a
+// list read under a share lock is still current when it is written back.
+#include <cmath>
+#include <cstring>
+
+#include "hnsw_search.hpp"
+
+extern "C" {
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+}
+
+namespace quiver::pg::hnsw {
+
+namespace {
+
+int
+RandomLevel(int m)
+{
+	double ml = 1.0 / std::log(static_cast<double>(m));
+	double u = pg_prng_double(&pg_global_prng_state);
+	if (u <= 0)
+		u = 1e-300;
+	int level = static_cast<int>(std::floor(-std::log(u) * ml));
+	int cap = MaxLevelForM(m);
+	if (cap > 255)
+		cap = 255;
+	return level > cap ? cap : level;
+}
+
+// The candidates' vectors, loaded once for the pairwise distances of the selection heuristic.
+struct CandidateVectors {
+	float *values;
+	int count;
+};
+
+CandidateVectors
+LoadCandidateVectors(const HnswContext *ctx, const HnswCandidate *cands, int n)
+{
+	CandidateVectors cv;
+	cv.values = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims) * (n > 0 ? n : 1)));
+	cv.count = n;
+	for (int i = 0; i < n; i++)
+		HnswLoadVector(ctx, const_cast<ItemPointer>(&cands[i].element), cv.values + static_cast<std::size_t>(i) * ctx->dims);
+	return cv;
+}
+
+// Chooses up to max_count neighbours among candidates sorted by distance to the base node:
+// the diverse ones first, then, if room is left, the nearest of those set aside (so that small
+// or clustered graphs stay well connected). Deleted nodes are never chosen. Writes indexes into
+// cands to chosen; returns how many.
+int
+SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const CandidateVectors &cv, int max_count,
+                int *chosen)
+{
+	int n = cv.count;
+	bool *taken = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<std::size_t>(n > 0 ? n : 1)));
+	int count = 0;
+	for (int i = 0; i < n && count < max_count; i++) {
+		if (cands[i].deleted)
+			continue;
+		const float *vi = cv.values + static_cast<std::size_t>(i) * ctx->dims;
+		bool diverse = true;
+		for (int j = 0; j < count; j++) {
+			const float *vj = cv.values + static_cast<std::size_t>(chosen[j]) * ctx->dims;
+			if (HnswDistance(ctx, vi, vj) < cands[i].distance) {
+				diverse = false;
+				break;
+			}
+		}
+		if (diverse) {
+			chosen[count++] = i;
+			taken[i] = true;
+		}
+	}
+	for (int i = 0; i < n && count < max_count; i++) {
+		if (!taken[i] && !cands[i].deleted)
+			chosen[count++] = i;
+	}
+	pfree(taken);
+	return count;
+}
+
+// Finds room for the new node's two tuples: the current insert page when both fit, else new
+// pages. The buffers come back exclusively locked; *neighbor_buf may equal *element_buf.
+void
+ReservePages(const HnswContext *ctx, BlockNumber insert_blkno, std::size_t element_size, std::size_t neighbor_size,
+             Buffer *element_buf, bool *element_new, Buffer *neighbor_buf, bool *neighbor_new)
+{
+	std::size_t both = MAXALIGN(element_size) + MAXALIGN(neighbor_size) + sizeof(ItemIdData);
+	if (insert_blkno != InvalidBlockNumber) {
+		Buffer buf = ReadBuffer(ctx->index, insert_blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (PageGetFreeSpace(BufferGetPage(buf)) >= both) {
+			*element_buf = *neighbor_buf = buf;
+			*element_new = *neighbor_new = false;
+			return;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	*element_buf = HnswNewBuffer(ctx->index, MAIN_FORKNUM);
+	*element_new = true;
+	if (both <= kHnswMaxItemSize + sizeof(ItemIdData)) {
+		*neighbor_buf = *element_buf;
+		*neighbor_new = true;
+	} else {
+		*neighbor_buf = HnswNewBuffer(ctx->index, MAIN_FORKNUM);
+		*neighbor_new = true;
+	}
+}
+
+OffsetNumber
+AddItem(Relation index, Page page, const void *item, std::size_t size)
+{
+	OffsetNumber off = PageAddItem(page, reinterpret_cast<Item>(const_cast<void *>(item)), size,
+	                               InvalidOffsetNumber, false, false);
+	if (off == InvalidOffsetNumber)
+		elog(ERROR, "hnsw: failed to add item to index \"%s\"", RelationGetRelationName(index));
+	return off;
+}
+
+// Adds heap_tid to an existing node with the same vector. False when the node is full or
+// was deleted meanwhile.
+bool
+AddHeapTid(const HnswContext *ctx, ItemPointer element, ItemPointer heap_tid)
+{
+	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(element));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	Page page = BufferGetPage(buf);
+	auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(element))));
+	int free_slot = -1;
+	if (!e->deleted) {
+		ItemPointerData *tids = ElementHeapTids(e);
+		for (int i = 0; i < kHnswHeapTids; i++) {
+			if (!ItemPointerIsValid(&tids[i])) {
+				free_slot = i;
+				break;
+			}
+		}
+	}
+	if (free_slot < 0) {
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	HnswPageEdit edit;
+	HnswEditStart(&edit, ctx->index, ctx->building);
+	Page copy = HnswEditRegister(&edit, buf, false);
+	auto *ce = reinterpret_cast<HnswElementTuple *>(PageGetItem(copy, PageGetItemId(copy, ItemPointerGetOffsetNumber(element))));
+	ElementHeapTids(ce)[free_slot] = *heap_tid;
+	HnswEditFinish(&edit);
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+// Makes `node` (at `level`) point to `added`, pruning its list with the heuristic when full.
+void
+LinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level)
+{
+	int start = LevelSlotStart(level, ctx->m);
+	int count = LevelSlotCount(level, ctx->m);
+
+	// Read the current list.
+	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&node.neighbors));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	Page page = BufferGetPage(buf);
+	auto *nt = reinterpret_cast<HnswNeighborTuple *>(
+	    PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&node.neighbors))));
+	if (start + count > nt->count) {
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	auto *current = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
+	memcpy(current, NeighborSlots(nt) + start, sizeof(ItemPointerData) * static_cast<std::size_t>(count));
+	UnlockReleaseBuffer(buf);
+
+	int free_slot = -1;
+	int used = 0;
+	for (int i = 0; i < count; i++) {
+		if (ItemPointerIsValid(&current[i]))
+			used++;
+		else if (free_slot < 0)
+			free_slot = i;
+	}
+
+	auto *updated = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
+	if (free_slot >= 0) {
+		memcpy(updated, current, sizeof(ItemPointerData) * static_cast<std::size_t>(count));
+		updated[free_slot] = *added;
+	} else {
+		// Full: rank the old neighbours and the new node by distance to `node`, keep a
+		// diverse subset.
+		float *base = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+		HnswLoadVector(ctx, const_cast<ItemPointer>(&node.element), base);
+		auto *cands = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(used + 1)));
+		int n = 0;
+		for (int i = 0; i < count; i++) {
+			if (!ItemPointerIsValid(&current[i]))
+				continue;
+			HnswLoadCandidate(ctx, &current[i], base, &cands[n]);
+			n++;
+		}
+		cands[n].distance = added_distance;
+		cands[n].element = *added;
+		ItemPointerSetInvalid(&cands[n].neighbors);
+		cands[n].level = static_cast<std::uint8_t>(level);
+		cands[n].deleted = false;
+		n++;
+		qsort(cands, static_cast<std::size_t>(n), sizeof(HnswCandidate), CompareCandidatesByDistance);
+		CandidateVectors cv = LoadCandidateVectors(ctx, cands, n);
+		int *chosen = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(count)));
+		int kept = SelectNeighbors(ctx, cands, cv, count, chosen);
+		bool keeps_added = false;
+		for (int i = 0; i < count; i++) {
+			if (i < kept) {
+				updated[i] = cands[chosen[i]].element;
+				if (ItemPointerEquals(&updated[i], added))
+					keeps_added = true;
+			} else {
+				ItemPointerSetInvalid(&updated[i]);
+			}
+		}
+		if (!keeps_added)
+			return; // the new node is not among the best: nothing to write
+	}
+
+	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&node.neighbors));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	HnswPageEdit edit;
+	HnswEditStart(&edit, ctx->index, ctx->building);
+	Page copy = HnswEditRegister(&edit, buf, false);
+	auto *cnt = reinterpret_cast<HnswNeighborTuple *>(
+	    PageGetItem(copy, PageGetItemId(copy, ItemPointerGetOffsetNumber(&node.neighbors))));
+	memcpy(NeighborSlots(cnt) + start, updated, sizeof(ItemPointerData) * static_cast<std::size_t>(count));
+	HnswEditFinish(&edit);
+	UnlockReleaseBuffer(buf);
+}
+
+} // namespace
+
+void
+HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
+{
+	HnswMetaData meta;
+	HnswReadMeta(ctx->index, &meta);
+	HnswEntryPoint entry;
+	if (meta.entry_blkno == InvalidBlockNumber) {
+		ItemPointerSetInvalid(&entry.tid);
+		entry.level = -1;
+	} else {
+		ItemPointerSet(&entry.tid, meta.entry_blkno, meta.entry_offno);
+		entry.level = meta.entry_level;
+	}
+
+	int level = RandomLevel(ctx->m);
+	int top = entry.level < level ? entry.level : level;
+
+	// Neighbours chosen per level (palloc'd arrays of candidates).
+	auto *chosen_cands = static_cast<HnswCandidate **>(palloc0(sizeof(HnswCandidate *) * static_cast<std::size_t>(level + 1)));
+	auto *chosen_counts = static_cast<int *>(palloc0(sizeof(int) * static_cast<std::size_t>(level + 1)));
+
+	if (ItemPointerIsValid(&entry.tid)) {
+		HnswCandidate start = HnswGreedyDescend(ctx, values, entry, top);
+		HnswCandidate *eps = &start;
+		int n_eps = 1;
+		for (int lc = top; lc >= 0; lc--) {
+			HnswCandidate *found;
+			int n = HnswSearchLayer(ctx, values, eps, n_eps, ctx->ef_construction, lc, &found);
+
+			// An identical vector already in the graph takes this heap TID as well: equal
+			// vectors would otherwise form a clique that search cannot get out of.
+			// (Identical vectors give bit-identical distances, so only candidates at exactly
+			// the vector's distance to itself need comparing.)
+			if (lc == 0) {
+				float self = HnswDistance(ctx, values, values);
+				for (int i = 0; i < n; i++) {
+					if (found[i].deleted || found[i].distance != self)
+						continue;
+					float *other = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+					HnswLoadVector(ctx, &found[i].element, other);
+					bool same = memcmp(other, values, sizeof(float) * static_cast<std::size_t>(ctx->dims)) == 0;
+					pfree(other);
+					if (same && AddHeapTid(ctx, &found[i].element, heap_tid))
+						return;
+				}
+			}
+
+			CandidateVectors cv = LoadCandidateVectors(ctx, found, n);
+			int max_count = LevelSlotCount(lc, ctx->m);
+			int *chosen = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(max_count)));
+			int kept = SelectNeighbors(ctx, found, cv, max_count, chosen);
+			chosen_cands[lc] = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(kept > 0 ? kept : 1)));
+			for (int i = 0; i < kept; i++)
+				chosen_cands[lc][i] = found[chosen[i]];
+			chosen_counts[lc] = kept;
+			pfree(cv.values);
+			pfree(chosen);
+			eps = found;
+			n_eps = n;
+		}
+	}
+
+	// Build and place the new node's tuples.
+	std::size_t element_size = ElementTupleSize(ctx->dims);
+	std::size_t neighbor_size = NeighborTupleSize(level, ctx->m);
+	auto *element = static_cast<HnswElementTuple *>(palloc0(element_size));
+	element->type = kHnswElementType;
+	element->level = static_cast<std::uint8_t>(level);
+	element->dims = static_cast<std::uint16_t>(ctx->dims);
+	memcpy(ElementValues(element), values, sizeof(float) * static_cast<std::size_t>(ctx->dims));
+	for (int i = 0; i < kHnswHeapTids; i++)
+		ItemPointerSetInvalid(&ElementHeapTids(element)[i]);
+	ElementHeapTids(element)[0] = *heap_tid;
+
+	auto *neighbor = static_cast<HnswNeighborTuple *>(palloc0(neighbor_size));
+	neighbor->type = kHnswNeighborType;
+	neighbor->count = static_cast<std::uint16_t>(NeighborSlotCount(level, ctx->m));
+	for (int i = 0; i < neighbor->count; i++)
+		ItemPointerSetInvalid(&NeighborSlots(neighbor)[i]);
+	for (int lc = 0; lc <= level; lc++) {
+		ItemPointerData *slots = NeighborSlots(neighbor) + LevelSlotStart(lc, ctx->m);
+		for (int i = 0; i < chosen_counts[lc]; i++)
+			slots[i] = chosen_cands[lc][i].element;
+	}
+
+	Buffer ebuf, nbuf;
+	bool enew, nnew;
+	ReservePages(ctx, meta.insert_blkno, element_size, neighbor_size, &ebuf, &enew, &nbuf, &nnew);
+
+	HnswPageEdit edit;
+	HnswEditStart(&edit, ctx->index, ctx->building);
+	Page epage = HnswEditRegister(&edit, ebuf, enew);
+	if (enew)
+		HnswInitPage(epage);
+	Page npage = epage;
+	if (nbuf != ebuf) {
+		npage = HnswEditRegister(&edit, nbuf, nnew);
+		if (nnew)
+			HnswInitPage(npage);
+	}
+	// The neighbour tuple's offset is known before either is added: the next free line
+	// pointer of its page (after the element's, when they share one).
+	OffsetNumber eoff_expected = OffsetNumberNext(PageGetMaxOffsetNumber(epage));
+	OffsetNumber noff_expected =
+	    nbuf == ebuf ? OffsetNumberNext(eoff_expected) : OffsetNumberNext(PageGetMaxOffsetNumber(npage));
+	ItemPointerSet(ElementNeighborTid(element), BufferGetBlockNumber(nbuf), noff_expected);
+	OffsetNumber eoff = AddItem(ctx->index, epage, element, element_size);
+	OffsetNumber noff = AddItem(ctx->index, npage, neighbor, neighbor_size);
+	if (eoff != eoff_expected || noff != noff_expected)
+		elog(ERROR, "hnsw: unexpected item placement in index \"%s\"", RelationGetRelationName(ctx->index));
+
+	ItemPointerData new_tid;
+	ItemPointerSet(&new_tid, BufferGetBlockNumber(ebuf), eoff);
+
+	// The metapage: insert page, entry point, counter.
+	Buffer mbuf = ReadBuffer(ctx->index, kHnswMetaBlock);
+	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+	Page mpage = HnswEditRegister(&edit, mbuf, false);
+	auto *m = reinterpret_cast<HnswMetaData *>(PageGetContents(mpage));
+	m->insert_blkno = BufferGetBlockNumber(nbuf);
+	if (level > m->entry_level || m->entry_blkno == InvalidBlockNumber) {
+		m->entry_blkno = ItemPointerGetBlockNumber(&new_tid);
+		m->entry_offno = ItemPointerGetOffsetNumber(&new_tid);
+		m->entry_level = static_cast<std::int16_t>(level);
+	}
+	m->inserted++;
+	HnswEditFinish(&edit);
+	UnlockReleaseBuffer(mbuf);
+	if (nbuf != ebuf)
+		UnlockReleaseBuffer(nbuf);
+	UnlockReleaseBuffer(ebuf);
+
+	// Now that the node exists, link its neighbours back to it.
+	for (int lc = 0; lc <= top; lc++) {
+		for (int i = 0; i < chosen_counts[lc]; i++)
+			LinkBack(ctx, chosen_cands[lc][i], &new_tid, chosen_cands[lc][i].distance, lc);
+	}
+}
+
+} // namespace quiver::pg::hnsw
+
+using namespace quiver::pg::hnsw;
+
+extern "C" bool
+hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation, IndexUniqueCheck, bool,
+           IndexInfo *)
+{
+	return quiver::pg::Guarded([&]() -> bool {
+		if (isnull[0])
+			return false;
+
+		MemoryContext ctx_mem = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert", ALLOCSET_DEFAULT_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(ctx_mem);
+
+		HnswContext ctx;
+		HnswInitContext(&ctx, index, false);
+		quiver::pg::Vector *v = quiver::pg::DatumGetVector(values[0]);
+		if (v->dim != ctx.dims)
+			quiver::pg::CheckExpectedDim(ctx.dims, v->dim);
+		float *copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx.dims)));
+		memcpy(copy, quiver::pg::VectorValues(v), sizeof(float) * static_cast<std::size_t>(ctx.dims));
+
+		if (HnswPrepareVector(&ctx, copy)) {
+			LockPage(index, kHnswUpdateLockBlock, ExclusiveLock);
+			HnswInsertVector(&ctx, copy, heap_tid);
+			UnlockPage(index, kHnswUpdateLockBlock, ExclusiveLock);
+		}
+
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(ctx_mem);
+		return false;
+	});
+}
