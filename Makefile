@@ -78,7 +78,7 @@ unit: $(BUILD_DIR)/core/Makefile
 	cd $(BUILD_DIR)/core && ctest --output-on-failure
 
 bench: $(BUILD_DIR)/core/Makefile
-	cmake --build $(BUILD_DIR)/core --target bench_kernels -j$(shell nproc)
+	cmake --build $(BUILD_DIR)/core --target bench_kernels bench_hnsw_core bench_ann
 
 fuzz:
 	$(MAKE) -C test/fuzz

@@ -116,7 +116,7 @@ INSERT INTO r SELECT ARRAY[i, -i] FROM generate_series(1, 50) i;
 CREATE INDEX CONCURRENTLY r_idx ON r USING hnsw (v vector_l2_ops);
 REINDEX INDEX r_idx;
 REINDEX INDEX CONCURRENTLY r_idx;
-SELECT v FROM r ORDER BY v <-> '[10,-10]' LIMIT 2;
+SELECT v FROM r ORDER BY v <-> '[10.2,-10.2]' LIMIT 2;
 DROP TABLE r;
 
 -- partitioned tables: one index per partition, merged by the planner
@@ -125,8 +125,8 @@ CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);
 CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (100) TO (200);
 INSERT INTO p SELECT i, ARRAY[i, 0] FROM generate_series(0, 199) i;
 CREATE INDEX ON p USING hnsw (v vector_l2_ops);
-EXPLAIN (COSTS OFF) SELECT id FROM p ORDER BY v <-> '[150,0]' LIMIT 3;
-SELECT id FROM p ORDER BY v <-> '[150,0]' LIMIT 3;
+EXPLAIN (COSTS OFF) SELECT id FROM p ORDER BY v <-> '[150.2,0]' LIMIT 3;
+SELECT id FROM p ORDER BY v <-> '[150.2,0]' LIMIT 3;
 DROP TABLE p;
 
 -- options and their limits

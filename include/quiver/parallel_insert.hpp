@@ -55,12 +55,28 @@ class ParallelInserter {
 	bool WaitFor(int milliseconds);
 
 	// Vectors inserted so far (for progress; relaxed, may lag by a few items).
-	std::size_t Done() const noexcept { return done_.load(std::memory_order_relaxed); }
-	std::size_t Total() const noexcept { return n_; }
-	std::size_t WorkerCount() const noexcept { return workers_.size(); }
+	std::size_t
+	Done() const noexcept
+	{
+		return done_.load(std::memory_order_relaxed);
+	}
+	std::size_t
+	Total() const noexcept
+	{
+		return n_;
+	}
+	std::size_t
+	WorkerCount() const noexcept
+	{
+		return workers_.size();
+	}
 
 	// Asks every worker to stop after its current item; returns at once. Safe from any thread.
-	void RequestStop() noexcept { stop_.store(true, std::memory_order_relaxed); }
+	void
+	RequestStop() noexcept
+	{
+		stop_.store(true, std::memory_order_relaxed);
+	}
 
 	// Joins every worker, then rethrows the first exception a worker caught, if any (each call
 	// rethrows it again). Without an error and without RequestStop, Done() == Total() afterwards.

@@ -18,16 +18,14 @@ constexpr std::size_t kChunksPerWorker = 32;
 
 } // namespace
 
-ParallelInserter::ParallelInserter(HnswBuilder &builder, const float *data, std::size_t dim, std::size_t n,
-                                   int threads)
+ParallelInserter::ParallelInserter(HnswBuilder &builder, const float *data, std::size_t dim, std::size_t n, int threads)
     : builder_(builder), data_(data), dim_(dim), n_(n), threads_(threads)
 {
 	if (threads < 1)
 		throw Error(ErrorCode::DataException, "hnsw: need at least one thread, got " + std::to_string(threads));
 	if (dim != static_cast<std::size_t>(builder.Params().dim))
 		throw Error(ErrorCode::DataException, "hnsw: vectors of " + std::to_string(dim) +
-		                                          " dimensions for a graph of " +
-		                                          std::to_string(builder.Params().dim));
+		                                          " dimensions for a graph of " + std::to_string(builder.Params().dim));
 	if (n > std::size_t{UINT32_MAX} + 1)
 		throw Error(ErrorCode::LimitExceeded, "hnsw: " + std::to_string(n) + " vectors exceed 2^32 labels");
 	if (n > 0 && data == nullptr)

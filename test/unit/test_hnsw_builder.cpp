@@ -3,7 +3,6 @@
 // Recall is measured against an exact search done here in double precision, independently of
 // the kernels, so a wrong distance shows up as lost recall rather than agreeing with itself.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -13,7 +12,6 @@
 #include <random>
 #include <set>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -40,7 +38,8 @@ constexpr std::size_t kEfSearch = 64;
 // time, so QUIVER_KERNEL_LEVEL runs this suite at each level too.
 class KernelEnvironment : public ::testing::Environment {
   public:
-	void SetUp() override
+	void
+	SetUp() override
 	{
 		bool ignored = false;
 		KernelLevel level = InitKernels(&ignored);

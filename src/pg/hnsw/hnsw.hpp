@@ -191,6 +191,7 @@ extern int hnsw_ef_search;
 extern int hnsw_iterative_scan;
 extern int hnsw_max_scan_tuples;
 extern int hnsw_scan_mem_multiplier;
+extern int hnsw_build_threads; // quiver.hnsw_build_threads; <= 0: max_parallel_maintenance_workers + 1
 
 // ---- hnsw_handler.cpp ----
 void HnswInit();
@@ -246,14 +247,15 @@ int HnswSearchLayer(const HnswContext *ctx, const float *query, const HnswCandid
 int HnswLoadNeighbors(const HnswContext *ctx, ItemPointer neighbor_tid, int level, ItemPointerData *out);
 
 // Reads one element: its distance to query (when query is non-null) and its header fields.
+// False when tid no longer holds an element (freed by vacuum after the caller read it).
 bool HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const float *query, HnswCandidate *out);
 
-// Copies an element's vector into values (dims floats).
-void HnswLoadVector(const HnswContext *ctx, ItemPointer tid, float *values);
+// Copies an element's vector into values (dims floats); false as for HnswLoadCandidate.
+bool HnswLoadVector(const HnswContext *ctx, ItemPointer tid, float *values);
 
-// Descends from the entry point to `level`, returning the single nearest node found there.
-// *entry must be valid.
-HnswCandidate HnswGreedyDescend(const HnswContext *ctx, const float *query, HnswEntryPoint entry, int level);
+// Descends from the entry point to `level` and sets *out to the single nearest node found
+// there. False when the entry point vanished (vacuum moved it); the caller may re-read it.
+bool HnswGreedyDescend(const HnswContext *ctx, const float *query, HnswEntryPoint entry, int level, HnswCandidate *out);
 
 // Generic WAL (or plain dirtying during a build) for up to MAX_GENERIC_XLOG_PAGES buffers.
 struct HnswPageEdit {
@@ -267,6 +269,25 @@ Page HnswEditRegister(HnswPageEdit *edit, Buffer buffer, bool new_page);
 void HnswEditFinish(HnswPageEdit *edit);
 
 // ---- hnsw_insert.cpp ----
+
+// The candidates' vectors, loaded once for the pairwise distances of the selection heuristic.
+struct CandidateVectors {
+	float *values;
+	int count;
+};
+CandidateVectors LoadCandidateVectors(const HnswContext *ctx, const HnswCandidate *cands, int n);
+
+// Chooses up to max_count neighbours among candidates sorted by distance to the base node:
+// a candidate is kept when it is closer to the base than to every neighbour kept before it
+// (diversity), then the nearest of the rest fill any room left. Deleted nodes are never
+// chosen. Writes indexes into cands to chosen; returns how many.
+int SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const CandidateVectors &cv, int max_count,
+                    int *chosen);
+
+// Makes `node` (at `level`) point to `added`, which is at `added_distance` from it, pruning
+// node's list with the selection heuristic when it is full. Caller holds the update lock.
+void HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level);
+
 // Adds one heap tuple's vector to the graph on disk. values is modified (normalized).
 void HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid);
 

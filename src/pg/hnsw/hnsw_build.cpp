@@ -1,14 +1,27 @@
 // CREATE INDEX for hnsw.
 //
-// The table's vectors are inserted one by one through the page-level insert path, with the
-// pages dirtied directly instead of WAL-logged one change at a time; once the graph is
-// complete the whole relation is WAL-logged in one pass (log_newpage_range), as a bulk build
-// should be. ambuildempty writes the metapage of an unlogged index's init fork.
+// Phase 1 (loading tuples): the table's vectors are copied into one array, as long as they and
+// the graph that will be built from them fit in maintenance_work_mem.
+// Phase 2 (building graph): hnswlib builds the graph in memory from several threads (core code
+// only; this backend's main thread waits in 100 ms slices, reports progress and notices a
+// cancel, which stops and joins the threads before the error is raised).
+// Phase 3 (writing pages): node positions are computed first, so that every neighbour TID is
+// known when a page is written; each page is then written once, in order.
+// If the vectors stop fitting in memory, the graph of those loaded so far is written out and
+// every later tuple goes through the page-level insert path (slower, but memory-bounded).
+// The pages are not WAL-logged one by one: once complete, the whole relation is logged with
+// log_newpage_range.
+#include <cmath>
+#include <csignal>
 #include <cstring>
+#include <thread>
 
-#include "hnsw.hpp"
+#include "quiver/hnsw_builder.hpp"
+#include "quiver/parallel_insert.hpp"
+#include "hnsw_search.hpp"
 
 extern "C" {
+#include "access/parallel.h"
 #include "access/tableam.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
@@ -21,14 +34,66 @@ extern "C" {
 
 namespace quiver::pg::hnsw {
 
+int hnsw_build_threads = -1;
+
 namespace {
+
+// Owns the core objects of a build. Freed by a reset callback on the build's memory
+// context, so that an ERROR or a cancel anywhere frees hnswlib's malloc'd graph as well.
+struct CoreObjects {
+	core::HnswBuilder *builder;
+	core::ParallelInserter *inserter;
+};
+
+void
+FreeCoreObjects(void *arg)
+{
+	auto *objs = static_cast<CoreObjects *>(arg);
+	delete objs->inserter; // joins its threads first
+	objs->inserter = nullptr;
+	delete objs->builder;
+	objs->builder = nullptr;
+}
 
 struct BuildState {
 	HnswContext ctx;
-	MemoryContext tmp_ctx;
-	double heap_tuples;
+	Relation heap;
+	MemoryContext build_ctx; // vectors, TIDs and the core objects; deleted after the flush
+	MemoryContext tmp_ctx;   // per tuple
+	float *vectors;          // loaded vectors, `stride` floats apart (dims, plus one for inner product)
+	std::size_t stride;
+	ItemPointerData *tids;
+	std::size_t loaded;
+	std::size_t capacity;
+	// Equal vectors share one node (up to kHnswHeapTids rows), as in the insert path: a table
+	// from vector hash to node, and the extra rows of each node.
+	std::uint32_t *dup_table; // node index + 1; 0 = empty
+	std::size_t dup_mask;
+	std::uint8_t *dup_counts; // extra rows per node
+	std::uint32_t *extra_nodes;
+	ItemPointerData *extra_tids;
+	std::size_t n_extra;
+	std::size_t cap_extra;
+	double memory_limit;  // bytes
+	double per_vector;    // bytes of memory one more vector costs (copy + graph)
+	double graph_fixed;   // bytes the graph costs regardless of size
+	bool in_memory;       // false once the graph was flushed: later tuples go to the pages
 	double index_tuples;
+	int threads;
+	CoreObjects *objs;
 };
+
+int
+BuildThreads()
+{
+	int threads = hnsw_build_threads;
+	if (threads <= 0)
+		threads = max_parallel_maintenance_workers + 1;
+	int cores = static_cast<int>(std::thread::hardware_concurrency());
+	if (cores > 0 && threads > cores)
+		threads = cores;
+	return threads < 1 ? 1 : threads;
+}
 
 void
 CheckBuildOptions(Relation index, int dims)
@@ -45,25 +110,509 @@ CheckBuildOptions(Relation index, int dims)
 		                errmsg("column cannot have more than %d dimensions for hnsw index", kHnswMaxDim)));
 }
 
+// Inner product is not a metric, and hnswlib's neighbour selection, which treats it as one,
+// drops large-norm nodes from every list: they end up with no incoming edge and searches never
+// find them. So the graph is built in a space where inner product order is L2 order: each
+// vector gets one more component, sqrt(R^2 - |x|^2) with R the largest norm, and a query gets
+// 0 there, so |q - x'|^2 = |q|^2 + R^2 - 2 q.x. Pages store the original vectors and searches
+// use inner product; only the graph's shape comes from the augmented space.
+bool
+AugmentsForInnerProduct(const HnswContext *ctx)
+{
+	return ctx->metric == core::Metric::InnerProduct;
+}
+
+core::HnswBuildParams
+BuilderParams(const HnswContext *ctx, std::size_t n)
+{
+	core::HnswBuildParams p;
+	bool augment = AugmentsForInnerProduct(ctx);
+	p.dim = ctx->dims + (augment ? 1 : 0);
+	p.m = ctx->m;
+	p.ef_construction = ctx->ef_construction;
+	p.metric = augment ? core::Metric::L2 : ctx->metric;
+	p.max_elements = n;
+	p.seed = 42;
+	return p;
+}
+
+// Builds the in-memory graph of the loaded vectors with the worker threads.
+void
+BuildGraph(BuildState *bs)
+{
+	std::size_t n = bs->loaded;
+	if (AugmentsForInnerProduct(&bs->ctx)) {
+		std::size_t d = static_cast<std::size_t>(bs->ctx.dims);
+		double max_norm2 = 0;
+		for (std::size_t i = 0; i < n; i++) {
+			const float *x = bs->vectors + i * bs->stride;
+			double norm2 = 0;
+			for (std::size_t k = 0; k < d; k++)
+				norm2 += static_cast<double>(x[k]) * x[k];
+			bs->vectors[i * bs->stride + d] = static_cast<float>(norm2); // kept until R is known
+			if (norm2 > max_norm2)
+				max_norm2 = norm2;
+		}
+		for (std::size_t i = 0; i < n; i++) {
+			float &extra = bs->vectors[i * bs->stride + d];
+			double rest = max_norm2 - static_cast<double>(extra);
+			extra = static_cast<float>(rest > 0 ? std::sqrt(rest) : 0.0);
+		}
+	}
+	bs->objs->builder = new core::HnswBuilder(BuilderParams(&bs->ctx, n));
+	bs->objs->inserter =
+	    new core::ParallelInserter(*bs->objs->builder, bs->vectors, bs->stride, n, bs->threads);
+
+	// Threads inherit the signal mask: block everything while they are created so that only
+	// this thread ever runs PostgreSQL's signal handlers.
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	bs->objs->inserter->Start();
+	pthread_sigmask(SIG_SETMASK, &old, nullptr);
+
+	// Worded as PostgreSQL's parallel builds are, so that tools and tests watching for it see
+	// the parallelism; the detail says what the workers are.
+	if (bs->threads > 1)
+		ereport(DEBUG1, (errmsg("using %d parallel workers", bs->threads),
+		                 errdetail("hnsw builds its graph with %d threads inside this backend.", bs->threads)));
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 3);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, static_cast<int64>(n));
+	while (!bs->objs->inserter->WaitFor(100)) {
+		if (INTERRUPTS_PENDING_CONDITION()) {
+			bs->objs->inserter->RequestStop();
+			try {
+				bs->objs->inserter->Join();
+			} catch (...) {
+				// The cancel is what the user asked for; a worker error after it is moot.
+			}
+			CHECK_FOR_INTERRUPTS();
+		}
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(bs->objs->inserter->Done()));
+	}
+	bs->objs->inserter->Join();
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(n));
+}
+
+struct NodePosition {
+	ItemPointerData element;
+	ItemPointerData neighbors;
+	int level;
+};
+
+// A page's pd_lower/pd_upper, simulated, to place tuples before writing anything.
+struct PageModel {
+	std::size_t lower;
+	std::size_t upper;
+	OffsetNumber next_off;
+
+	void
+	Reset()
+	{
+		lower = SizeOfPageHeaderData;
+		upper = BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque));
+		next_off = FirstOffsetNumber;
+	}
+
+	bool
+	Fits(std::size_t a, std::size_t b) const
+	{
+		std::size_t need = MAXALIGN(a) + (b > 0 ? MAXALIGN(b) : 0);
+		std::size_t pointers = sizeof(ItemIdData) * (b > 0 ? 2 : 1);
+		return lower + pointers + need <= upper;
+	}
+
+	OffsetNumber
+	Add(std::size_t size)
+	{
+		lower += sizeof(ItemIdData);
+		upper -= MAXALIGN(size);
+		return next_off++;
+	}
+};
+
+// Writes the in-memory graph to pages 1.. of the index and points the metapage at it.
+void
+FlushGraph(BuildState *bs)
+{
+	const core::HnswBuilder &g = *bs->objs->builder;
+	const HnswContext *ctx = &bs->ctx;
+	std::size_t n = g.Size();
+	int level_cap = MaxLevelForM(ctx->m);
+	if (level_cap > 255)
+		level_cap = 255;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 4);
+
+	auto *pos = static_cast<NodePosition *>(
+	    MemoryContextAllocHuge(bs->build_ctx, sizeof(NodePosition) * (n > 0 ? n : 1)));
+	std::size_t element_size = ElementTupleSize(ctx->dims);
+
+	// Placement: node after node, a node's two tuples on one page when they fit together.
+	BlockNumber blkno = RelationGetNumberOfBlocks(ctx->index);
+	PageModel page;
+	page.Reset();
+	bool page_used = false;
+	for (std::size_t id = 0; id < n; id++) {
+		int level = g.Level(static_cast<std::uint32_t>(id));
+		if (level > level_cap)
+			level = level_cap;
+		std::size_t neighbor_size = NeighborTupleSize(level, ctx->m);
+		pos[id].level = level;
+		if (!page.Fits(element_size, neighbor_size)) {
+			if (page_used) {
+				blkno++;
+				page.Reset();
+			}
+			if (!page.Fits(element_size, neighbor_size)) {
+				// Too big to share a page: the element alone, its neighbours on the next page.
+				OffsetNumber eoff = page.Add(element_size);
+				ItemPointerSet(&pos[id].element, blkno, eoff);
+				blkno++;
+				page.Reset();
+				OffsetNumber noff = page.Add(neighbor_size);
+				ItemPointerSet(&pos[id].neighbors, blkno, noff);
+				page_used = true;
+				continue;
+			}
+		}
+		OffsetNumber noff = page.Add(neighbor_size);
+		OffsetNumber eoff = page.Add(element_size);
+		ItemPointerSet(&pos[id].neighbors, blkno, noff);
+		ItemPointerSet(&pos[id].element, blkno, eoff);
+		page_used = true;
+	}
+
+	// Extra rows of equal vectors, grouped by node (counting sort on the node index).
+	std::size_t loaded = bs->loaded;
+	auto *extra_start = static_cast<std::size_t *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(std::size_t) * (loaded + 1)));
+	auto *extra_sorted = static_cast<ItemPointerData *>(
+	    MemoryContextAllocHuge(bs->build_ctx, sizeof(ItemPointerData) * (bs->n_extra > 0 ? bs->n_extra : 1)));
+	extra_start[0] = 0;
+	for (std::size_t i = 0; i < loaded; i++)
+		extra_start[i + 1] = extra_start[i] + bs->dup_counts[i];
+	{
+		auto *fill = static_cast<std::size_t *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(std::size_t) * (loaded + 1)));
+		memcpy(fill, extra_start, sizeof(std::size_t) * (loaded + 1));
+		for (std::size_t i = 0; i < bs->n_extra; i++)
+			extra_sorted[fill[bs->extra_nodes[i]]++] = bs->extra_tids[i];
+		pfree(fill);
+	}
+
+	// hnswlib keeps only the neighbours its diversity heuristic selects, often far fewer than
+	// 2m on the base level, which leaves low-dimensional and clustered data poorly connected.
+	// Lists with room left are filled with the node's nearest incoming neighbours (nodes that
+	// chose it), which makes those edges two-way: the same effect as keeping pruned
+	// connections, at the cost of one distance per incoming edge. The reverse lists are built
+	// once, in compressed form.
+	auto *rev_start = static_cast<std::uint32_t *>(
+	    MemoryContextAllocExtended(bs->build_ctx, sizeof(std::uint32_t) * (n + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
+	for (std::size_t id = 0; id < n; id++) {
+		core::NeighborList list = g.Neighbors(static_cast<std::uint32_t>(id), 0);
+		for (std::size_t i = 0; i < list.count; i++)
+			rev_start[list.ids[i] + 1]++;
+	}
+	for (std::size_t id = 0; id < n; id++)
+		rev_start[id + 1] += rev_start[id];
+	auto *rev = static_cast<std::uint32_t *>(
+	    MemoryContextAllocHuge(bs->build_ctx, sizeof(std::uint32_t) * (rev_start[n] > 0 ? rev_start[n] : 1)));
+	{
+		auto *fill = static_cast<std::uint32_t *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(std::uint32_t) * (n + 1)));
+		memcpy(fill, rev_start, sizeof(std::uint32_t) * (n + 1));
+		for (std::size_t id = 0; id < n; id++) {
+			core::NeighborList list = g.Neighbors(static_cast<std::uint32_t>(id), 0);
+			for (std::size_t i = 0; i < list.count; i++)
+				rev[fill[list.ids[i]]++] = static_cast<std::uint32_t>(id);
+		}
+		pfree(fill);
+	}
+	int base_slots = LevelSlotCount(0, ctx->m);
+	auto *extra = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * 1));
+	std::size_t extra_cap = 1;
+
+	// Writing: every page once, its tuples in the order placed.
+	auto *element = static_cast<HnswElementTuple *>(palloc0(element_size));
+	auto *neighbor = static_cast<HnswNeighborTuple *>(palloc0(NeighborTupleSize(level_cap, ctx->m)));
+	Buffer buf = InvalidBuffer;
+	BlockNumber current = InvalidBlockNumber;
+	auto page_for = [&](BlockNumber target) -> Page {
+		if (target != current) {
+			if (BufferIsValid(buf)) {
+				MarkBufferDirty(buf);
+				UnlockReleaseBuffer(buf);
+			}
+			buf = HnswNewBuffer(ctx->index, MAIN_FORKNUM);
+			if (BufferGetBlockNumber(buf) != target)
+				elog(ERROR, "hnsw: build expected block %u, got %u", target, BufferGetBlockNumber(buf));
+			HnswInitPage(BufferGetPage(buf));
+			current = target;
+		}
+		return BufferGetPage(buf);
+	};
+	auto add = [&](Page p, const void *item, std::size_t size, ItemPointer expected) {
+		OffsetNumber off = PageAddItem(p, reinterpret_cast<Item>(const_cast<void *>(item)), size,
+		                               InvalidOffsetNumber, false, false);
+		if (off != ItemPointerGetOffsetNumber(expected))
+			elog(ERROR, "hnsw: build placed an item at offset %u instead of %u", off,
+			     ItemPointerGetOffsetNumber(expected));
+	};
+
+	for (std::size_t id = 0; id < n; id++) {
+		if ((id & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		std::uint32_t label = g.Label(static_cast<std::uint32_t>(id));
+		int level = pos[id].level;
+
+		memset(element, 0, element_size);
+		element->type = kHnswElementType;
+		element->level = static_cast<std::uint8_t>(level);
+		element->dims = static_cast<std::uint16_t>(ctx->dims);
+		memcpy(ElementValues(element), bs->vectors + static_cast<std::size_t>(label) * bs->stride,
+		       sizeof(float) * static_cast<std::size_t>(ctx->dims));
+		for (int i = 0; i < kHnswHeapTids; i++)
+			ItemPointerSetInvalid(&ElementHeapTids(element)[i]);
+		ElementHeapTids(element)[0] = bs->tids[label];
+		for (std::size_t i = extra_start[label]; i < extra_start[label + 1]; i++)
+			ElementHeapTids(element)[1 + (i - extra_start[label])] = extra_sorted[i];
+		*ElementNeighborTid(element) = pos[id].neighbors;
+
+		std::size_t neighbor_size = NeighborTupleSize(level, ctx->m);
+		memset(neighbor, 0, neighbor_size);
+		neighbor->type = kHnswNeighborType;
+		neighbor->count = static_cast<std::uint16_t>(NeighborSlotCount(level, ctx->m));
+		for (int i = 0; i < neighbor->count; i++)
+			ItemPointerSetInvalid(&NeighborSlots(neighbor)[i]);
+		for (int lc = 0; lc <= level; lc++) {
+			core::NeighborList list = g.Neighbors(static_cast<std::uint32_t>(id), lc);
+			ItemPointerData *slots = NeighborSlots(neighbor) + LevelSlotStart(lc, ctx->m);
+			std::size_t limit = static_cast<std::size_t>(LevelSlotCount(lc, ctx->m));
+			std::size_t used = 0;
+			for (; used < list.count && used < limit; used++)
+				slots[used] = pos[list.ids[used]].element;
+
+			if (lc != 0 || used >= static_cast<std::size_t>(base_slots))
+				continue;
+			std::size_t n_in = rev_start[id + 1] - rev_start[id];
+			if (n_in > extra_cap) {
+				extra_cap = n_in;
+				extra = static_cast<HnswCandidate *>(repalloc_huge(extra, sizeof(HnswCandidate) * extra_cap));
+			}
+			const float *self = bs->vectors + static_cast<std::size_t>(label) * bs->stride;
+			std::size_t n_extra = 0;
+			for (std::uint32_t k = rev_start[id]; k < rev_start[id + 1]; k++) {
+				std::uint32_t from = rev[k];
+				bool present = false;
+				for (std::size_t i = 0; i < list.count && !present; i++)
+					present = list.ids[i] == from;
+				if (present)
+					continue;
+				const float *other = bs->vectors + static_cast<std::size_t>(g.Label(from)) * bs->stride;
+				extra[n_extra].distance = HnswDistance(ctx, self, other);
+				extra[n_extra].element = pos[from].element;
+				n_extra++;
+			}
+			qsort(extra, n_extra, sizeof(HnswCandidate), CompareCandidatesByDistance);
+			for (std::size_t i = 0; i < n_extra && used < limit; i++) {
+				bool dup = false;
+				for (std::size_t k = 0; k < used && !dup; k++)
+					dup = ItemPointerEquals(&slots[k], &extra[i].element);
+				if (!dup)
+					slots[used++] = extra[i].element;
+			}
+		}
+
+		if (ItemPointerGetBlockNumber(&pos[id].neighbors) == ItemPointerGetBlockNumber(&pos[id].element)) {
+			Page p = page_for(ItemPointerGetBlockNumber(&pos[id].element));
+			add(p, neighbor, neighbor_size, &pos[id].neighbors);
+			add(p, element, element_size, &pos[id].element);
+		} else {
+			add(page_for(ItemPointerGetBlockNumber(&pos[id].element)), element, element_size, &pos[id].element);
+			add(page_for(ItemPointerGetBlockNumber(&pos[id].neighbors)), neighbor, neighbor_size, &pos[id].neighbors);
+		}
+	}
+	if (BufferIsValid(buf)) {
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
+
+	// The metapage: entry point and insert page.
+	Buffer mbuf = ReadBuffer(ctx->index, kHnswMetaBlock);
+	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+	auto *meta = reinterpret_cast<HnswMetaData *>(PageGetContents(BufferGetPage(mbuf)));
+	std::int64_t entry = g.EntryPoint();
+	if (entry >= 0) {
+		meta->entry_blkno = ItemPointerGetBlockNumber(&pos[entry].element);
+		meta->entry_offno = ItemPointerGetOffsetNumber(&pos[entry].element);
+		meta->entry_level = static_cast<std::int16_t>(pos[entry].level);
+	}
+	if (current != InvalidBlockNumber)
+		meta->insert_blkno = current;
+	meta->inserted = n;
+	MarkBufferDirty(mbuf);
+	UnlockReleaseBuffer(mbuf);
+}
+
+// Builds and writes the graph of what was loaded, then frees the memory.
+void
+FlushLoaded(BuildState *bs)
+{
+	if (bs->loaded > 0) {
+		BuildGraph(bs);
+		FlushGraph(bs);
+	}
+	bs->in_memory = false;
+	MemoryContextDelete(bs->build_ctx); // runs FreeCoreObjects
+	bs->build_ctx = nullptr;
+	bs->vectors = nullptr;
+	bs->tids = nullptr;
+}
+
+std::uint64_t
+HashVector(const float *v, int dims)
+{
+	// FNV-1a over the bytes: equal vectors (bit for bit) hash equally, which is all we need.
+	std::uint64_t h = 1469598103934665603ull;
+	const auto *p = reinterpret_cast<const unsigned char *>(v);
+	for (std::size_t i = 0; i < sizeof(float) * static_cast<std::size_t>(dims); i++) {
+		h ^= p[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+void
+DupTableInsert(BuildState *bs, std::size_t node)
+{
+	std::size_t slot = HashVector(bs->vectors + node * bs->stride, bs->ctx.dims) & bs->dup_mask;
+	while (bs->dup_table[slot] != 0)
+		slot = (slot + 1) & bs->dup_mask;
+	bs->dup_table[slot] = static_cast<std::uint32_t>(node + 1);
+}
+
+// The node holding a vector equal to v, or -1.
+std::int64_t
+DupTableFind(const BuildState *bs, const float *v)
+{
+	std::size_t bytes = sizeof(float) * static_cast<std::size_t>(bs->ctx.dims);
+	std::size_t slot = HashVector(v, bs->ctx.dims) & bs->dup_mask;
+	while (bs->dup_table[slot] != 0) {
+		std::size_t node = bs->dup_table[slot] - 1;
+		if (memcmp(bs->vectors + node * bs->stride, v, bytes) == 0)
+			return static_cast<std::int64_t>(node);
+		slot = (slot + 1) & bs->dup_mask;
+	}
+	return -1;
+}
+
+void
+GrowArrays(BuildState *bs)
+{
+	std::size_t cap = bs->capacity == 0 ? 1024 : bs->capacity * 2;
+	std::size_t vbytes = sizeof(float) * bs->stride * cap;
+	std::size_t tbytes = sizeof(ItemPointerData) * cap;
+	if (bs->vectors == nullptr) {
+		bs->vectors = static_cast<float *>(MemoryContextAllocHuge(bs->build_ctx, vbytes));
+		bs->tids = static_cast<ItemPointerData *>(MemoryContextAllocHuge(bs->build_ctx, tbytes));
+	} else {
+		bs->vectors = static_cast<float *>(repalloc_huge(bs->vectors, vbytes));
+		bs->tids = static_cast<ItemPointerData *>(repalloc_huge(bs->tids, tbytes));
+	}
+	bs->capacity = cap;
+
+	if (bs->dup_counts == nullptr)
+		bs->dup_counts = static_cast<std::uint8_t *>(MemoryContextAllocHuge(bs->build_ctx, cap));
+	else
+		bs->dup_counts = static_cast<std::uint8_t *>(repalloc_huge(bs->dup_counts, cap));
+	// The hash table stays at most half full; rebuilt at each doubling.
+	if (bs->dup_table != nullptr)
+		pfree(bs->dup_table);
+	bs->dup_mask = cap * 2 - 1;
+	bs->dup_table = static_cast<std::uint32_t *>(
+	    MemoryContextAllocExtended(bs->build_ctx, sizeof(std::uint32_t) * cap * 2, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
+	for (std::size_t i = 0; i < bs->loaded; i++)
+		DupTableInsert(bs, i);
+}
+
+void
+AddExtraTid(BuildState *bs, std::size_t node, ItemPointer tid)
+{
+	if (bs->n_extra == bs->cap_extra) {
+		bs->cap_extra = bs->cap_extra == 0 ? 256 : bs->cap_extra * 2;
+		if (bs->extra_nodes == nullptr) {
+			bs->extra_nodes = static_cast<std::uint32_t *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(std::uint32_t) * bs->cap_extra));
+			bs->extra_tids = static_cast<ItemPointerData *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(ItemPointerData) * bs->cap_extra));
+		} else {
+			bs->extra_nodes = static_cast<std::uint32_t *>(repalloc_huge(bs->extra_nodes, sizeof(std::uint32_t) * bs->cap_extra));
+			bs->extra_tids = static_cast<ItemPointerData *>(repalloc_huge(bs->extra_tids, sizeof(ItemPointerData) * bs->cap_extra));
+		}
+	}
+	bs->extra_nodes[bs->n_extra] = static_cast<std::uint32_t>(node);
+	bs->extra_tids[bs->n_extra] = *tid;
+	bs->n_extra++;
+	bs->dup_counts[node]++;
+}
+
 void
 BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void *state_ptr)
 {
-	auto *state = static_cast<BuildState *>(state_ptr);
-	state->heap_tuples += 1;
+	auto *bs = static_cast<BuildState *>(state_ptr);
 	if (isnull[0])
 		return;
 
-	MemoryContext old = MemoryContextSwitchTo(state->tmp_ctx);
+	MemoryContext old = MemoryContextSwitchTo(bs->tmp_ctx);
 	Vector *v = DatumGetVector(values[0]);
-	CheckExpectedDim(state->ctx.dims, v->dim);
-	float *copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(state->ctx.dims)));
-	memcpy(copy, VectorValues(v), sizeof(float) * static_cast<std::size_t>(state->ctx.dims));
-	if (HnswPrepareVector(&state->ctx, copy)) {
-		HnswInsertVector(&state->ctx, copy, tid);
-		state->index_tuples += 1;
-	}
+	CheckExpectedDim(bs->ctx.dims, v->dim);
+	float *copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(bs->ctx.dims)));
+	memcpy(copy, VectorValues(v), sizeof(float) * static_cast<std::size_t>(bs->ctx.dims));
+	bool indexable = HnswPrepareVector(&bs->ctx, copy);
 	MemoryContextSwitchTo(old);
-	MemoryContextReset(state->tmp_ctx);
+
+	if (indexable && bs->in_memory &&
+	    bs->graph_fixed + bs->per_vector * static_cast<double>(bs->loaded + 1) > bs->memory_limit) {
+		ereport(NOTICE, (errmsg("hnsw graph no longer fits into maintenance_work_mem after %zu tuples", bs->loaded),
+		                 errdetail("Building will take significantly more time."),
+		                 errhint("Increase maintenance_work_mem to speed up builds.")));
+		// This callback runs inside the table scan's C frames: no C++ exception may pass them.
+		Guarded([&] {
+			FlushLoaded(bs);
+			return 0;
+		});
+	}
+
+	if (indexable) {
+		if (bs->in_memory) {
+			std::int64_t same = bs->dup_table != nullptr ? DupTableFind(bs, copy) : -1;
+			if (same >= 0 && bs->dup_counts[same] < kHnswHeapTids - 1) {
+				AddExtraTid(bs, static_cast<std::size_t>(same), tid);
+			} else {
+				if (bs->loaded == bs->capacity)
+					GrowArrays(bs);
+				memcpy(bs->vectors + bs->loaded * bs->stride, copy,
+				       sizeof(float) * static_cast<std::size_t>(bs->ctx.dims));
+				bs->tids[bs->loaded] = *tid;
+				bs->dup_counts[bs->loaded] = 0;
+				// A full node stays findable until a newer equal one replaces it in the table
+				// (the newer one sits later in the probe sequence only if we remove the old).
+				if (same >= 0) {
+					std::size_t slot =
+					    HashVector(copy, bs->ctx.dims) & bs->dup_mask;
+					while (bs->dup_table[slot] != static_cast<std::uint32_t>(same + 1))
+						slot = (slot + 1) & bs->dup_mask;
+					bs->dup_table[slot] = static_cast<std::uint32_t>(bs->loaded + 1);
+				} else {
+					DupTableInsert(bs, bs->loaded);
+				}
+				bs->loaded++;
+			}
+		} else {
+			old = MemoryContextSwitchTo(bs->tmp_ctx);
+			HnswInsertVector(&bs->ctx, copy, tid);
+			MemoryContextSwitchTo(old);
+		}
+		bs->index_tuples += 1;
+		if (static_cast<std::int64_t>(bs->index_tuples) % 1000 == 0)
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(bs->index_tuples));
+	}
+	MemoryContextReset(bs->tmp_ctx);
 }
 
 IndexBuildResult *
@@ -74,25 +623,49 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 
-	BuildState state;
-	HnswInitContext(&state.ctx, index, true);
-	state.tmp_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build tuple", ALLOCSET_DEFAULT_SIZES);
-	state.heap_tuples = 0;
-	state.index_tuples = 0;
+	BuildState bs;
+	memset(&bs, 0, sizeof bs);
+	HnswInitContext(&bs.ctx, index, true);
+	bs.heap = heap;
+	bs.threads = BuildThreads();
+	bs.in_memory = true;
+	bs.stride = static_cast<std::size_t>(dims) + (AugmentsForInnerProduct(&bs.ctx) ? 1 : 0);
+	bs.tmp_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build tuple", ALLOCSET_DEFAULT_SIZES);
+	bs.build_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build graph", ALLOCSET_DEFAULT_SIZES);
+	bs.objs = static_cast<CoreObjects *>(MemoryContextAllocZero(bs.build_ctx, sizeof(CoreObjects)));
+	auto *cb = static_cast<MemoryContextCallback *>(MemoryContextAlloc(bs.build_ctx, sizeof(MemoryContextCallback)));
+	cb->func = FreeCoreObjects;
+	cb->arg = bs.objs;
+	MemoryContextRegisterResetCallback(bs.build_ctx, cb);
 
-	HnswWriteMetaPage(index, MAIN_FORKNUM, dims, state.ctx.m, state.ctx.ef_construction, state.ctx.metric);
+	// Memory per loaded vector: its copy and TID (arrays grow by doubling, so count twice) plus
+	// the graph's share, from the builder's own estimate at two sizes.
+	std::size_t big = 1 << 20;
+	double graph_big = static_cast<double>(core::HnswBuilder::EstimateMemory(BuilderParams(&bs.ctx, big), bs.threads));
+	double graph_one = static_cast<double>(core::HnswBuilder::EstimateMemory(BuilderParams(&bs.ctx, 1), bs.threads));
+	bs.per_vector = (graph_big - graph_one) / static_cast<double>(big - 1) +
+	                2.0 * (sizeof(float) * static_cast<double>(dims) + sizeof(ItemPointerData) + 1 +
+	                       2 * sizeof(std::uint32_t)) +
+	                sizeof(NodePosition) + sizeof(std::uint32_t) * (2.0 * bs.ctx.m + 2);
+	bs.graph_fixed = graph_one;
+	bs.memory_limit = static_cast<double>(maintenance_work_mem) * 1024.0;
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 3);
-	table_index_build_scan(heap, index, index_info, true, true, BuildCallback, &state, nullptr);
-	MemoryContextDelete(state.tmp_ctx);
+	HnswWriteMetaPage(index, MAIN_FORKNUM, dims, bs.ctx.m, bs.ctx.ef_construction, bs.ctx.metric);
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 4);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 2);
+	// The scan's own count, not the callback's: for a partial index the callback sees only the
+	// matching rows, and this number becomes the table's reltuples.
+	double heap_tuples = table_index_build_scan(heap, index, index_info, true, true, BuildCallback, &bs, nullptr);
+	if (bs.in_memory)
+		FlushLoaded(&bs);
+	MemoryContextDelete(bs.tmp_ctx);
+
 	if (RelationNeedsWAL(index))
 		log_newpage_range(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index), true);
 
 	auto *result = static_cast<IndexBuildResult *>(palloc(sizeof(IndexBuildResult)));
-	result->heap_tuples = state.heap_tuples;
-	result->index_tuples = state.index_tuples;
+	result->heap_tuples = heap_tuples;
+	result->index_tuples = bs.index_tuples;
 	return result;
 }
 

@@ -180,24 +180,27 @@ HnswReadEntryPoint(Relation index)
 
 namespace {
 
-// Returns the item at tid on a locked page, checking that it is what we expect so that a
-// damaged page is an ERROR, not a wild read.
+// Returns the item at tid on a locked page, or null when it is not (or no longer) an item of
+// the expected kind: vacuum frees the tuples of deleted nodes, and a scan that copied a
+// neighbour list just before may still follow a TID to one. A page that is not an hnsw page
+// at all is corruption.
 template <typename T>
 T *
 ItemAt(Relation index, Page page, ItemPointer tid, std::uint8_t type)
 {
+	if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaque)) ||
+	    reinterpret_cast<HnswPageOpaque *>(PageGetSpecialPointer(page))->page_id != kHnswPageId)
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("index \"%s\" block %u is not a valid hnsw page", RelationGetRelationName(index),
+		                       ItemPointerGetBlockNumber(tid))));
 	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
 	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
-		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-		                errmsg("hnsw index \"%s\" points to missing item (%u,%u)", RelationGetRelationName(index),
-		                       ItemPointerGetBlockNumber(tid), off)));
+		return nullptr;
 	ItemId item = PageGetItemId(page, off);
+	if (!ItemIdIsNormal(item))
+		return nullptr;
 	auto *t = reinterpret_cast<T *>(PageGetItem(page, item));
-	if (!ItemIdIsNormal(item) || t->type != type)
-		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-		                errmsg("hnsw index \"%s\" has an unexpected item at (%u,%u)", RelationGetRelationName(index),
-		                       ItemPointerGetBlockNumber(tid), off)));
-	return t;
+	return t->type == type ? t : nullptr;
 }
 
 } // namespace
@@ -208,6 +211,10 @@ HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const float *query, H
 	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	auto *e = ItemAt<HnswElementTuple>(ctx->index, BufferGetPage(buf), tid, kHnswElementType);
+	if (e == nullptr) {
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
 	out->distance = query != nullptr ? HnswDistance(ctx, query, ElementValues(e)) : 0.0f;
 	out->element = *tid;
 	out->neighbors = *ElementNeighborTid(e);
@@ -217,14 +224,19 @@ HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const float *query, H
 	return true;
 }
 
-void
+bool
 HnswLoadVector(const HnswContext *ctx, ItemPointer tid, float *values)
 {
 	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	auto *e = ItemAt<HnswElementTuple>(ctx->index, BufferGetPage(buf), tid, kHnswElementType);
+	if (e == nullptr) {
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
 	memcpy(values, ElementValues(e), sizeof(float) * static_cast<std::size_t>(ctx->dims));
 	UnlockReleaseBuffer(buf);
+	return true;
 }
 
 // Copies the neighbour TIDs of one level of a node; returns how many valid ones.
@@ -237,7 +249,7 @@ HnswLoadNeighbors(const HnswContext *ctx, ItemPointer neighbor_tid, int level, I
 	int start = LevelSlotStart(level, ctx->m);
 	int count = LevelSlotCount(level, ctx->m);
 	int found = 0;
-	if (start + count <= n->count) {
+	if (n != nullptr && start + count <= n->count) {
 		ItemPointerData *slots = NeighborSlots(n) + start;
 		for (int i = 0; i < count; i++) {
 			if (ItemPointerIsValid(&slots[i]))
@@ -284,7 +296,8 @@ HnswSearchLayer(const HnswContext *ctx, const float *query, const HnswCandidate 
 			if (!VisitedAdd(&visited, TidKey(&neighbors[i])))
 				continue;
 			HnswCandidate e;
-			HnswLoadCandidate(ctx, &neighbors[i], query, &e);
+			if (!HnswLoadCandidate(ctx, &neighbors[i], query, &e))
+				continue;
 			if (best.size < ef || e.distance < best.Top().distance) {
 				to_expand.Push(e);
 				best.Push(e);
@@ -302,11 +315,12 @@ HnswSearchLayer(const HnswContext *ctx, const float *query, const HnswCandidate 
 	return best.size;
 }
 
-HnswCandidate
-HnswGreedyDescend(const HnswContext *ctx, const float *query, HnswEntryPoint entry, int level)
+bool
+HnswGreedyDescend(const HnswContext *ctx, const float *query, HnswEntryPoint entry, int level, HnswCandidate *out)
 {
 	HnswCandidate current;
-	HnswLoadCandidate(ctx, &entry.tid, query, &current);
+	if (!HnswLoadCandidate(ctx, &entry.tid, query, &current))
+		return false;
 	for (int lc = entry.level; lc > level; lc--) {
 		HnswCandidate *found;
 		int n = HnswSearchLayer(ctx, query, &current, 1, 1, lc, &found);
@@ -314,7 +328,8 @@ HnswGreedyDescend(const HnswContext *ctx, const float *query, HnswEntryPoint ent
 			current = found[0];
 		pfree(found);
 	}
-	return current;
+	*out = current;
+	return true;
 }
 
 void

@@ -59,6 +59,12 @@ HnswInit()
 	                        "Sets the multiple of work_mem to use for iterative scans", nullptr,
 	                        &hnsw_scan_mem_multiplier, 1, 1, 1000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 	MarkGUCPrefixReserved("hnsw");
+
+	DefineCustomIntVariable("quiver.hnsw_build_threads",
+	                        "Sets the number of threads that build an hnsw graph in memory",
+	                        "0 means max_parallel_maintenance_workers + 1, at most the number of cores.",
+	                        &hnsw_build_threads, 0, 0, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	MarkGUCPrefixReserved("quiver");
 }
 
 int
@@ -164,7 +170,8 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *st
 	double ratio = 1.0;
 	if (tuples > 0) {
 		double ml = 1.0 / std::log(static_cast<double>(m));
-		double levels = std::log(tuples) * ml;
+		// Whole levels above the base one (the planner's view matches pgvector's).
+		int levels = static_cast<int>(std::log(tuples) * ml);
 		double layer0 = 2.0 * m * hnsw_ef_search;
 		// Most neighbours of an expanded node were already visited; this share shrinks as
 		// the graph grows relative to the search width.

@@ -14,6 +14,7 @@
 extern "C" {
 #include "common/pg_prng.h"
 #include "miscadmin.h"
+#include "storage/freespace.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -22,6 +23,16 @@ extern "C" {
 namespace quiver::pg::hnsw {
 
 namespace {
+
+// Inside an insert the update lock keeps vacuum from freeing nodes, so every TID read from the
+// graph must still resolve.
+void
+MustLoadVector(const HnswContext *ctx, ItemPointer tid, float *values)
+{
+	if (!HnswLoadVector(ctx, tid, values))
+		elog(ERROR, "hnsw: node (%u,%u) of index \"%s\" vanished during an insert", ItemPointerGetBlockNumber(tid),
+		     ItemPointerGetOffsetNumber(tid), RelationGetRelationName(ctx->index));
+}
 
 int
 RandomLevel(int m)
@@ -37,11 +48,7 @@ RandomLevel(int m)
 	return level > cap ? cap : level;
 }
 
-// The candidates' vectors, loaded once for the pairwise distances of the selection heuristic.
-struct CandidateVectors {
-	float *values;
-	int count;
-};
+} // namespace
 
 CandidateVectors
 LoadCandidateVectors(const HnswContext *ctx, const HnswCandidate *cands, int n)
@@ -50,7 +57,7 @@ LoadCandidateVectors(const HnswContext *ctx, const HnswCandidate *cands, int n)
 	cv.values = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims) * (n > 0 ? n : 1)));
 	cv.count = n;
 	for (int i = 0; i < n; i++)
-		HnswLoadVector(ctx, const_cast<ItemPointer>(&cands[i].element), cv.values + static_cast<std::size_t>(i) * ctx->dims);
+		MustLoadVector(ctx, const_cast<ItemPointer>(&cands[i].element), cv.values + static_cast<std::size_t>(i) * ctx->dims);
 	return cv;
 }
 
@@ -90,19 +97,41 @@ SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const Candid
 	return count;
 }
 
-// Finds room for the new node's two tuples: the current insert page when both fit, else new
-// pages. The buffers come back exclusively locked; *neighbor_buf may equal *element_buf.
+namespace {
+
+// Finds room for the new node's two tuples: a page the free space map knows (space freed by
+// vacuum), else the current insert page, else new pages. The buffers come back exclusively
+// locked; *neighbor_buf may equal *element_buf.
 void
 ReservePages(const HnswContext *ctx, BlockNumber insert_blkno, std::size_t element_size, std::size_t neighbor_size,
              Buffer *element_buf, bool *element_new, Buffer *neighbor_buf, bool *neighbor_new)
 {
 	std::size_t both = MAXALIGN(element_size) + MAXALIGN(neighbor_size) + sizeof(ItemIdData);
+	*element_new = *neighbor_new = false;
+
+	if (!ctx->building && both <= kHnswMaxItemSize) {
+		for (int attempt = 0; attempt < 3; attempt++) {
+			BlockNumber blkno = GetPageWithFreeSpace(ctx->index, both);
+			if (blkno == InvalidBlockNumber)
+				break;
+			Buffer buf = ReadBuffer(ctx->index, blkno);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			Size avail = PageGetFreeSpace(BufferGetPage(buf));
+			if (avail >= both) {
+				*element_buf = *neighbor_buf = buf;
+				return;
+			}
+			// The map was stale: correct it so that nobody else is sent here.
+			RecordPageWithFreeSpace(ctx->index, blkno, avail);
+			UnlockReleaseBuffer(buf);
+		}
+	}
+
 	if (insert_blkno != InvalidBlockNumber) {
 		Buffer buf = ReadBuffer(ctx->index, insert_blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		if (PageGetFreeSpace(BufferGetPage(buf)) >= both) {
 			*element_buf = *neighbor_buf = buf;
-			*element_new = *neighbor_new = false;
 			return;
 		}
 		UnlockReleaseBuffer(buf);
@@ -161,9 +190,11 @@ AddHeapTid(const HnswContext *ctx, ItemPointer element, ItemPointer heap_tid)
 	return true;
 }
 
+} // namespace
+
 // Makes `node` (at `level`) point to `added`, pruning its list with the heuristic when full.
 void
-LinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level)
+HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level)
 {
 	int start = LevelSlotStart(level, ctx->m);
 	int count = LevelSlotCount(level, ctx->m);
@@ -199,14 +230,14 @@ LinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, f
 		// Full: rank the old neighbours and the new node by distance to `node`, keep a
 		// diverse subset.
 		float *base = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
-		HnswLoadVector(ctx, const_cast<ItemPointer>(&node.element), base);
+		MustLoadVector(ctx, const_cast<ItemPointer>(&node.element), base);
 		auto *cands = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(used + 1)));
 		int n = 0;
 		for (int i = 0; i < count; i++) {
 			if (!ItemPointerIsValid(&current[i]))
 				continue;
-			HnswLoadCandidate(ctx, &current[i], base, &cands[n]);
-			n++;
+			if (HnswLoadCandidate(ctx, &current[i], base, &cands[n]))
+				n++;
 		}
 		cands[n].distance = added_distance;
 		cands[n].element = *added;
@@ -244,8 +275,6 @@ LinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, f
 	UnlockReleaseBuffer(buf);
 }
 
-} // namespace
-
 void
 HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
 {
@@ -268,7 +297,9 @@ HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
 	auto *chosen_counts = static_cast<int *>(palloc0(sizeof(int) * static_cast<std::size_t>(level + 1)));
 
 	if (ItemPointerIsValid(&entry.tid)) {
-		HnswCandidate start = HnswGreedyDescend(ctx, values, entry, top);
+		HnswCandidate start;
+		if (!HnswGreedyDescend(ctx, values, entry, top, &start))
+			elog(ERROR, "hnsw: entry point of index \"%s\" vanished during an insert", RelationGetRelationName(ctx->index));
 		HnswCandidate *eps = &start;
 		int n_eps = 1;
 		for (int lc = top; lc >= 0; lc--) {
@@ -285,7 +316,7 @@ HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
 					if (found[i].deleted || found[i].distance != self)
 						continue;
 					float *other = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
-					HnswLoadVector(ctx, &found[i].element, other);
+					MustLoadVector(ctx, &found[i].element, other);
 					bool same = memcmp(other, values, sizeof(float) * static_cast<std::size_t>(ctx->dims)) == 0;
 					pfree(other);
 					if (same && AddHeapTid(ctx, &found[i].element, heap_tid))
@@ -346,16 +377,11 @@ HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
 		if (nnew)
 			HnswInitPage(npage);
 	}
-	// The neighbour tuple's offset is known before either is added: the next free line
-	// pointer of its page (after the element's, when they share one).
-	OffsetNumber eoff_expected = OffsetNumberNext(PageGetMaxOffsetNumber(epage));
-	OffsetNumber noff_expected =
-	    nbuf == ebuf ? OffsetNumberNext(eoff_expected) : OffsetNumberNext(PageGetMaxOffsetNumber(npage));
-	ItemPointerSet(ElementNeighborTid(element), BufferGetBlockNumber(nbuf), noff_expected);
-	OffsetNumber eoff = AddItem(ctx->index, epage, element, element_size);
+	// The neighbour tuple goes in first so that the element can carry its TID; offsets come
+	// from PageAddItem, which reuses line pointers vacuum freed.
 	OffsetNumber noff = AddItem(ctx->index, npage, neighbor, neighbor_size);
-	if (eoff != eoff_expected || noff != noff_expected)
-		elog(ERROR, "hnsw: unexpected item placement in index \"%s\"", RelationGetRelationName(ctx->index));
+	ItemPointerSet(ElementNeighborTid(element), BufferGetBlockNumber(nbuf), noff);
+	OffsetNumber eoff = AddItem(ctx->index, epage, element, element_size);
 
 	ItemPointerData new_tid;
 	ItemPointerSet(&new_tid, BufferGetBlockNumber(ebuf), eoff);
@@ -373,6 +399,8 @@ HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
 	}
 	m->inserted++;
 	HnswEditFinish(&edit);
+	if (!ctx->building && !enew)
+		RecordPageWithFreeSpace(ctx->index, BufferGetBlockNumber(ebuf), PageGetFreeSpace(BufferGetPage(ebuf)));
 	UnlockReleaseBuffer(mbuf);
 	if (nbuf != ebuf)
 		UnlockReleaseBuffer(nbuf);
@@ -381,7 +409,7 @@ HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
 	// Now that the node exists, link its neighbours back to it.
 	for (int lc = 0; lc <= top; lc++) {
 		for (int i = 0; i < chosen_counts[lc]; i++)
-			LinkBack(ctx, chosen_cands[lc][i], &new_tid, chosen_cands[lc][i].distance, lc);
+			HnswLinkBack(ctx, chosen_cands[lc][i], &new_tid, chosen_cands[lc][i].distance, lc);
 	}
 }
 

@@ -12,6 +12,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "utils/float.h"
 #include "utils/snapmgr.h"
 }
@@ -44,17 +45,21 @@ struct ScanState {
 	ItemPointerData *neighbors;
 };
 
-// Copies the live heap TIDs of an element; none when it was deleted meanwhile.
+// Copies the live heap TIDs of a result; none when it was deleted meanwhile, or when vacuum
+// freed it and an insert reused its slot (then the distance no longer matches).
 int
-LoadHeapTids(const HnswContext *ctx, ItemPointer element, ItemPointerData *out)
+LoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const float *query, ItemPointerData *out)
 {
-	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(element));
+	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&c.element));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	Page page = BufferGetPage(buf);
-	auto *e = reinterpret_cast<HnswElementTuple *>(
-	    PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(element))));
+	OffsetNumber off = ItemPointerGetOffsetNumber(&c.element);
+	HnswElementTuple *e = nullptr;
+	if (off <= PageGetMaxOffsetNumber(page) && ItemIdIsNormal(PageGetItemId(page, off)))
+		e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, PageGetItemId(page, off)));
 	int n = 0;
-	if (!e->deleted) {
+	if (e != nullptr && e->type == kHnswElementType && !e->deleted &&
+	    HnswDistance(ctx, query, ElementValues(e)) == c.distance) {
 		ItemPointerData *tids = ElementHeapTids(e);
 		for (int i = 0; i < kHnswHeapTids; i++) {
 			if (ItemPointerIsValid(&tids[i]))
@@ -80,10 +85,17 @@ StartSearch(ScanState *so)
 {
 	so->started = true;
 	so->exhausted = true;
-	HnswEntryPoint entry = HnswReadEntryPoint(so->ctx.index);
-	if (!ItemPointerIsValid(&entry.tid))
+	// The entry point can be moved by vacuum between reading it and reading its node.
+	HnswCandidate start;
+	bool found = false;
+	for (int attempt = 0; attempt < 3 && !found; attempt++) {
+		HnswEntryPoint entry = HnswReadEntryPoint(so->ctx.index);
+		if (!ItemPointerIsValid(&entry.tid))
+			return;
+		found = HnswGreedyDescend(&so->ctx, so->query, entry, 0, &start);
+	}
+	if (!found)
 		return;
-	HnswCandidate start = HnswGreedyDescend(&so->ctx, so->query, entry, 0);
 	VisitedInit(&so->visited, static_cast<std::uint32_t>(hnsw_ef_search) * 8);
 	so->pending.Init(hnsw_ef_search * 2);
 	so->frontier.Init(hnsw_ef_search * 2);
@@ -120,7 +132,8 @@ NextBatch(ScanState *so)
 				continue;
 			so->visited_count++;
 			HnswCandidate e;
-			HnswLoadCandidate(&so->ctx, &so->neighbors[i], so->query, &e);
+			if (!HnswLoadCandidate(&so->ctx, &so->neighbors[i], so->query, &e))
+				continue;
 			if (best.size < ef || e.distance < best.Top().distance) {
 				best.Push(e);
 				so->frontier.Push(e);
@@ -208,6 +221,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 			}
 			StartSearch(so);
 			MemoryContextSwitchTo(old);
+			pgstat_count_index_scan(scan->indexRelation);
 		}
 
 		for (;;) {
@@ -224,7 +238,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 					continue;
 				if (c.distance > so->last_distance)
 					so->last_distance = c.distance;
-				so->n_tids = LoadHeapTids(&so->ctx, &c.element, so->tids);
+				so->n_tids = LoadHeapTids(&so->ctx, c, so->query, so->tids);
 				so->next_tid = 0;
 				continue;
 			}

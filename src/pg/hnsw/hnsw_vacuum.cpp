@@ -1,15 +1,482 @@
-// VACUUM: drop the heap TIDs of dead rows from element tuples; an element left with none is
-// marked deleted. Deleted elements stay in the graph as waypoints (their edges keep it
-// connected) and are never returned by scans.
-#include "hnsw.hpp"
+// VACUUM for hnsw, in three passes over the index:
+//
+//  1. Drop the heap TIDs of dead rows from element tuples; an element left with none is
+//     marked deleted (scans skip it from then on, but still walk through it).
+//  2. Repair the graph, under the update lock: every live node whose list points to a deleted
+//     node gets a new list chosen among its live neighbours and the live neighbours of the
+//     deleted ones (the nodes the deleted node was bridging to), with the same diversity
+//     heuristic as inserts. This is local work, a few page reads per affected node, instead
+//     of a new graph search per node; only a node left with too few candidates to fill its
+//     list (heavy deletion around it) is searched for from the entry point. A deleted entry
+//     point is replaced by the live node of highest level.
+//  3. Free the deleted nodes' tuples (their line pointers stay, unused, so no other TID
+//     moves) and record the space in the free space map, where inserts find it.
+//  4. Link the nodes that no list points to any more back into the graph.
+#include <cstring>
+
+#include "hnsw_search.hpp"
 
 extern "C" {
 #include "access/genam.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/freespace.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 }
+
+namespace quiver::pg::hnsw {
+
+namespace {
+
+struct DeletedNode {
+	ItemPointerData element;
+	ItemPointerData neighbors;
+};
+
+// Element TID -> index in the deleted array; open addressing, built once.
+struct DeletedMap {
+	std::uint64_t *keys;
+	int *values;
+	std::uint32_t mask;
+};
+
+void
+DeletedMapBuild(DeletedMap *map, const DeletedNode *nodes, int n)
+{
+	std::uint32_t size = 64;
+	while (size < static_cast<std::uint32_t>(n) * 2)
+		size <<= 1;
+	map->keys = static_cast<std::uint64_t *>(palloc0(sizeof(std::uint64_t) * size));
+	map->values = static_cast<int *>(palloc(sizeof(int) * size));
+	map->mask = size - 1;
+	for (int i = 0; i < n; i++) {
+		std::uint64_t key = TidKey(const_cast<ItemPointer>(&nodes[i].element));
+		std::uint32_t slot = static_cast<std::uint32_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & map->mask;
+		while (map->keys[slot] != 0 && map->keys[slot] != key)
+			slot = (slot + 1) & map->mask;
+		map->keys[slot] = key;
+		map->values[slot] = i;
+	}
+}
+
+int
+DeletedMapFind(const DeletedMap *map, ItemPointer tid)
+{
+	std::uint64_t key = TidKey(tid);
+	std::uint32_t slot = static_cast<std::uint32_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & map->mask;
+	while (map->keys[slot] != 0) {
+		if (map->keys[slot] == key)
+			return map->values[slot];
+		slot = (slot + 1) & map->mask;
+	}
+	return -1;
+}
+
+struct VacuumState {
+	IndexVacuumInfo *info;
+	HnswContext ctx;
+	DeletedNode *deleted;
+	int n_deleted;
+	int cap_deleted;
+	ItemPointerData best_live; // live node of highest level, the entry point if needed
+	int best_live_level;
+	double live_tuples;
+	MemoryContext tmp_ctx;
+	int orphans_linked;
+};
+
+void
+RememberDeleted(VacuumState *vs, ItemPointer element, ItemPointer neighbors)
+{
+	if (vs->n_deleted == vs->cap_deleted) {
+		vs->cap_deleted = vs->cap_deleted == 0 ? 256 : vs->cap_deleted * 2;
+		std::size_t bytes = sizeof(DeletedNode) * static_cast<std::size_t>(vs->cap_deleted);
+		vs->deleted = static_cast<DeletedNode *>(vs->deleted == nullptr ? palloc(bytes) : repalloc_huge(vs->deleted, bytes));
+	}
+	vs->deleted[vs->n_deleted].element = *element;
+	vs->deleted[vs->n_deleted].neighbors = *neighbors;
+	vs->n_deleted++;
+}
+
+// Pass 1 over one page.
+void
+RemoveDeadTids(VacuumState *vs, BlockNumber blkno, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback,
+               void *callback_state)
+{
+	Relation index = vs->info->index;
+	Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->info->strategy);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	Page page = BufferGetPage(buf);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+	// Find out first whether the page changes at all, so that unchanged pages cost no WAL.
+	bool changes = false;
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && !changes; off = OffsetNumberNext(off)) {
+		ItemId item = PageGetItemId(page, off);
+		if (!ItemIdIsNormal(item))
+			continue;
+		auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, item));
+		if (e->type != kHnswElementType || e->deleted)
+			continue;
+		ItemPointerData *tids = ElementHeapTids(e);
+		for (int i = 0; i < kHnswHeapTids && !changes; i++)
+			changes = ItemPointerIsValid(&tids[i]) && callback(&tids[i], callback_state);
+	}
+
+	GenericXLogState *state = nullptr;
+	Page target = page;
+	if (changes) {
+		state = GenericXLogStart(index);
+		target = GenericXLogRegisterBuffer(state, buf, 0);
+	}
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
+		ItemId item = PageGetItemId(target, off);
+		if (!ItemIdIsNormal(item))
+			continue;
+		auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(target, item));
+		if (e->type != kHnswElementType)
+			continue;
+		ItemPointerData tid;
+		ItemPointerSet(&tid, blkno, off);
+		if (!e->deleted) {
+			ItemPointerData *tids = ElementHeapTids(e);
+			int kept = 0;
+			for (int i = 0; i < kHnswHeapTids; i++) {
+				if (!ItemPointerIsValid(&tids[i]))
+					continue;
+				if (changes && callback(&tids[i], callback_state))
+					stats->tuples_removed += 1;
+				else
+					tids[kept++] = tids[i];
+			}
+			for (int i = kept; i < kHnswHeapTids; i++)
+				ItemPointerSetInvalid(&tids[i]);
+			if (kept == 0)
+				e->deleted = 1;
+			vs->live_tuples += kept;
+		}
+		if (e->deleted) {
+			RememberDeleted(vs, &tid, ElementNeighborTid(e));
+		} else if (e->level > vs->best_live_level) {
+			vs->best_live = tid;
+			vs->best_live_level = e->level;
+		}
+	}
+	if (changes)
+		GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+// Pass 2 for one live node: new lists for the levels that point to deleted nodes.
+void
+RepairNode(VacuumState *vs, const DeletedMap *map, ItemPointer element, ItemPointer neighbor_tid, int level,
+           HnswEntryPoint entry)
+{
+	HnswContext *ctx = &vs->ctx;
+	int m = ctx->m;
+	int slots = NeighborSlotCount(level, m);
+
+	// Copy the whole list.
+	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(neighbor_tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	Page page = BufferGetPage(buf);
+	auto *nt = reinterpret_cast<HnswNeighborTuple *>(
+	    PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(neighbor_tid))));
+	if (nt->type != kHnswNeighborType || nt->count < slots) {
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	auto *list = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(slots)));
+	memcpy(list, NeighborSlots(nt), sizeof(ItemPointerData) * static_cast<std::size_t>(slots));
+	UnlockReleaseBuffer(buf);
+
+	bool any = false;
+	for (int i = 0; i < slots && !any; i++)
+		any = ItemPointerIsValid(&list[i]) && DeletedMapFind(map, &list[i]) >= 0;
+	if (!any)
+		return;
+
+	float *base = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+	if (!HnswLoadVector(ctx, element, base))
+		return;
+
+	for (int lc = 0; lc <= level; lc++) {
+		ItemPointerData *slots_lc = list + LevelSlotStart(lc, m);
+		int count = LevelSlotCount(lc, m);
+		bool affected = false;
+		for (int i = 0; i < count && !affected; i++)
+			affected = ItemPointerIsValid(&slots_lc[i]) && DeletedMapFind(map, &slots_lc[i]) >= 0;
+		if (!affected)
+			continue;
+
+		// Candidates: live neighbours, and the live neighbours of deleted neighbours.
+		int cap = count * (count + 1);
+		auto *cand_tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(cap)));
+		int n = 0;
+		auto *second = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
+		for (int i = 0; i < count; i++) {
+			if (!ItemPointerIsValid(&slots_lc[i]))
+				continue;
+			int d = DeletedMapFind(map, &slots_lc[i]);
+			if (d < 0) {
+				cand_tids[n++] = slots_lc[i];
+				continue;
+			}
+			int k = HnswLoadNeighbors(ctx, &vs->deleted[d].neighbors, lc, second);
+			for (int j = 0; j < k && n < cap; j++)
+				cand_tids[n++] = second[j];
+		}
+
+		VisitedSet seen;
+		VisitedInit(&seen, static_cast<std::uint32_t>(n + 1));
+		VisitedAdd(&seen, TidKey(element));
+		auto *cands = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(n + 1)));
+		int nc = 0;
+		for (int i = 0; i < n; i++) {
+			if (DeletedMapFind(map, &cand_tids[i]) >= 0 || !VisitedAdd(&seen, TidKey(&cand_tids[i])))
+				continue;
+			if (HnswLoadCandidate(ctx, &cand_tids[i], base, &cands[nc]) && !cands[nc].deleted && cands[nc].level >= lc)
+				nc++;
+		}
+
+		// Too few left to fill the list (heavy deletion around this node): search for more
+		// candidates from the entry point, as an insert does.
+		if (nc < count && ItemPointerIsValid(&entry.tid) && entry.level >= lc) {
+			HnswCandidate start;
+			if (HnswGreedyDescend(ctx, base, entry, lc, &start)) {
+				HnswCandidate *found;
+				int nf = HnswSearchLayer(ctx, base, &start, 1, ctx->ef_construction, lc, &found);
+				cands = static_cast<HnswCandidate *>(
+				    repalloc(cands, sizeof(HnswCandidate) * static_cast<std::size_t>(nc + nf + 1)));
+				for (int i = 0; i < nf; i++) {
+					if (found[i].deleted || DeletedMapFind(map, &found[i].element) >= 0 ||
+					    !VisitedAdd(&seen, TidKey(&found[i].element)))
+						continue;
+					cands[nc++] = found[i];
+				}
+			}
+		}
+
+		qsort(cands, static_cast<std::size_t>(nc), sizeof(HnswCandidate), CompareCandidatesByDistance);
+		CandidateVectors cv = LoadCandidateVectors(ctx, cands, nc);
+		int *chosen = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(count)));
+		int kept = SelectNeighbors(ctx, cands, cv, count, chosen);
+		for (int i = 0; i < count; i++) {
+			if (i < kept)
+				slots_lc[i] = cands[chosen[i]].element;
+			else
+				ItemPointerSetInvalid(&slots_lc[i]);
+		}
+	}
+
+	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(neighbor_tid));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	GenericXLogState *state = GenericXLogStart(ctx->index);
+	Page copy = GenericXLogRegisterBuffer(state, buf, 0);
+	auto *cnt = reinterpret_cast<HnswNeighborTuple *>(
+	    PageGetItem(copy, PageGetItemId(copy, ItemPointerGetOffsetNumber(neighbor_tid))));
+	memcpy(NeighborSlots(cnt), list, sizeof(ItemPointerData) * static_cast<std::size_t>(slots));
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+// The live elements of one page: their TIDs, neighbour tuple TIDs and levels.
+int
+ReadLiveElements(VacuumState *vs, BlockNumber blkno, HnswCandidate *out)
+{
+	int n = 0;
+	Buffer buf = ReadBufferExtended(vs->info->index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->info->strategy);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	Page page = BufferGetPage(buf);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
+		ItemId item = PageGetItemId(page, off);
+		if (!ItemIdIsNormal(item))
+			continue;
+		auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, item));
+		if (e->type != kHnswElementType || e->deleted)
+			continue;
+		ItemPointerSet(&out[n].element, blkno, off);
+		out[n].neighbors = *ElementNeighborTid(e);
+		out[n].level = e->level;
+		out[n].deleted = false;
+		out[n].distance = 0;
+		n++;
+	}
+	UnlockReleaseBuffer(buf);
+	return n;
+}
+
+// Pass 2 over the whole index.
+void
+RepairGraph(VacuumState *vs, const DeletedMap *map)
+{
+	Relation index = vs->info->index;
+
+	// Move the entry point off a deleted node first, so that searches done while repairing
+	// start from a live one.
+	HnswEntryPoint entry = HnswReadEntryPoint(index);
+	if (ItemPointerIsValid(&entry.tid) && DeletedMapFind(map, &entry.tid) >= 0) {
+		Buffer mbuf = ReadBuffer(index, kHnswMetaBlock);
+		LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+		GenericXLogState *state = GenericXLogStart(index);
+		Page mpage = GenericXLogRegisterBuffer(state, mbuf, 0);
+		auto *meta = reinterpret_cast<HnswMetaData *>(PageGetContents(mpage));
+		if (vs->best_live_level >= 0) {
+			meta->entry_blkno = ItemPointerGetBlockNumber(&vs->best_live);
+			meta->entry_offno = ItemPointerGetOffsetNumber(&vs->best_live);
+			meta->entry_level = static_cast<std::int16_t>(vs->best_live_level);
+		} else {
+			meta->entry_blkno = InvalidBlockNumber;
+			meta->entry_offno = InvalidOffsetNumber;
+			meta->entry_level = -1;
+		}
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(mbuf);
+		entry = HnswReadEntryPoint(index);
+	}
+
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	auto *nodes = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * MaxOffsetNumber));
+	for (BlockNumber blkno = kHnswMetaBlock + 1; blkno < nblocks; blkno++) {
+		vacuum_delay_point();
+		int n = ReadLiveElements(vs, blkno, nodes);
+		for (int i = 0; i < n; i++) {
+			MemoryContext old = MemoryContextSwitchTo(vs->tmp_ctx);
+			RepairNode(vs, map, &nodes[i].element, &nodes[i].neighbors, nodes[i].level, entry);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(vs->tmp_ctx);
+		}
+	}
+}
+
+int
+CompareTids(const void *a, const void *b)
+{
+	return ItemPointerCompare(const_cast<ItemPointer>(static_cast<const ItemPointerData *>(a)),
+	                          const_cast<ItemPointer>(static_cast<const ItemPointerData *>(b)));
+}
+
+// Pass 3: free the deleted nodes' element and neighbour tuples.
+void
+FreeDeleted(VacuumState *vs)
+{
+	Relation index = vs->info->index;
+	int n = vs->n_deleted * 2;
+	auto *tids = static_cast<ItemPointerData *>(palloc_extended(sizeof(ItemPointerData) * static_cast<std::size_t>(n), MCXT_ALLOC_HUGE));
+	for (int i = 0; i < vs->n_deleted; i++) {
+		tids[2 * i] = vs->deleted[i].element;
+		tids[2 * i + 1] = vs->deleted[i].neighbors;
+	}
+	qsort(tids, static_cast<std::size_t>(n), sizeof(ItemPointerData), CompareTids);
+
+	for (int i = 0; i < n;) {
+		BlockNumber blkno = ItemPointerGetBlockNumber(&tids[i]);
+		int j = i;
+		while (j < n && ItemPointerGetBlockNumber(&tids[j]) == blkno)
+			j++;
+		vacuum_delay_point();
+		Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		GenericXLogState *state = GenericXLogStart(index);
+		Page page = GenericXLogRegisterBuffer(state, buf, 0);
+		// Highest offsets first: removing the last line pointer shortens the array.
+		for (int k = j - 1; k >= i; k--) {
+			OffsetNumber off = ItemPointerGetOffsetNumber(&tids[k]);
+			if (off <= PageGetMaxOffsetNumber(page) && ItemIdIsNormal(PageGetItemId(page, off)))
+				PageIndexTupleDeleteNoCompact(page, off);
+		}
+		GenericXLogFinish(state);
+		Size avail = PageGetFreeSpace(BufferGetPage(buf));
+		UnlockReleaseBuffer(buf);
+		RecordPageWithFreeSpace(index, blkno, avail);
+		i = j;
+	}
+	IndexFreeSpaceMapVacuum(index);
+}
+
+// Pass 4: nodes no list points to any more (their only incoming edges came from deleted
+// nodes, or the repaired lists chose others) cannot be found by a search. Each gets linked
+// into the lists of its nearest nodes, as if it were being inserted.
+void
+LinkOrphans(VacuumState *vs)
+{
+	Relation index = vs->info->index;
+	HnswContext *ctx = &vs->ctx;
+	HnswEntryPoint entry = HnswReadEntryPoint(index);
+	if (!ItemPointerIsValid(&entry.tid))
+		return;
+
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	VisitedSet pointed;
+	VisitedInit(&pointed, 1024);
+	for (BlockNumber blkno = kHnswMetaBlock + 1; blkno < nblocks; blkno++) {
+		vacuum_delay_point();
+		Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		Page page = BufferGetPage(buf);
+		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
+			ItemId item = PageGetItemId(page, off);
+			if (!ItemIdIsNormal(item))
+				continue;
+			auto *nt = reinterpret_cast<HnswNeighborTuple *>(PageGetItem(page, item));
+			if (nt->type != kHnswNeighborType)
+				continue;
+			int count = nt->count < LevelSlotCount(0, ctx->m) ? nt->count : LevelSlotCount(0, ctx->m);
+			for (int i = 0; i < count; i++) {
+				if (ItemPointerIsValid(&NeighborSlots(nt)[i]))
+					VisitedAdd(&pointed, TidKey(&NeighborSlots(nt)[i]));
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	auto *orphans = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * MaxOffsetNumber));
+	float *base = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+	for (BlockNumber blkno = kHnswMetaBlock + 1; blkno < nblocks; blkno++) {
+		vacuum_delay_point();
+		int live = ReadLiveElements(vs, blkno, orphans);
+		int n = 0;
+		for (int i = 0; i < live; i++) {
+			if (!ItemPointerEquals(&orphans[i].element, &entry.tid) && VisitedAdd(&pointed, TidKey(&orphans[i].element)))
+				orphans[n++] = orphans[i];
+		}
+
+		for (int i = 0; i < n; i++) {
+			MemoryContext old = MemoryContextSwitchTo(vs->tmp_ctx);
+			if (HnswLoadVector(ctx, &orphans[i].element, base)) {
+				HnswCandidate start;
+				if (HnswGreedyDescend(ctx, base, entry, 0, &start)) {
+					HnswCandidate *found;
+					int nf = HnswSearchLayer(ctx, base, &start, 1, ctx->ef_construction, 0, &found);
+					int k = 0;
+					auto *cands = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(nf + 1)));
+					for (int j = 0; j < nf; j++) {
+						if (!found[j].deleted && !ItemPointerEquals(&found[j].element, &orphans[i].element))
+							cands[k++] = found[j];
+					}
+					CandidateVectors cv = LoadCandidateVectors(ctx, cands, k);
+					int *chosen = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(LevelSlotCount(0, ctx->m))));
+					int kept = SelectNeighbors(ctx, cands, cv, LevelSlotCount(0, ctx->m), chosen);
+					for (int j = 0; j < kept; j++)
+						HnswLinkBack(ctx, cands[chosen[j]], &orphans[i].element, cands[chosen[j]].distance, 0);
+					vs->orphans_linked++;
+				}
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(vs->tmp_ctx);
+		}
+	}
+}
+
+} // namespace
+
+} // namespace quiver::pg::hnsw
 
 using namespace quiver::pg::hnsw;
 
@@ -22,65 +489,33 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDel
 		if (stats == nullptr)
 			stats = static_cast<IndexBulkDeleteResult *>(palloc0(sizeof(IndexBulkDeleteResult)));
 
+		VacuumState vs;
+		memset(&vs, 0, sizeof vs);
+		vs.info = info;
+		HnswInitContext(&vs.ctx, index, false);
+		vs.best_live_level = -1;
+		vs.tmp_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum", ALLOCSET_DEFAULT_SIZES);
+
 		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-		double live = 0;
 		for (BlockNumber blkno = kHnswMetaBlock + 1; blkno < nblocks; blkno++) {
 			vacuum_delay_point();
-			Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			Page page = BufferGetPage(buf);
-
-			// First find out whether this page changes at all, so that unchanged pages cost
-			// no WAL.
-			bool changes = false;
-			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && !changes; off = OffsetNumberNext(off)) {
-				auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, PageGetItemId(page, off)));
-				if (e->type != kHnswElementType || e->deleted)
-					continue;
-				ItemPointerData *tids = ElementHeapTids(e);
-				for (int i = 0; i < kHnswHeapTids; i++) {
-					if (ItemPointerIsValid(&tids[i]) && callback(&tids[i], callback_state)) {
-						changes = true;
-						break;
-					}
-				}
-			}
-
-			Page target = page;
-			GenericXLogState *state = nullptr;
-			if (changes) {
-				state = GenericXLogStart(index);
-				target = GenericXLogRegisterBuffer(state, buf, 0);
-			}
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-				auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(target, PageGetItemId(target, off)));
-				if (e->type != kHnswElementType || e->deleted)
-					continue;
-				ItemPointerData *tids = ElementHeapTids(e);
-				int kept = 0;
-				for (int i = 0; i < kHnswHeapTids; i++) {
-					if (!ItemPointerIsValid(&tids[i]))
-						continue;
-					if (changes && callback(&tids[i], callback_state)) {
-						ItemPointerSetInvalid(&tids[i]);
-						stats->tuples_removed += 1;
-					} else {
-						tids[kept++] = tids[i];
-					}
-				}
-				for (int i = kept; i < kHnswHeapTids; i++)
-					ItemPointerSetInvalid(&tids[i]);
-				if (kept == 0 && changes)
-					e->deleted = 1;
-				live += kept;
-			}
-			if (changes)
-				GenericXLogFinish(state);
-			UnlockReleaseBuffer(buf);
+			RemoveDeadTids(&vs, blkno, stats, callback, callback_state);
 		}
-		stats->num_pages = nblocks;
-		stats->num_index_tuples = live;
+
+		if (vs.n_deleted > 0) {
+			DeletedMap map;
+			DeletedMapBuild(&map, vs.deleted, vs.n_deleted);
+			// Inserts would link new nodes to nodes being freed: keep them out meanwhile.
+			LockPage(index, kHnswUpdateLockBlock, ExclusiveLock);
+			RepairGraph(&vs, &map);
+			FreeDeleted(&vs);
+			LinkOrphans(&vs);
+			UnlockPage(index, kHnswUpdateLockBlock, ExclusiveLock);
+		}
+
+		MemoryContextDelete(vs.tmp_ctx);
+		stats->num_pages = RelationGetNumberOfBlocks(index);
+		stats->num_index_tuples = vs.live_tuples;
 		return stats;
 	});
 }

@@ -1,0 +1,301 @@
+// End-to-end ANN benchmark against a running PostgreSQL server, through libpq.
+//
+// Loads a TEXMEX dataset (base.fvecs, query.fvecs, gt.ivecs; see shared/data/README.md) into
+// a table, builds an index, and prints for each search setting: recall@10 against the exact
+// ground truth, QPS with one client and with N clients, p50 and p99 latency; plus build
+// seconds and index size. The extension is chosen with --ext, so Quiver and pgvector (same
+// SQL names) can be measured side by side in two databases of one server.
+//
+//   bench_ann --dataset DIR --metric l2|cosine [--ext quiver] [--index hnsw] [--m 16]
+//             [--ef-construction 64] [--ef 10,20,40,80,160] [--rows N] [--queries Q]
+//             [--clients C] [--conninfo "dbname=bench"] [--keep]
+// Prints figures; asserts nothing.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <libpq-fe.h>
+
+namespace {
+
+struct Matrix {
+	std::size_t rows = 0;
+	std::size_t dim = 0;
+	std::vector<float> data;
+};
+
+Matrix
+ReadVecs(const std::string &path, std::size_t limit, bool ints)
+{
+	std::ifstream in(path, std::ios::binary);
+	if (!in)
+		throw std::runtime_error("cannot open " + path);
+	Matrix m;
+	std::vector<char> buf;
+	while (m.rows < limit) {
+		std::int32_t d;
+		if (!in.read(reinterpret_cast<char *>(&d), 4))
+			break;
+		if (m.dim == 0)
+			m.dim = static_cast<std::size_t>(d);
+		buf.resize(static_cast<std::size_t>(d) * 4);
+		in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+		for (std::size_t i = 0; i < static_cast<std::size_t>(d); i++) {
+			float v;
+			if (ints) {
+				std::int32_t x;
+				std::memcpy(&x, buf.data() + 4 * i, 4);
+				v = static_cast<float>(x);
+			} else {
+				std::memcpy(&v, buf.data() + 4 * i, 4);
+			}
+			m.data.push_back(v);
+		}
+		m.rows++;
+	}
+	return m;
+}
+
+std::string
+VectorText(const float *v, std::size_t dim)
+{
+	std::string s = "[";
+	char num[32];
+	for (std::size_t i = 0; i < dim; i++) {
+		std::snprintf(num, sizeof num, i ? ",%.9g" : "%.9g", static_cast<double>(v[i]));
+		s += num;
+	}
+	return s + "]";
+}
+
+PGconn *
+Connect(const std::string &conninfo)
+{
+	PGconn *c = PQconnectdb(conninfo.c_str());
+	if (PQstatus(c) != CONNECTION_OK)
+		throw std::runtime_error(std::string("connect: ") + PQerrorMessage(c));
+	return c;
+}
+
+void
+Exec(PGconn *c, const std::string &sql)
+{
+	PGresult *r = PQexec(c, sql.c_str());
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		std::string err = PQerrorMessage(c);
+		PQclear(r);
+		throw std::runtime_error(sql.substr(0, 80) + ": " + err);
+	}
+	PQclear(r);
+}
+
+std::string
+Scalar(PGconn *c, const std::string &sql)
+{
+	PGresult *r = PQexec(c, sql.c_str());
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		std::string err = PQerrorMessage(c);
+		PQclear(r);
+		throw std::runtime_error(err);
+	}
+	std::string v = PQgetvalue(r, 0, 0);
+	PQclear(r);
+	return v;
+}
+
+double
+Now()
+{
+	return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct RunResult {
+	std::vector<double> latencies;
+	std::size_t hits = 0;
+};
+
+void
+RunQueries(const std::string &conninfo, const std::string &setup, const std::vector<std::string> &queries,
+           const Matrix &gt, std::size_t begin, std::size_t end, const std::string &op, RunResult *out)
+{
+	PGconn *c = Connect(conninfo);
+	Exec(c, setup);
+	std::string sql = "SELECT id FROM bench_items ORDER BY v " + op + " $1::vector LIMIT 10";
+	PGresult *p = PQprepare(c, "knn", sql.c_str(), 1, nullptr);
+	PQclear(p);
+	for (std::size_t q = begin; q < end; q++) {
+		const char *param = queries[q].c_str();
+		double t0 = Now();
+		PGresult *r = PQexecPrepared(c, "knn", 1, &param, nullptr, nullptr, 0);
+		double t1 = Now();
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			throw std::runtime_error(PQerrorMessage(c));
+		out->latencies.push_back(t1 - t0);
+		for (int i = 0; i < PQntuples(r); i++) {
+			int id = std::atoi(PQgetvalue(r, i, 0));
+			for (std::size_t k = 0; k < 10; k++) {
+				if (static_cast<int>(gt.data[q * gt.dim + k]) == id) {
+					out->hits++;
+					break;
+				}
+			}
+		}
+		PQclear(r);
+	}
+	PQfinish(c);
+}
+
+} // namespace
+
+int
+main(int argc, char **argv)
+{
+	std::string dataset, metric = "l2", ext = "quiver", index = "hnsw", conninfo = "dbname=postgres", efs = "10,20,40,80,160";
+	std::size_t rows = SIZE_MAX, nqueries = 1000;
+	int m = 16, efc = 64, clients = 2;
+	bool keep = false;
+	for (int i = 1; i < argc; i++) {
+		std::string a = argv[i];
+		auto next = [&]() -> std::string {
+			if (i + 1 >= argc)
+				throw std::runtime_error("missing value for " + a);
+			return argv[++i];
+		};
+		if (a == "--dataset") dataset = next();
+		else if (a == "--metric") metric = next();
+		else if (a == "--ext") ext = next();
+		else if (a == "--index") index = next();
+		else if (a == "--m") m = std::stoi(next());
+		else if (a == "--ef-construction") efc = std::stoi(next());
+		else if (a == "--ef") efs = next();
+		else if (a == "--rows") rows = std::stoul(next());
+		else if (a == "--queries") nqueries = std::stoul(next());
+		else if (a == "--clients") clients = std::stoi(next());
+		else if (a == "--conninfo") conninfo = next();
+		else if (a == "--keep") keep = true;
+		else throw std::runtime_error("unknown option " + a);
+	}
+	if (dataset.empty()) {
+		std::fprintf(stderr, "usage: bench_ann --dataset DIR --metric l2|cosine [options]\n");
+		return 2;
+	}
+
+	Matrix base = ReadVecs(dataset + "/base.fvecs", rows, false);
+	Matrix query = ReadVecs(dataset + "/query.fvecs", nqueries, false);
+	Matrix gt = ReadVecs(dataset + "/gt.ivecs", nqueries, true);
+	if (rows != SIZE_MAX && rows < 1000000) {
+		// A subset of the base has its own ground truth: compute it exactly here.
+		std::fprintf(stderr, "computing exact ground truth for %zu rows...\n", base.rows);
+		gt.dim = 10;
+		gt.data.assign(query.rows * 10, 0);
+		for (std::size_t q = 0; q < query.rows; q++) {
+			std::vector<std::pair<double, std::size_t>> d(base.rows);
+			const float *qv = &query.data[q * query.dim];
+			for (std::size_t b = 0; b < base.rows; b++) {
+				const float *bv = &base.data[b * base.dim];
+				double s = 0, na = 0, nb = 0;
+				for (std::size_t k = 0; k < base.dim; k++) {
+					if (metric == "l2")
+						s += (qv[k] - bv[k]) * static_cast<double>(qv[k] - bv[k]);
+					else {
+						s += static_cast<double>(qv[k]) * bv[k];
+						na += static_cast<double>(qv[k]) * qv[k];
+						nb += static_cast<double>(bv[k]) * bv[k];
+					}
+				}
+				d[b] = {metric == "l2" ? s : 1 - s / std::sqrt(na * nb), b};
+			}
+			std::partial_sort(d.begin(), d.begin() + 10, d.end());
+			for (std::size_t k = 0; k < 10; k++)
+				gt.data[q * 10 + k] = static_cast<float>(d[k].second);
+		}
+	}
+	std::string op = metric == "l2" ? "<->" : "<=>";
+	std::string opclass = metric == "l2" ? "vector_l2_ops" : "vector_cosine_ops";
+
+	PGconn *c = Connect(conninfo);
+	Exec(c, "SET client_min_messages = warning");
+	Exec(c, "CREATE EXTENSION IF NOT EXISTS " + ext);
+	std::string version = Scalar(c, "SELECT extversion FROM pg_extension WHERE extname = '" + ext + "'");
+	Exec(c, "DROP TABLE IF EXISTS bench_items");
+	Exec(c, "CREATE TABLE bench_items (id int, v vector(" + std::to_string(base.dim) + "))");
+	double t0 = Now();
+	PGresult *r = PQexec(c, "COPY bench_items FROM STDIN");
+	PQclear(r);
+	std::string chunk;
+	for (std::size_t i = 0; i < base.rows; i++) {
+		chunk += std::to_string(i) + "\t" + VectorText(&base.data[i * base.dim], base.dim) + "\n";
+		if (chunk.size() > (1 << 20)) {
+			PQputCopyData(c, chunk.data(), static_cast<int>(chunk.size()));
+			chunk.clear();
+		}
+	}
+	PQputCopyData(c, chunk.data(), static_cast<int>(chunk.size()));
+	PQputCopyEnd(c, nullptr);
+	r = PQgetResult(c);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		throw std::runtime_error(PQerrorMessage(c));
+	PQclear(r);
+	double load_s = Now() - t0;
+	Exec(c, "VACUUM ANALYZE bench_items");
+
+	Exec(c, "SET maintenance_work_mem = '4GB'");
+	t0 = Now();
+	Exec(c, "CREATE INDEX bench_idx ON bench_items USING " + index + " (v " + opclass + ") WITH (m = " +
+	            std::to_string(m) + ", ef_construction = " + std::to_string(efc) + ")");
+	double build_s = Now() - t0;
+	double size_mb = std::stod(Scalar(c, "SELECT pg_relation_size('bench_idx')")) / (1024.0 * 1024.0);
+
+	std::printf("dataset=%s rows=%zu dim=%zu metric=%s ext=%s %s index=%s m=%d ef_construction=%d\n", dataset.c_str(),
+	            base.rows, base.dim, metric.c_str(), ext.c_str(), version.c_str(), index.c_str(), m, efc);
+	std::printf("load_s=%.1f build_s=%.2f index_mb=%.1f\n", load_s, build_s, size_mb);
+	std::printf("%6s %9s %10s %10s %9s %9s\n", "ef", "recall@10", "qps_1", "qps_n", "p50_ms", "p99_ms");
+
+	std::vector<std::string> queries;
+	for (std::size_t q = 0; q < query.rows; q++)
+		queries.push_back(VectorText(&query.data[q * query.dim], query.dim));
+
+	std::size_t pos = 0;
+	while (pos < efs.size()) {
+		std::size_t comma = efs.find(',', pos);
+		std::string ef = efs.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+		pos = comma == std::string::npos ? efs.size() : comma + 1;
+		std::string setup = "SET enable_seqscan = off; SET hnsw.ef_search = " + ef;
+
+		RunResult one;
+		double s0 = Now();
+		RunQueries(conninfo, setup, queries, gt, 0, queries.size(), op, &one);
+		double qps1 = static_cast<double>(queries.size()) / (Now() - s0);
+
+		std::vector<RunResult> parts(static_cast<std::size_t>(clients));
+		std::vector<std::thread> threads;
+		s0 = Now();
+		for (int t = 0; t < clients; t++) {
+			std::size_t b = queries.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(clients);
+			std::size_t e = queries.size() * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(clients);
+			threads.emplace_back(RunQueries, conninfo, setup, std::cref(queries), std::cref(gt), b, e, op, &parts[t]);
+		}
+		for (auto &t : threads)
+			t.join();
+		double qpsn = static_cast<double>(queries.size()) / (Now() - s0);
+
+		std::vector<double> lat = one.latencies;
+		std::sort(lat.begin(), lat.end());
+		double p50 = lat[lat.size() / 2] * 1000, p99 = lat[lat.size() * 99 / 100] * 1000;
+		std::printf("%6s %9.4f %10.0f %10.0f %9.3f %9.3f\n", ef.c_str(),
+		            static_cast<double>(one.hits) / static_cast<double>(queries.size() * 10), qps1, qpsn, p50, p99);
+	}
+	if (!keep)
+		Exec(c, "DROP TABLE bench_items");
+	PQfinish(c);
+	return 0;
+}

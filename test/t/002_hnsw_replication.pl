@@ -1,0 +1,98 @@
+# hnsw index pages under WAL: a streaming standby replays the build, inserts, deletes and
+# vacuum of an hnsw index and answers the same k-NN queries as the primary; a crash
+# (immediate stop) loses nothing; a cancelled build leaves nothing behind.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $dim = 8;
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->start;
+$primary->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'base', has_streaming => 1);
+$standby->start;
+
+my $vec_sql = "ARRAY(SELECT sin(i * j * 0.37 + j) FROM generate_series(1, $dim) j)::vector($dim)";
+$primary->safe_psql('postgres', qq{
+	CREATE EXTENSION quiver;
+	CREATE TABLE items (id int PRIMARY KEY, v vector($dim));
+	ALTER TABLE items SET (autovacuum_enabled = false);
+	INSERT INTO items SELECT i, $vec_sql FROM generate_series(1, 3000) i;
+	CREATE INDEX items_v ON items USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
+});
+
+my @queries = map { my $q = $_; '[' . join(',', map { sprintf('%.4f', cos($q * $_ * 0.71)) } 1 .. $dim) . ']' } 1 .. 15;
+
+sub answers
+{
+	my ($node) = @_;
+	return join(';', map {
+		$node->safe_psql('postgres', "SET enable_seqscan = off; SET hnsw.ef_search = 60; "
+			  . "SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY v <-> '$_' LIMIT 10) s");
+	} @queries);
+}
+
+sub compare
+{
+	my ($what) = @_;
+	$primary->wait_for_catchup($standby);
+	is(answers($standby), answers($primary), "standby answers as the primary after $what");
+}
+
+compare('the build');
+
+$primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(3001, 3600) i");
+compare('inserts');
+
+$primary->safe_psql('postgres', 'DELETE FROM items WHERE id % 3 = 0');
+compare('deletes');
+
+$primary->safe_psql('postgres', 'VACUUM items');
+compare('vacuum');
+
+$primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(3601, 4200) i");
+compare('inserts into freed space');
+
+is($standby->safe_psql('postgres',
+	"SET enable_seqscan = off; SELECT count(*) FROM (SELECT id FROM items ORDER BY v <-> '$queries[0]' LIMIT 100) s WHERE id % 3 = 0 AND id <= 3600"),
+	'0', 'the standby never returns deleted rows');
+
+# Every live row can find itself: the graph stayed connected through deletes and vacuum.
+sub self_found
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{
+		SET enable_seqscan = off; SET hnsw.ef_search = 100;
+		SELECT count(*) FROM items i
+		WHERE i.id % 7 = 1 AND i.id = (SELECT j.id FROM items j ORDER BY j.v <-> i.v LIMIT 1)});
+}
+my $expected = $primary->safe_psql('postgres', 'SELECT count(*) FROM items WHERE id % 7 = 1');
+cmp_ok(self_found($primary), '>=', int($expected * 0.98), 'live rows are reachable after vacuum');
+
+# Crash: no checkpoint, recovery replays the generic WAL records.
+my $before = answers($primary);
+$primary->stop('immediate');
+$primary->start;
+is(answers($primary), $before, 'the same answers after crash recovery');
+$primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(4201, 4400) i");
+compare('recovery and more inserts');
+
+# A cancelled build stops and leaves nothing behind.
+$primary->safe_psql('postgres', qq{
+	CREATE TABLE big (v vector(32));
+	INSERT INTO big SELECT ARRAY(SELECT random() FROM generate_series(1, 32) WHERE i > 0)::vector(32) FROM generate_series(1, 150000) i;
+});
+my ($ret, $out, $err) = $primary->psql('postgres',
+	"SET statement_timeout = '400ms'; SET maintenance_work_mem = '512MB'; CREATE INDEX big_v ON big USING hnsw (v vector_l2_ops)");
+like($err, qr/canceling statement due to statement timeout/, 'a build can be cancelled');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'big_v'"), '0', 'and leaves no index');
+is($primary->safe_psql('postgres', 'SELECT count(*) FROM pg_stat_progress_create_index'), '0', 'nor a build in progress');
+$primary->safe_psql('postgres', 'DROP TABLE big');
+
+$standby->stop;
+$primary->stop;
+done_testing();
