@@ -24,7 +24,8 @@ OBJS = \
 	src/pg/hnsw/hnsw_build.o \
 	src/pg/hnsw/hnsw_insert.o \
 	src/pg/hnsw/hnsw_scan.o \
-	src/pg/hnsw/hnsw_vacuum.o
+	src/pg/hnsw/hnsw_vacuum.o \
+	src/pg/hnsw/hnsw_stats.o
 DATA = $(wildcard quiver--*.sql)
 
 REGRESS = $(shell cat schedule)

@@ -301,3 +301,12 @@ CREATE OPERATOR CLASS vector_l1_ops
 	FOR TYPE vector USING hnsw AS
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 l1_distance(vector, vector);
+
+-- What an hnsw index holds, read from its pages (needs SELECT on the table).
+CREATE FUNCTION quiver_hnsw_stats(index regclass,
+	OUT elements bigint, OUT deleted_elements bigint, OUT heap_tids bigint, OUT max_level int,
+	OUT elements_per_level bigint[], OUT entry_point tid, OUT avg_neighbors float8,
+	OUT pages bigint, OUT bytes bigint, OUT free_bytes bigint,
+	OUT dimensions int, OUT m int, OUT ef_construction int, OUT metric text)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quiver_hnsw_stats(regclass) IS 'statistics of an hnsw index';

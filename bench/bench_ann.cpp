@@ -9,6 +9,7 @@
 //   bench_ann --dataset DIR --metric l2|cosine [--ext quiver] [--index hnsw] [--m 16]
 //             [--ef-construction 64] [--ef 10,20,40,80,160] [--rows N] [--queries Q]
 //             [--clients C] [--conninfo "dbname=bench"] [--keep]
+//             [--build-setup "SET maintenance_work_mem = '64MB'"]   (SQL run before CREATE INDEX)
 // Prints figures; asserts nothing.
 #include <algorithm>
 #include <chrono>
@@ -160,6 +161,7 @@ int
 main(int argc, char **argv)
 {
 	std::string dataset, metric = "l2", ext = "quiver", index = "hnsw", conninfo = "dbname=postgres", efs = "10,20,40,80,160";
+	std::string build_setup = "SET maintenance_work_mem = '4GB'";
 	std::size_t rows = SIZE_MAX, nqueries = 1000;
 	int m = 16, efc = 64, clients = 2;
 	bool keep = false;
@@ -182,6 +184,7 @@ main(int argc, char **argv)
 		else if (a == "--clients") clients = std::stoi(next());
 		else if (a == "--conninfo") conninfo = next();
 		else if (a == "--keep") keep = true;
+		else if (a == "--build-setup") build_setup = next();
 		else throw std::runtime_error("unknown option " + a);
 	}
 	if (dataset.empty()) {
@@ -248,7 +251,7 @@ main(int argc, char **argv)
 	double load_s = Now() - t0;
 	Exec(c, "VACUUM ANALYZE bench_items");
 
-	Exec(c, "SET maintenance_work_mem = '4GB'");
+	Exec(c, build_setup);
 	t0 = Now();
 	Exec(c, "CREATE INDEX bench_idx ON bench_items USING " + index + " (v " + opclass + ") WITH (m = " +
 	            std::to_string(m) + ", ef_construction = " + std::to_string(efc) + ")");

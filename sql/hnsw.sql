@@ -173,3 +173,17 @@ CREATE INDEX t_idx ON t USING hnsw (v vector_l2_ops);
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM t WHERE v = '[1,1]';
 DROP TABLE t;
+
+-- index statistics; equal vectors share a node
+CREATE TABLE s (id int, v vector(2));
+INSERT INTO s SELECT i, ARRAY[i % 7, i % 5] FROM generate_series(1, 100) i;
+CREATE INDEX s_idx ON s USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 16);
+SELECT elements, deleted_elements, heap_tids, dimensions, m, ef_construction, metric, pages > 1 AS has_pages,
+       bytes = pages * 8192 AS bytes_ok, cardinality(elements_per_level) = max_level + 1 AS levels_ok,
+       entry_point IS NOT NULL AS has_entry, avg_neighbors > 0 AS linked
+FROM quiver_hnsw_stats('s_idx');
+DELETE FROM s WHERE id <= 50 OR id % 35 = 3;
+VACUUM s;
+SELECT elements, deleted_elements, heap_tids FROM quiver_hnsw_stats('s_idx');
+SELECT * FROM quiver_hnsw_stats('s');
+DROP TABLE s;

@@ -179,7 +179,11 @@ BuildGraph(BuildState *bs)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 3);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, static_cast<int64>(n));
 	while (!bs->objs->inserter->WaitFor(100)) {
-		if (INTERRUPTS_PENDING_CONDITION()) {
+		// Only a cancel or a termination ends the build. Other interrupts (signal barriers,
+		// memory context logging, ...) wait until the threads are done: processing them here
+		// could longjmp past live threads, and stopping for them would leave the graph
+		// half-built.
+		if (QueryCancelPending || ProcDiePending) {
 			bs->objs->inserter->RequestStop();
 			try {
 				bs->objs->inserter->Join();
@@ -187,6 +191,8 @@ BuildGraph(BuildState *bs)
 				// The cancel is what the user asked for; a worker error after it is moot.
 			}
 			CHECK_FOR_INTERRUPTS();
+			// Still here (the cancel was held off): the graph is incomplete, so do not go on.
+			ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("hnsw index build was interrupted")));
 		}
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(bs->objs->inserter->Done()));
 	}
@@ -238,6 +244,8 @@ FlushGraph(BuildState *bs)
 	const core::HnswBuilder &g = *bs->objs->builder;
 	const HnswContext *ctx = &bs->ctx;
 	std::size_t n = g.Size();
+	if (n != bs->loaded)
+		elog(ERROR, "hnsw: the graph holds %zu of %zu vectors", n, bs->loaded);
 	int level_cap = MaxLevelForM(ctx->m);
 	if (level_cap > 255)
 		level_cap = 255;
