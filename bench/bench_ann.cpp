@@ -10,6 +10,8 @@
 //             [--ef-construction 64] [--ef 10,20,40,80,160] [--rows N] [--queries Q]
 //             [--clients C] [--conninfo "dbname=bench"] [--keep]
 //             [--build-setup "SET maintenance_work_mem = '64MB'"]   (SQL run before CREATE INDEX)
+//             [--delete-pct P]   then delete P% of the rows (id % 100 < P), VACUUM (timed), measure
+//                                again, and compare with a fresh index on the remaining rows
 // Prints figures; asserts nothing.
 #include <algorithm>
 #include <chrono>
@@ -163,6 +165,7 @@ main(int argc, char **argv)
 	std::string dataset, metric = "l2", ext = "quiver", index = "hnsw", conninfo = "dbname=postgres", efs = "10,20,40,80,160";
 	std::string build_setup = "SET maintenance_work_mem = '4GB'";
 	std::size_t rows = SIZE_MAX, nqueries = 1000;
+	int delete_pct = 0;
 	int m = 16, efc = 64, clients = 2;
 	bool keep = false;
 	for (int i = 1; i < argc; i++) {
@@ -185,6 +188,7 @@ main(int argc, char **argv)
 		else if (a == "--conninfo") conninfo = next();
 		else if (a == "--keep") keep = true;
 		else if (a == "--build-setup") build_setup = next();
+		else if (a == "--delete-pct") delete_pct = std::stoi(next());
 		else throw std::runtime_error("unknown option " + a);
 	}
 	if (dataset.empty()) {
@@ -261,41 +265,75 @@ main(int argc, char **argv)
 	std::printf("dataset=%s rows=%zu dim=%zu metric=%s ext=%s %s index=%s m=%d ef_construction=%d\n", dataset.c_str(),
 	            base.rows, base.dim, metric.c_str(), ext.c_str(), version.c_str(), index.c_str(), m, efc);
 	std::printf("load_s=%.1f build_s=%.2f index_mb=%.1f\n", load_s, build_s, size_mb);
-	std::printf("%6s %9s %10s %10s %9s %9s\n", "ef", "recall@10", "qps_1", "qps_n", "p50_ms", "p99_ms");
-
 	std::vector<std::string> queries;
 	for (std::size_t q = 0; q < query.rows; q++)
 		queries.push_back(VectorText(&query.data[q * query.dim], query.dim));
 
-	std::size_t pos = 0;
-	while (pos < efs.size()) {
-		std::size_t comma = efs.find(',', pos);
-		std::string ef = efs.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-		pos = comma == std::string::npos ? efs.size() : comma + 1;
-		std::string setup = "SET enable_seqscan = off; SET hnsw.ef_search = " + ef;
+	auto measure = [&](const Matrix &truth) {
+		std::printf("%6s %9s %10s %10s %9s %9s\n", "ef", "recall@10", "qps_1", "qps_n", "p50_ms", "p99_ms");
+		std::size_t pos = 0;
+		while (pos < efs.size()) {
+			std::size_t comma = efs.find(',', pos);
+			std::string ef = efs.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+			pos = comma == std::string::npos ? efs.size() : comma + 1;
+			std::string setup = "SET enable_seqscan = off; SET hnsw.ef_search = " + ef;
 
-		RunResult one;
-		double s0 = Now();
-		RunQueries(conninfo, setup, queries, gt, 0, queries.size(), op, &one);
-		double qps1 = static_cast<double>(queries.size()) / (Now() - s0);
+			RunResult one;
+			double s0 = Now();
+			RunQueries(conninfo, setup, queries, truth, 0, queries.size(), op, &one);
+			double qps1 = static_cast<double>(queries.size()) / (Now() - s0);
 
-		std::vector<RunResult> parts(static_cast<std::size_t>(clients));
-		std::vector<std::thread> threads;
-		s0 = Now();
-		for (int t = 0; t < clients; t++) {
-			std::size_t b = queries.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(clients);
-			std::size_t e = queries.size() * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(clients);
-			threads.emplace_back(RunQueries, conninfo, setup, std::cref(queries), std::cref(gt), b, e, op, &parts[t]);
+			std::vector<RunResult> parts(static_cast<std::size_t>(clients));
+			std::vector<std::thread> threads;
+			s0 = Now();
+			for (int t = 0; t < clients; t++) {
+				std::size_t b = queries.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(clients);
+				std::size_t e = queries.size() * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(clients);
+				threads.emplace_back(RunQueries, conninfo, setup, std::cref(queries), std::cref(truth), b, e, op, &parts[t]);
+			}
+			for (auto &t : threads)
+				t.join();
+			double qpsn = static_cast<double>(queries.size()) / (Now() - s0);
+
+			std::vector<double> lat = one.latencies;
+			std::sort(lat.begin(), lat.end());
+			double p50 = lat[lat.size() / 2] * 1000, p99 = lat[lat.size() * 99 / 100] * 1000;
+			std::printf("%6s %9.4f %10.0f %10.0f %9.3f %9.3f\n", ef.c_str(),
+			            static_cast<double>(one.hits) / static_cast<double>(queries.size() * 10), qps1, qpsn, p50, p99);
 		}
-		for (auto &t : threads)
-			t.join();
-		double qpsn = static_cast<double>(queries.size()) / (Now() - s0);
+	};
+	measure(gt);
 
-		std::vector<double> lat = one.latencies;
-		std::sort(lat.begin(), lat.end());
-		double p50 = lat[lat.size() / 2] * 1000, p99 = lat[lat.size() * 99 / 100] * 1000;
-		std::printf("%6s %9.4f %10.0f %10.0f %9.3f %9.3f\n", ef.c_str(),
-		            static_cast<double>(one.hits) / static_cast<double>(queries.size() * 10), qps1, qpsn, p50, p99);
+	if (delete_pct > 0) {
+		// The ground truth of the remaining rows: the surviving ids among each query's listed
+		// neighbours, in order (the files list 100, so 10 survivors are there for P up to ~80).
+		Matrix kept;
+		kept.rows = gt.rows;
+		kept.dim = 10;
+		kept.data.assign(gt.rows * 10, -1.0f);
+		for (std::size_t q = 0; q < gt.rows; q++) {
+			std::size_t k = 0;
+			for (std::size_t j = 0; j < gt.dim && k < 10; j++) {
+				int id = static_cast<int>(gt.data[q * gt.dim + j]);
+				if (id % 100 >= delete_pct)
+					kept.data[q * 10 + k++] = static_cast<float>(id);
+			}
+		}
+		Exec(c, "DELETE FROM bench_items WHERE id % 100 < " + std::to_string(delete_pct));
+		double v0 = Now();
+		Exec(c, "VACUUM bench_items");
+		double vacuum_s = Now() - v0;
+		double after_mb = std::stod(Scalar(c, "SELECT pg_relation_size('bench_idx')")) / (1024.0 * 1024.0);
+		std::printf("deleted %d%% of rows; vacuum_s=%.2f index_mb=%.1f\n", delete_pct, vacuum_s, after_mb);
+		measure(kept);
+
+		Exec(c, "DROP INDEX bench_idx");
+		Exec(c, build_setup);
+		t0 = Now();
+		Exec(c, "CREATE INDEX bench_idx ON bench_items USING " + index + " (v " + opclass + ") WITH (m = " +
+		            std::to_string(m) + ", ef_construction = " + std::to_string(efc) + ")");
+		std::printf("fresh index on the remaining rows: build_s=%.2f\n", Now() - t0);
+		measure(kept);
 	}
 	if (!keep)
 		Exec(c, "DROP TABLE bench_items");

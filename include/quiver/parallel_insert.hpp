@@ -18,15 +18,10 @@
 // after all threads are gone, so nothing can unwind past a live thread.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstddef>
-#include <exception>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "quiver/hnsw_builder.hpp"
+#include "quiver/parallel_for.hpp"
 
 namespace quiver::core {
 
@@ -58,7 +53,7 @@ class ParallelInserter {
 	std::size_t
 	Done() const noexcept
 	{
-		return done_.load(std::memory_order_relaxed);
+		return job_.Done();
 	}
 	std::size_t
 	Total() const noexcept
@@ -68,14 +63,14 @@ class ParallelInserter {
 	std::size_t
 	WorkerCount() const noexcept
 	{
-		return workers_.size();
+		return job_.WorkerCount();
 	}
 
 	// Asks every worker to stop after its current item; returns at once. Safe from any thread.
 	void
 	RequestStop() noexcept
 	{
-		stop_.store(true, std::memory_order_relaxed);
+		job_.RequestStop();
 	}
 
 	// Joins every worker, then rethrows the first exception a worker caught, if any (each call
@@ -84,27 +79,8 @@ class ParallelInserter {
 	void Join();
 
   private:
-	void Work() noexcept;
-	void JoinThreads() noexcept;
-
-	HnswBuilder &builder_;
-	const float *data_;
-	std::size_t dim_;
 	std::size_t n_;
-	int threads_;
-	std::size_t chunk_ = 1;
-	bool started_ = false;
-
-	std::atomic<std::size_t> next_{0};
-	std::atomic<std::size_t> done_{0};
-	std::atomic<bool> stop_{false};
-
-	std::mutex mutex_; // guards running_ and error_
-	std::condition_variable finished_;
-	int running_ = 0;
-	std::exception_ptr error_;
-
-	std::vector<std::thread> workers_;
+	ParallelFor job_;
 };
 
 } // namespace quiver::core

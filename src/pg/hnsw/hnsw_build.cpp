@@ -16,7 +16,9 @@
 #include <cstring>
 #include <thread>
 
+#include "quiver/graph_fill.hpp"
 #include "quiver/hnsw_builder.hpp"
+#include "quiver/parallel_for.hpp"
 #include "quiver/parallel_insert.hpp"
 #include "hnsw_search.hpp"
 
@@ -43,14 +45,21 @@ namespace {
 struct CoreObjects {
 	core::HnswBuilder *builder;
 	core::ParallelInserter *inserter;
+	core::BaseLayerFill *fill;
+	core::ParallelFor *fill_job;
 };
 
 void
 FreeCoreObjects(void *arg)
 {
 	auto *objs = static_cast<CoreObjects *>(arg);
-	delete objs->inserter; // joins its threads first
+	// Jobs first: their destructors stop and join the threads that use the other objects.
+	delete objs->fill_job;
+	objs->fill_job = nullptr;
+	delete objs->inserter;
 	objs->inserter = nullptr;
+	delete objs->fill;
+	objs->fill = nullptr;
 	delete objs->builder;
 	objs->builder = nullptr;
 }
@@ -136,6 +145,43 @@ BuilderParams(const HnswContext *ctx, std::size_t n)
 	return p;
 }
 
+// Runs a core job (ParallelInserter, ParallelFor) to completion on its worker threads while
+// this thread reports progress and watches for a cancel.
+template <typename Job>
+void
+RunJob(Job &job)
+{
+	// Threads inherit the signal mask: block everything while they are created so that only
+	// this thread ever runs PostgreSQL's signal handlers.
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	job.Start();
+	pthread_sigmask(SIG_SETMASK, &old, nullptr);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, static_cast<int64>(job.Total()));
+	while (!job.WaitFor(100)) {
+		// Only a cancel or a termination ends the build. Other interrupts (signal barriers,
+		// memory context logging, ...) wait until the threads are done: processing them here
+		// could longjmp past live threads, and stopping for them would leave the work
+		// half-done.
+		if (QueryCancelPending || ProcDiePending) {
+			job.RequestStop();
+			try {
+				job.Join();
+			} catch (...) {
+				// The cancel is what the user asked for; a worker error after it is moot.
+			}
+			CHECK_FOR_INTERRUPTS();
+			// Still here (the cancel was held off): the work is incomplete, so do not go on.
+			ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("hnsw index build was interrupted")));
+		}
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(job.Done()));
+	}
+	job.Join();
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(job.Total()));
+}
+
 // Builds the in-memory graph of the loaded vectors with the worker threads.
 void
 BuildGraph(BuildState *bs)
@@ -163,41 +209,13 @@ BuildGraph(BuildState *bs)
 	bs->objs->inserter =
 	    new core::ParallelInserter(*bs->objs->builder, bs->vectors, bs->stride, n, bs->threads);
 
-	// Threads inherit the signal mask: block everything while they are created so that only
-	// this thread ever runs PostgreSQL's signal handlers.
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	bs->objs->inserter->Start();
-	pthread_sigmask(SIG_SETMASK, &old, nullptr);
-
 	// Worded as PostgreSQL's parallel builds are, so that tools and tests watching for it see
 	// the parallelism; the detail says what the workers are.
 	if (bs->threads > 1)
 		ereport(DEBUG1, (errmsg("using %d parallel workers", bs->threads),
 		                 errdetail("hnsw builds its graph with %d threads inside this backend.", bs->threads)));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 3);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, static_cast<int64>(n));
-	while (!bs->objs->inserter->WaitFor(100)) {
-		// Only a cancel or a termination ends the build. Other interrupts (signal barriers,
-		// memory context logging, ...) wait until the threads are done: processing them here
-		// could longjmp past live threads, and stopping for them would leave the graph
-		// half-built.
-		if (QueryCancelPending || ProcDiePending) {
-			bs->objs->inserter->RequestStop();
-			try {
-				bs->objs->inserter->Join();
-			} catch (...) {
-				// The cancel is what the user asked for; a worker error after it is moot.
-			}
-			CHECK_FOR_INTERRUPTS();
-			// Still here (the cancel was held off): the graph is incomplete, so do not go on.
-			ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("hnsw index build was interrupted")));
-		}
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(bs->objs->inserter->Done()));
-	}
-	bs->objs->inserter->Join();
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(n));
+	RunJob(*bs->objs->inserter);
 }
 
 struct NodePosition {
@@ -306,36 +324,16 @@ FlushGraph(BuildState *bs)
 		pfree(fill);
 	}
 
-	// hnswlib keeps only the neighbours its diversity heuristic selects, often far fewer than
-	// 2m on the base level, which leaves low-dimensional and clustered data poorly connected.
-	// Lists with room left are filled with the node's nearest incoming neighbours (nodes that
-	// chose it), which makes those edges two-way: the same effect as keeping pruned
-	// connections, at the cost of one distance per incoming edge. The reverse lists are built
-	// once, in compressed form.
-	auto *rev_start = static_cast<std::uint32_t *>(
-	    MemoryContextAllocExtended(bs->build_ctx, sizeof(std::uint32_t) * (n + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
-	for (std::size_t id = 0; id < n; id++) {
-		core::NeighborList list = g.Neighbors(static_cast<std::uint32_t>(id), 0);
-		for (std::size_t i = 0; i < list.count; i++)
-			rev_start[list.ids[i] + 1]++;
-	}
-	for (std::size_t id = 0; id < n; id++)
-		rev_start[id + 1] += rev_start[id];
-	auto *rev = static_cast<std::uint32_t *>(
-	    MemoryContextAllocHuge(bs->build_ctx, sizeof(std::uint32_t) * (rev_start[n] > 0 ? rev_start[n] : 1)));
-	{
-		auto *fill = static_cast<std::uint32_t *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(std::uint32_t) * (n + 1)));
-		memcpy(fill, rev_start, sizeof(std::uint32_t) * (n + 1));
-		for (std::size_t id = 0; id < n; id++) {
-			core::NeighborList list = g.Neighbors(static_cast<std::uint32_t>(id), 0);
-			for (std::size_t i = 0; i < list.count; i++)
-				rev[fill[list.ids[i]]++] = static_cast<std::uint32_t>(id);
-		}
-		pfree(fill);
-	}
-	int base_slots = LevelSlotCount(0, ctx->m);
-	auto *extra = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * 1));
-	std::size_t extra_cap = 1;
+	// Fill the base-level lists hnswlib left short (see quiver/graph_fill.hpp), in parallel.
+	bs->objs->fill = new core::BaseLayerFill(g, bs->vectors, bs->stride);
+	bs->objs->fill->Prepare();
+	constexpr std::size_t kFillChunk = 256;
+	core::BaseLayerFill *fill = bs->objs->fill;
+	bs->objs->fill_job = new core::ParallelFor((n + kFillChunk - 1) / kFillChunk, bs->threads, [fill, n](std::size_t chunk) {
+		std::size_t begin = chunk * kFillChunk;
+		fill->FillRange(begin, begin + kFillChunk < n ? begin + kFillChunk : n);
+	});
+	RunJob(*bs->objs->fill_job);
 
 	// Writing: every page once, its tuples in the order placed.
 	auto *element = static_cast<HnswElementTuple *>(palloc0(element_size));
@@ -397,34 +395,12 @@ FlushGraph(BuildState *bs)
 			for (; used < list.count && used < limit; used++)
 				slots[used] = pos[list.ids[used]].element;
 
-			if (lc != 0 || used >= static_cast<std::size_t>(base_slots))
-				continue;
-			std::size_t n_in = rev_start[id + 1] - rev_start[id];
-			if (n_in > extra_cap) {
-				extra_cap = n_in;
-				extra = static_cast<HnswCandidate *>(repalloc_huge(extra, sizeof(HnswCandidate) * extra_cap));
-			}
-			const float *self = bs->vectors + static_cast<std::size_t>(label) * bs->stride;
-			std::size_t n_extra = 0;
-			for (std::uint32_t k = rev_start[id]; k < rev_start[id + 1]; k++) {
-				std::uint32_t from = rev[k];
-				bool present = false;
-				for (std::size_t i = 0; i < list.count && !present; i++)
-					present = list.ids[i] == from;
-				if (present)
-					continue;
-				const float *other = bs->vectors + static_cast<std::size_t>(g.Label(from)) * bs->stride;
-				extra[n_extra].distance = HnswDistance(ctx, self, other);
-				extra[n_extra].element = pos[from].element;
-				n_extra++;
-			}
-			qsort(extra, n_extra, sizeof(HnswCandidate), CompareCandidatesByDistance);
-			for (std::size_t i = 0; i < n_extra && used < limit; i++) {
-				bool dup = false;
-				for (std::size_t k = 0; k < used && !dup; k++)
-					dup = ItemPointerEquals(&slots[k], &extra[i].element);
-				if (!dup)
-					slots[used++] = extra[i].element;
+			if (lc == 0) {
+				for (std::uint32_t extra_id : fill->Extra(static_cast<std::uint32_t>(id))) {
+					if (used >= limit)
+						break;
+					slots[used++] = pos[extra_id].element;
+				}
 			}
 		}
 
@@ -654,7 +630,8 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	bs.per_vector = (graph_big - graph_one) / static_cast<double>(big - 1) +
 	                2.0 * (sizeof(float) * static_cast<double>(dims) + sizeof(ItemPointerData) + 1 +
 	                       2 * sizeof(std::uint32_t)) +
-	                sizeof(NodePosition) + sizeof(std::uint32_t) * (2.0 * bs.ctx.m + 2);
+	                sizeof(NodePosition) +
+	                static_cast<double>(core::BaseLayerFill::EstimateMemory(big, bs.ctx.m)) / static_cast<double>(big);
 	bs.graph_fixed = graph_one;
 	bs.memory_limit = static_cast<double>(maintenance_work_mem) * 1024.0;
 

@@ -1,0 +1,53 @@
+// Extra base-level neighbours for a graph built by HnswBuilder.
+//
+// hnswlib keeps only the neighbours its diversity heuristic selects, often far fewer than the
+// 2m a base-level list may hold. Short lists cost recall at a given search width, and leave
+// low-dimensional or clustered data poorly connected. This fills each short list with the
+// nearest of two kinds of candidates: nodes that chose this node (making those edges two-way)
+// and the node's neighbours' neighbours; the effect of keeping pruned connections, which
+// hnswlib 0.6.2 cannot do, at one distance per candidate.
+//
+// Prepare builds the reverse lists once (single thread); FillRange may then run on several
+// threads for disjoint id ranges (ParallelFor). Ids are the builder's internal ids.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "quiver/hnsw_builder.hpp"
+
+namespace quiver::core {
+
+class BaseLayerFill {
+  public:
+	// vectors: the vector of label L starts at vectors + L * stride (the builder's dimension is
+	// read from the first components). graph and vectors must outlive this object.
+	BaseLayerFill(const HnswBuilder &graph, const float *vectors, std::size_t stride);
+
+	// Bytes Prepare and the fills will allocate for n elements with parameter m.
+	static std::size_t EstimateMemory(std::size_t n, int m);
+
+	void Prepare();
+
+	// Computes the extra neighbours of ids [begin, end). Thread-safe for disjoint ranges.
+	void FillRange(std::size_t begin, std::size_t end);
+
+	// The extra neighbours of id (after FillRange covered it), nearest first.
+	NeighborList Extra(std::uint32_t id) const noexcept;
+
+  private:
+	const HnswBuilder &graph_;
+	const float *vectors_;
+	std::size_t stride_;
+	std::size_t n_;
+	std::size_t slots_; // 2m
+	std::vector<std::uint32_t> rev_start_;
+	std::vector<std::uint32_t> rev_;
+	std::vector<std::uint32_t> extra_;       // slots_ per id
+	std::vector<std::uint8_t> extra_count_;  // per id
+};
+
+} // namespace quiver::core
+
+#include "quiver/core_only.hpp"
