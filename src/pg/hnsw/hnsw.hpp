@@ -250,6 +250,10 @@ int HnswLoadNeighbors(const HnswContext *ctx, ItemPointer neighbor_tid, int leve
 // False when tid no longer holds an element (freed by vacuum after the caller read it).
 bool HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const float *query, HnswCandidate *out);
 
+// HnswLoadCandidate for several elements at once, with their memory reads overlapped. Writes
+// the elements that still exist to out (room for n); returns how many.
+int HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, const float *query, HnswCandidate *out);
+
 // Copies an element's vector into values (dims floats); false as for HnswLoadCandidate.
 bool HnswLoadVector(const HnswContext *ctx, ItemPointer tid, float *values);
 

@@ -43,6 +43,7 @@ struct ScanState {
 	int n_tids;
 	int next_tid;
 	ItemPointerData *neighbors;
+	HnswCandidate *loaded;
 };
 
 // Copies the live heap TIDs of a result; none when it was deleted meanwhile, or when vacuum
@@ -100,6 +101,7 @@ StartSearch(ScanState *so)
 	so->pending.Init(hnsw_ef_search * 2);
 	so->frontier.Init(hnsw_ef_search * 2);
 	so->neighbors = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * LevelSlotCount(0, so->ctx.m)));
+	so->loaded = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * LevelSlotCount(0, so->ctx.m)));
 	VisitedAdd(&so->visited, TidKey(&start.element));
 	so->visited_count = 1;
 	so->pending.Push(start);
@@ -127,13 +129,15 @@ NextBatch(ScanState *so)
 			break;
 		HnswCandidate c = so->frontier.Pop();
 		int count = HnswLoadNeighbors(&so->ctx, &c.neighbors, 0, so->neighbors);
+		int fresh = 0;
 		for (int i = 0; i < count; i++) {
-			if (!VisitedAdd(&so->visited, TidKey(&so->neighbors[i])))
-				continue;
-			so->visited_count++;
-			HnswCandidate e;
-			if (!HnswLoadCandidate(&so->ctx, &so->neighbors[i], so->query, &e))
-				continue;
+			if (VisitedAdd(&so->visited, TidKey(&so->neighbors[i])))
+				so->neighbors[fresh++] = so->neighbors[i];
+		}
+		so->visited_count += fresh;
+		int loaded = HnswLoadCandidates(&so->ctx, so->neighbors, fresh, so->query, so->loaded);
+		for (int i = 0; i < loaded; i++) {
+			const HnswCandidate &e = so->loaded[i];
 			if (best.size < ef || e.distance < best.Top().distance) {
 				best.Push(e);
 				so->frontier.Push(e);
