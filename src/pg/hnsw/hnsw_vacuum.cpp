@@ -6,9 +6,9 @@
 //     node gets a new list chosen among its live neighbours and the live neighbours of the
 //     deleted ones (the nodes the deleted node was bridging to), with the same diversity
 //     heuristic as inserts. This is local work, a few page reads per affected node, instead
-//     of a new graph search per node; only a node left with too few candidates to fill its
-//     list (heavy deletion around it) is searched for from the entry point. A deleted entry
-//     point is replaced by the live node of highest level.
+//     of a new graph search per node; only a node that lost more than half of a level's list,
+//     or has too few candidates to fill it, is searched for from the entry point. A deleted
+//     entry point is replaced by the live node of highest level.
 //  3. Free the deleted nodes' tuples (their line pointers stay, unused, so no other TID
 //     moves) and record the space in the free space map, where inserts find it.
 //  4. Link the nodes that no list points to any more back into the graph.
@@ -218,12 +218,14 @@ RepairNode(VacuumState *vs, const DeletedMap *map, ItemPointer element, ItemPoin
 		auto *cand_tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(cap)));
 		int n = 0;
 		auto *second = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
+		int live_before = 0;
 		for (int i = 0; i < count; i++) {
 			if (!ItemPointerIsValid(&slots_lc[i]))
 				continue;
 			int d = DeletedMapFind(map, &slots_lc[i]);
 			if (d < 0) {
 				cand_tids[n++] = slots_lc[i];
+				live_before++;
 				continue;
 			}
 			int k = HnswLoadNeighbors(ctx, &vs->deleted[d].neighbors, lc, second);
@@ -243,9 +245,11 @@ RepairNode(VacuumState *vs, const DeletedMap *map, ItemPointer element, ItemPoin
 				nc++;
 		}
 
-		// Too few left to fill the list (heavy deletion around this node): search for more
-		// candidates from the entry point, as an insert does.
-		if (nc < count && ItemPointerIsValid(&entry.tid) && entry.level >= lc) {
+		// Heavy deletion around this node (it lost more than half of this level's list), or
+		// too few candidates to fill it: search for more from the entry point, as an insert
+		// does. Local candidates alone keep recall on average but leave such nodes hard to
+		// reach; searching for every affected node (pgvector's way) costs 4x the time.
+		if ((nc < count || 2 * live_before < count) && ItemPointerIsValid(&entry.tid) && entry.level >= lc) {
 			HnswCandidate start;
 			if (HnswGreedyDescend(ctx, base, entry, lc, &start)) {
 				HnswCandidate *found;
