@@ -74,11 +74,23 @@ my $expected = $primary->safe_psql('postgres', 'SELECT count(*) FROM items WHERE
 # (Measured on this data: 98-99%. Repairing from local candidates only gave 93%.)
 cmp_ok(self_found($primary), '>=', int($expected * 0.97), 'live rows are reachable after vacuum');
 
+# An unlogged table's index is rebuilt from its init fork after a crash.
+$primary->safe_psql('postgres', q{
+	CREATE UNLOGGED TABLE scratch (v vector(2));
+	CREATE INDEX scratch_v ON scratch USING hnsw (v vector_l2_ops);
+	INSERT INTO scratch VALUES ('[1,1]'), ('[2,2]');
+});
+
 # Crash: no checkpoint, recovery replays the generic WAL records.
 my $before = answers($primary);
 $primary->stop('immediate');
 $primary->start;
 is(answers($primary), $before, 'the same answers after crash recovery');
+is($primary->safe_psql('postgres', q{
+	INSERT INTO scratch VALUES ('[3,3]');
+	SET enable_seqscan = off;
+	SELECT string_agg(v::text, ' ') FROM (SELECT v FROM scratch ORDER BY v <-> '[0,0]' LIMIT 5) s}),
+	'[3,3]', 'an unlogged hnsw index starts empty after a crash and works');
 $primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(4201, 4400) i");
 compare('recovery and more inserts');
 
@@ -93,6 +105,16 @@ like($err, qr/canceling statement due to statement timeout/, 'a build can be can
 is($primary->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'big_v'"), '0', 'and leaves no index');
 is($primary->safe_psql('postgres', 'SELECT count(*) FROM pg_stat_progress_create_index'), '0', 'nor a build in progress');
 $primary->safe_psql('postgres', 'DROP TABLE big');
+
+# The standby got the unlogged index's init fork through the WAL: once promoted, the table
+# starts empty and its index works.
+$primary->wait_for_catchup($standby);
+$standby->promote;
+is($standby->safe_psql('postgres', q{
+	INSERT INTO scratch VALUES ('[5,5]');
+	SET enable_seqscan = off;
+	SELECT string_agg(v::text, ' ') FROM (SELECT v FROM scratch ORDER BY v <-> '[0,0]' LIMIT 5) s}),
+	'[5,5]', 'a promoted standby has a working unlogged hnsw index');
 
 $standby->stop;
 $primary->stop;

@@ -674,5 +674,8 @@ hnswbuildempty(Relation index)
 		HnswContext ctx;
 		HnswInitContext(&ctx, index, false);
 		HnswWriteMetaPage(index, INIT_FORKNUM, dims, ctx.m, ctx.ef_construction, ctx.metric);
+		// An unlogged index's init fork must reach the WAL even though its main fork never
+		// does: crash recovery and standbys recreate the empty index from it.
+		log_newpage_range(index, INIT_FORKNUM, 0, RelationGetNumberOfBlocksInFork(index, INIT_FORKNUM), true);
 	});
 }
