@@ -40,3 +40,11 @@ SELECT a.name, c.centroid,
 FROM authors a
 JOIN (SELECT author_id, avg(embedding) AS centroid FROM documents GROUP BY author_id) c ON c.author_id = a.id
 ORDER BY a.id;
+
+\echo '--- an HNSW index answers the same similarity query (forced here: the table is tiny)'
+CREATE INDEX documents_embedding_idx ON documents USING hnsw (embedding vector_cosine_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT title FROM documents ORDER BY embedding <=> '[0.85, 0.2, 0.05, 0.15]' LIMIT 3;
+SELECT title FROM documents ORDER BY embedding <=> '[0.85, 0.2, 0.05, 0.15]' LIMIT 3;
+RESET enable_seqscan;
+SELECT elements, heap_tids, max_level, dimensions, m, metric FROM quiver_hnsw_stats('documents_embedding_idx');
