@@ -55,5 +55,21 @@ my $found = $node->safe_psql('postgres', q{
 	WHERE i.id = (SELECT j.id FROM items j ORDER BY j.v <-> i.v LIMIT 1)});
 cmp_ok($found, '>=', 294, 'sampled rows find themselves through the index');
 
+# A long build reports its phases and progress in pg_stat_progress_create_index.
+$node->safe_psql('postgres', q{
+	CREATE TABLE big (v vector(32));
+	INSERT INTO big SELECT ARRAY(SELECT random() FROM generate_series(1, 32) WHERE i > 0)::vector(32)
+	FROM generate_series(1, 120000) i;
+});
+my $build = $node->background_psql('postgres');
+$build->query_until(qr/started/, "\\echo started\nSET maintenance_work_mem = '512MB';\nCREATE INDEX big_v ON big USING hnsw (v vector_l2_ops);\n\\echo built\n");
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_progress_create_index
+	WHERE phase = 'building index: building graph' AND tuples_total = 120000 AND tuples_done >= 0}),
+	'the graph phase is visible with its tuple count');
+$build->query_until(qr/built/, '');
+$build->quit;
+is($node->safe_psql('postgres', q{SELECT heap_tids FROM quiver_hnsw_stats('big_v')}), '120000', 'and the build completes');
+
 $node->stop;
 done_testing();
