@@ -170,6 +170,22 @@ LevelSlotCount(int level, int m)
 	return level == 0 ? 2 * m : m;
 }
 
+// Calls fn(offset, type, item) for every normal item of a locked data page; `type` is the
+// tuple's first byte (kHnswElementType or kHnswNeighborType), `item` its start.
+template <typename Fn>
+inline void
+ForEachItem(Page page, Fn fn)
+{
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
+		ItemId item = PageGetItemId(page, off);
+		if (!ItemIdIsNormal(item))
+			continue;
+		auto *start = reinterpret_cast<std::uint8_t *>(PageGetItem(page, item));
+		fn(off, *start, start);
+	}
+}
+
 // The largest item a data page can hold.
 inline constexpr std::size_t kHnswMaxItemSize =
     BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - sizeof(ItemIdData) - MAXALIGN(sizeof(HnswPageOpaque));
@@ -249,6 +265,11 @@ int HnswLoadNeighbors(const HnswContext *ctx, ItemPointer neighbor_tid, int leve
 // Reads one element: its distance to query (when query is non-null) and its header fields.
 // False when tid no longer holds an element (freed by vacuum after the caller read it).
 bool HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const float *query, HnswCandidate *out);
+
+// Copies the live heap TIDs of a search result into out (kHnswHeapTids room); none when the
+// element was deleted meanwhile, or freed by vacuum and its slot reused by an insert (then
+// its distance to query no longer matches c.distance).
+int HnswLoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const float *query, ItemPointerData *out);
 
 // HnswLoadCandidate for several elements at once, with their memory reads overlapped. Writes
 // the elements that still exist to out (room for n); returns how many.

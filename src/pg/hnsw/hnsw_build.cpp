@@ -66,7 +66,6 @@ FreeCoreObjects(void *arg)
 
 struct BuildState {
 	HnswContext ctx;
-	Relation heap;
 	MemoryContext build_ctx; // vectors, TIDs and the core objects; deleted after the flush
 	MemoryContext tmp_ctx;   // per tuple
 	float *vectors;          // loaded vectors, `stride` floats apart (dims, plus one for inner product)
@@ -610,7 +609,6 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	BuildState bs;
 	memset(&bs, 0, sizeof bs);
 	HnswInitContext(&bs.ctx, index, true);
-	bs.heap = heap;
 	bs.threads = BuildThreads();
 	bs.in_memory = true;
 	bs.stride = static_cast<std::size_t>(dims) + (AugmentsForInnerProduct(&bs.ctx) ? 1 : 0);

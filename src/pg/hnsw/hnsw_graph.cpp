@@ -210,20 +210,26 @@ ItemAt(Relation index, Page page, ItemPointer tid, std::uint8_t type)
 bool
 HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const float *query, HnswCandidate *out)
 {
-	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
+	return HnswLoadCandidates(ctx, tid, 1, query, out) == 1;
+}
+
+int
+HnswLoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const float *query, ItemPointerData *out)
+{
+	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&c.element));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	auto *e = ItemAt<HnswElementTuple>(ctx->index, BufferGetPage(buf), tid, kHnswElementType);
-	if (e == nullptr) {
-		UnlockReleaseBuffer(buf);
-		return false;
+	auto *e = ItemAt<HnswElementTuple>(ctx->index, BufferGetPage(buf), const_cast<ItemPointer>(&c.element),
+	                                   kHnswElementType);
+	int n = 0;
+	if (e != nullptr && !e->deleted && HnswDistance(ctx, query, ElementValues(e)) == c.distance) {
+		ItemPointerData *tids = ElementHeapTids(e);
+		for (int i = 0; i < kHnswHeapTids; i++) {
+			if (ItemPointerIsValid(&tids[i]))
+				out[n++] = tids[i];
+		}
 	}
-	out->distance = query != nullptr ? HnswDistance(ctx, query, ElementValues(e)) : 0.0f;
-	out->element = *tid;
-	out->neighbors = *ElementNeighborTid(e);
-	out->level = e->level;
-	out->deleted = e->deleted != 0;
 	UnlockReleaseBuffer(buf);
-	return true;
+	return n;
 }
 
 int

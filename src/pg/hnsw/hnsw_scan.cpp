@@ -46,31 +46,6 @@ struct ScanState {
 	HnswCandidate *loaded;
 };
 
-// Copies the live heap TIDs of a result; none when it was deleted meanwhile, or when vacuum
-// freed it and an insert reused its slot (then the distance no longer matches).
-int
-LoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const float *query, ItemPointerData *out)
-{
-	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&c.element));
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	Page page = BufferGetPage(buf);
-	OffsetNumber off = ItemPointerGetOffsetNumber(&c.element);
-	HnswElementTuple *e = nullptr;
-	if (off <= PageGetMaxOffsetNumber(page) && ItemIdIsNormal(PageGetItemId(page, off)))
-		e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, PageGetItemId(page, off)));
-	int n = 0;
-	if (e != nullptr && e->type == kHnswElementType && !e->deleted &&
-	    HnswDistance(ctx, query, ElementValues(e)) == c.distance) {
-		ItemPointerData *tids = ElementHeapTids(e);
-		for (int i = 0; i < kHnswHeapTids; i++) {
-			if (ItemPointerIsValid(&tids[i]))
-				out[n++] = tids[i];
-		}
-	}
-	UnlockReleaseBuffer(buf);
-	return n;
-}
-
 bool
 WithinBudget(const ScanState *so)
 {
@@ -242,7 +217,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 					continue;
 				if (c.distance > so->last_distance)
 					so->last_distance = c.distance;
-				so->n_tids = LoadHeapTids(&so->ctx, c, so->query, so->tids);
+				so->n_tids = HnswLoadHeapTids(&so->ctx, c, so->query, so->tids);
 				so->next_tid = 0;
 				continue;
 			}

@@ -69,13 +69,9 @@ QUIVER_FUNCTION(quiver_hnsw_stats)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
 		free_bytes += static_cast<int64>(PageGetFreeSpace(page));
-		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-			ItemId item = PageGetItemId(page, off);
-			if (!ItemIdIsNormal(item))
-				continue;
-			auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, item));
-			if (e->type == kHnswElementType) {
+		ForEachItem(page, [&](OffsetNumber, std::uint8_t type, std::uint8_t *item) {
+			if (type == kHnswElementType) {
+				auto *e = reinterpret_cast<HnswElementTuple *>(item);
 				elements++;
 				if (e->deleted)
 					deleted++;
@@ -84,12 +80,12 @@ QUIVER_FUNCTION(quiver_hnsw_stats)
 				per_level[e->level < 31 ? e->level : 31]++;
 				if (e->level > max_level)
 					max_level = e->level;
-			} else if (e->type == kHnswNeighborType) {
-				auto *n = reinterpret_cast<HnswNeighborTuple *>(e);
+			} else if (type == kHnswNeighborType) {
+				auto *n = reinterpret_cast<HnswNeighborTuple *>(item);
 				for (int i = 0; i < n->count; i++)
 					edges += ItemPointerIsValid(&NeighborSlots(n)[i]) ? 1 : 0;
 			}
-		}
+		});
 		UnlockReleaseBuffer(buf);
 	}
 	relation_close(index, AccessShareLock);

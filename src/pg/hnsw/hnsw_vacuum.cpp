@@ -102,7 +102,8 @@ RememberDeleted(VacuumState *vs, ItemPointer element, ItemPointer neighbors)
 	vs->n_deleted++;
 }
 
-// Pass 1 over one page.
+// Pass 1 over one page. The callback is asked once per heap TID, under the exclusive lock;
+// only a page that loses a TID is WAL-logged.
 void
 RemoveDeadTids(VacuumState *vs, BlockNumber blkno, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback,
                void *callback_state)
@@ -111,21 +112,23 @@ RemoveDeadTids(VacuumState *vs, BlockNumber blkno, IndexBulkDeleteResult *stats,
 	Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->info->strategy);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	Page page = BufferGetPage(buf);
-	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 
-	// Find out first whether the page changes at all, so that unchanged pages cost no WAL.
+	// Bit i of dead[off]: heap TID slot i of the element at off is dead.
+	std::uint16_t dead[MaxOffsetNumber + 1];
+	static_assert(kHnswHeapTids <= 16, "one bit per heap TID slot");
 	bool changes = false;
-	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff && !changes; off = OffsetNumberNext(off)) {
-		ItemId item = PageGetItemId(page, off);
-		if (!ItemIdIsNormal(item))
-			continue;
-		auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, item));
-		if (e->type != kHnswElementType || e->deleted)
-			continue;
+	ForEachItem(page, [&](OffsetNumber off, std::uint8_t type, std::uint8_t *item) {
+		dead[off] = 0;
+		auto *e = reinterpret_cast<HnswElementTuple *>(item);
+		if (type != kHnswElementType || e->deleted)
+			return;
 		ItemPointerData *tids = ElementHeapTids(e);
-		for (int i = 0; i < kHnswHeapTids && !changes; i++)
-			changes = ItemPointerIsValid(&tids[i]) && callback(&tids[i], callback_state);
-	}
+		for (int i = 0; i < kHnswHeapTids; i++) {
+			if (ItemPointerIsValid(&tids[i]) && callback(&tids[i], callback_state))
+				dead[off] = static_cast<std::uint16_t>(dead[off] | (1u << i));
+		}
+		changes = changes || dead[off] != 0;
+	});
 
 	GenericXLogState *state = nullptr;
 	Page target = page;
@@ -133,22 +136,17 @@ RemoveDeadTids(VacuumState *vs, BlockNumber blkno, IndexBulkDeleteResult *stats,
 		state = GenericXLogStart(index);
 		target = GenericXLogRegisterBuffer(state, buf, 0);
 	}
-	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-		ItemId item = PageGetItemId(target, off);
-		if (!ItemIdIsNormal(item))
-			continue;
-		auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(target, item));
-		if (e->type != kHnswElementType)
-			continue;
-		ItemPointerData tid;
-		ItemPointerSet(&tid, blkno, off);
+	ForEachItem(target, [&](OffsetNumber off, std::uint8_t type, std::uint8_t *item) {
+		if (type != kHnswElementType)
+			return;
+		auto *e = reinterpret_cast<HnswElementTuple *>(item);
 		if (!e->deleted) {
 			ItemPointerData *tids = ElementHeapTids(e);
 			int kept = 0;
 			for (int i = 0; i < kHnswHeapTids; i++) {
 				if (!ItemPointerIsValid(&tids[i]))
 					continue;
-				if (changes && callback(&tids[i], callback_state))
+				if (dead[off] & (1u << i))
 					stats->tuples_removed += 1;
 				else
 					tids[kept++] = tids[i];
@@ -159,13 +157,15 @@ RemoveDeadTids(VacuumState *vs, BlockNumber blkno, IndexBulkDeleteResult *stats,
 				e->deleted = 1;
 			vs->live_tuples += kept;
 		}
+		ItemPointerData tid;
+		ItemPointerSet(&tid, blkno, off);
 		if (e->deleted) {
 			RememberDeleted(vs, &tid, ElementNeighborTid(e));
 		} else if (e->level > vs->best_live_level) {
 			vs->best_live = tid;
 			vs->best_live_level = e->level;
 		}
-	}
+	});
 	if (changes)
 		GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
@@ -295,22 +295,17 @@ ReadLiveElements(VacuumState *vs, BlockNumber blkno, HnswCandidate *out)
 	int n = 0;
 	Buffer buf = ReadBufferExtended(vs->info->index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->info->strategy);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	Page page = BufferGetPage(buf);
-	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-		ItemId item = PageGetItemId(page, off);
-		if (!ItemIdIsNormal(item))
-			continue;
-		auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, item));
-		if (e->type != kHnswElementType || e->deleted)
-			continue;
+	ForEachItem(BufferGetPage(buf), [&](OffsetNumber off, std::uint8_t type, std::uint8_t *item) {
+		auto *e = reinterpret_cast<HnswElementTuple *>(item);
+		if (type != kHnswElementType || e->deleted)
+			return;
 		ItemPointerSet(&out[n].element, blkno, off);
 		out[n].neighbors = *ElementNeighborTid(e);
 		out[n].level = e->level;
 		out[n].deleted = false;
 		out[n].distance = 0;
 		n++;
-	}
+	});
 	UnlockReleaseBuffer(buf);
 	return n;
 }
@@ -422,21 +417,16 @@ LinkOrphans(VacuumState *vs)
 		vacuum_delay_point();
 		Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->info->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		Page page = BufferGetPage(buf);
-		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-			ItemId item = PageGetItemId(page, off);
-			if (!ItemIdIsNormal(item))
-				continue;
-			auto *nt = reinterpret_cast<HnswNeighborTuple *>(PageGetItem(page, item));
-			if (nt->type != kHnswNeighborType)
-				continue;
+		ForEachItem(BufferGetPage(buf), [&](OffsetNumber, std::uint8_t type, std::uint8_t *item) {
+			if (type != kHnswNeighborType)
+				return;
+			auto *nt = reinterpret_cast<HnswNeighborTuple *>(item);
 			int count = nt->count < LevelSlotCount(0, ctx->m) ? nt->count : LevelSlotCount(0, ctx->m);
 			for (int i = 0; i < count; i++) {
 				if (ItemPointerIsValid(&NeighborSlots(nt)[i]))
 					VisitedAdd(&pointed, TidKey(&NeighborSlots(nt)[i]));
 			}
-		}
+		});
 		UnlockReleaseBuffer(buf);
 	}
 
