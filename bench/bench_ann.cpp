@@ -12,6 +12,11 @@
 //             [--build-setup "SET maintenance_work_mem = '64MB'"]   (SQL run before CREATE INDEX)
 //             [--delete-pct P]   then delete P% of the rows (id % 100 < P), VACUUM (timed), measure
 //                                again, and compare with a fresh index on the remaining rows
+//             [--reuse]          keep an existing bench_items table and index (no load, no build)
+//             [--inserts N]      then time inserting N more rows (copies of base rows, one per
+//                                statement, one client) into the live index
+// Besides the client-side QPS (round trips included), each ef_search setting is also timed inside
+// the server: all queries in one statement through LATERAL, so the figure is the index's own cost.
 // Prints figures; asserts nothing.
 #include <algorithm>
 #include <chrono>
@@ -115,6 +120,27 @@ Scalar(PGconn *c, const std::string &sql)
 	return v;
 }
 
+// COPY rows (i, vector i) of m into table, in chunks of about 1 MiB.
+void
+CopyVectors(PGconn *c, const std::string &table, const Matrix &m)
+{
+	PGresult *r = PQexec(c, ("COPY " + table + " FROM STDIN").c_str());
+	PQclear(r);
+	std::string chunk;
+	for (std::size_t i = 0; i < m.rows; i++) {
+		chunk += std::to_string(i) + "\t" + VectorText(&m.data[i * m.dim], m.dim) + "\n";
+		if (chunk.size() > (1 << 20) || i + 1 == m.rows) {
+			PQputCopyData(c, chunk.data(), static_cast<int>(chunk.size()));
+			chunk.clear();
+		}
+	}
+	PQputCopyEnd(c, nullptr);
+	r = PQgetResult(c);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		throw std::runtime_error(PQerrorMessage(c));
+	PQclear(r);
+}
+
 double
 Now()
 {
@@ -166,6 +192,8 @@ main(int argc, char **argv)
 	std::string build_setup = "SET maintenance_work_mem = '4GB'";
 	std::size_t rows = SIZE_MAX, nqueries = 1000;
 	int delete_pct = 0;
+	std::size_t inserts = 0;
+	bool reuse = false;
 	int m = 16, efc = 64, clients = 2;
 	bool keep = false;
 	for (int i = 1; i < argc; i++) {
@@ -189,6 +217,8 @@ main(int argc, char **argv)
 		else if (a == "--keep") keep = true;
 		else if (a == "--build-setup") build_setup = next();
 		else if (a == "--delete-pct") delete_pct = std::stoi(next());
+		else if (a == "--reuse") reuse = true;
+		else if (a == "--inserts") inserts = std::stoul(next());
 		else throw std::runtime_error("unknown option " + a);
 	}
 	if (dataset.empty()) {
@@ -233,33 +263,21 @@ main(int argc, char **argv)
 	Exec(c, "SET client_min_messages = warning");
 	Exec(c, "CREATE EXTENSION IF NOT EXISTS " + ext);
 	std::string version = Scalar(c, "SELECT extversion FROM pg_extension WHERE extname = '" + ext + "'");
-	Exec(c, "DROP TABLE IF EXISTS bench_items");
-	Exec(c, "CREATE TABLE bench_items (id int, v vector(" + std::to_string(base.dim) + "))");
-	double t0 = Now();
-	PGresult *r = PQexec(c, "COPY bench_items FROM STDIN");
-	PQclear(r);
-	std::string chunk;
-	for (std::size_t i = 0; i < base.rows; i++) {
-		chunk += std::to_string(i) + "\t" + VectorText(&base.data[i * base.dim], base.dim) + "\n";
-		if (chunk.size() > (1 << 20)) {
-			PQputCopyData(c, chunk.data(), static_cast<int>(chunk.size()));
-			chunk.clear();
-		}
-	}
-	PQputCopyData(c, chunk.data(), static_cast<int>(chunk.size()));
-	PQputCopyEnd(c, nullptr);
-	r = PQgetResult(c);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		throw std::runtime_error(PQerrorMessage(c));
-	PQclear(r);
-	double load_s = Now() - t0;
-	Exec(c, "VACUUM ANALYZE bench_items");
+	double load_s = 0, build_s = 0, t0 = 0;
+	if (!reuse) {
+		Exec(c, "DROP TABLE IF EXISTS bench_items");
+		Exec(c, "CREATE TABLE bench_items (id int, v vector(" + std::to_string(base.dim) + "))");
+		t0 = Now();
+		CopyVectors(c, "bench_items", base);
+		load_s = Now() - t0;
+		Exec(c, "VACUUM ANALYZE bench_items");
 
-	Exec(c, build_setup);
-	t0 = Now();
-	Exec(c, "CREATE INDEX bench_idx ON bench_items USING " + index + " (v " + opclass + ") WITH (m = " +
-	            std::to_string(m) + ", ef_construction = " + std::to_string(efc) + ")");
-	double build_s = Now() - t0;
+		Exec(c, build_setup);
+		t0 = Now();
+		Exec(c, "CREATE INDEX bench_idx ON bench_items USING " + index + " (v " + opclass + ") WITH (m = " +
+		            std::to_string(m) + ", ef_construction = " + std::to_string(efc) + ")");
+		build_s = Now() - t0;
+	}
 	double size_mb = std::stod(Scalar(c, "SELECT pg_relation_size('bench_idx')")) / (1024.0 * 1024.0);
 
 	std::printf("dataset=%s rows=%zu dim=%zu metric=%s ext=%s %s index=%s m=%d ef_construction=%d\n", dataset.c_str(),
@@ -269,8 +287,30 @@ main(int argc, char **argv)
 	for (std::size_t q = 0; q < query.rows; q++)
 		queries.push_back(VectorText(&query.data[q * query.dim], query.dim));
 
+	Exec(c, "DROP TABLE IF EXISTS bench_queries");
+	Exec(c, "CREATE TABLE bench_queries (qid int, v vector(" + std::to_string(query.dim) + "))");
+	CopyVectors(c, "bench_queries", query);
+	// All queries in one statement: no round trip, parse or plan per query, so this is the
+	// index's own cost (plus fetching 10 heap rows per query).
+	auto server_seconds = [&](const std::string &ef) {
+		PGconn *s = Connect(conninfo);
+		Exec(s, "SET enable_seqscan = off; SET hnsw.ef_search = " + ef);
+		std::string sql = "SELECT count(*) FROM bench_queries q CROSS JOIN LATERAL (SELECT id FROM bench_items b "
+		                  "ORDER BY b.v " + op + " q.v LIMIT 10) nn";
+		Scalar(s, sql); // warm
+		double best = 1e30;
+		for (int rep = 0; rep < 3; rep++) {
+			double s0 = Now();
+			Scalar(s, sql);
+			best = std::min(best, Now() - s0);
+		}
+		PQfinish(s);
+		return best;
+	};
+
 	auto measure = [&](const Matrix &truth) {
-		std::printf("%6s %9s %10s %10s %9s %9s\n", "ef", "recall@10", "qps_1", "qps_n", "p50_ms", "p99_ms");
+		std::printf("%6s %9s %10s %10s %9s %9s %12s\n", "ef", "recall@10", "qps_1", "qps_n", "p50_ms", "p99_ms",
+		            "server_qps");
 		std::size_t pos = 0;
 		while (pos < efs.size()) {
 			std::size_t comma = efs.find(',', pos);
@@ -298,8 +338,10 @@ main(int argc, char **argv)
 			std::vector<double> lat = one.latencies;
 			std::sort(lat.begin(), lat.end());
 			double p50 = lat[lat.size() / 2] * 1000, p99 = lat[lat.size() * 99 / 100] * 1000;
-			std::printf("%6s %9.4f %10.0f %10.0f %9.3f %9.3f\n", ef.c_str(),
-			            static_cast<double>(one.hits) / static_cast<double>(queries.size() * 10), qps1, qpsn, p50, p99);
+			double server_qps = static_cast<double>(queries.size()) / server_seconds(ef);
+			std::printf("%6s %9.4f %10.0f %10.0f %9.3f %9.3f %12.0f\n", ef.c_str(),
+			            static_cast<double>(one.hits) / static_cast<double>(queries.size() * 10), qps1, qpsn, p50, p99,
+			            server_qps);
 		}
 	};
 	measure(gt);
@@ -335,6 +377,46 @@ main(int argc, char **argv)
 		std::printf("fresh index on the remaining rows: build_s=%.2f\n", Now() - t0);
 		measure(kept);
 	}
+	if (inserts > 0) {
+		// Rows inserted one statement at a time into the live index, first by one client, then
+		// split over N clients; copies of base rows under new ids, deleted again afterwards.
+		std::size_t next_id = static_cast<std::size_t>(std::stoull(Scalar(c, "SELECT max(id) + 1 FROM bench_items")));
+		auto insert_range = [&](std::size_t first_id, std::size_t begin, std::size_t end) {
+			PGconn *ic = Connect(conninfo);
+			PGresult *p = PQprepare(ic, "ins", "INSERT INTO bench_items VALUES ($1, $2::vector)", 2, nullptr);
+			PQclear(p);
+			for (std::size_t i = begin; i < end; i++) {
+				std::string id = std::to_string(first_id + i);
+				std::string vec = VectorText(&base.data[(i % base.rows) * base.dim], base.dim);
+				const char *params[2] = {id.c_str(), vec.c_str()};
+				PGresult *r = PQexecPrepared(ic, "ins", 2, params, nullptr, nullptr, 0);
+				if (PQresultStatus(r) != PGRES_COMMAND_OK)
+					throw std::runtime_error(PQerrorMessage(ic));
+				PQclear(r);
+			}
+			PQfinish(ic);
+		};
+		const std::size_t first_inserted = next_id;
+		double s0 = Now();
+		insert_range(next_id, 0, inserts);
+		double rate1 = static_cast<double>(inserts) / (Now() - s0);
+		next_id += inserts;
+		std::vector<std::thread> threads;
+		s0 = Now();
+		for (int t = 0; t < clients; t++) {
+			std::size_t b = inserts * static_cast<std::size_t>(t) / static_cast<std::size_t>(clients);
+			std::size_t e = inserts * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(clients);
+			threads.emplace_back(insert_range, next_id, b, e);
+		}
+		for (auto &t : threads)
+			t.join();
+		double raten = static_cast<double>(inserts) / (Now() - s0);
+		std::printf("inserts into the live index: %zu rows, %.0f rows/s with 1 client, %.0f rows/s with %d clients\n",
+		            inserts, rate1, raten, clients);
+		Exec(c, "DELETE FROM bench_items WHERE id >= " + std::to_string(first_inserted));
+		Exec(c, "VACUUM bench_items");
+	}
+	Exec(c, "DROP TABLE bench_queries");
 	if (!keep)
 		Exec(c, "DROP TABLE bench_items");
 	PQfinish(c);
