@@ -17,12 +17,18 @@
 //
 // Locks (who protects what)
 // -------------------------
-//   - Graph structure (entry point, neighbour lists being rewritten): a heavyweight page lock
-//     on kHnswUpdateLockBlock. Inserts and vacuum take it in ExclusiveLock mode, so graph
-//     changes are serialized; scans never take it.
+//   - Graph structure: a heavyweight page lock on kHnswUpdateLockBlock. Inserts take it in
+//     ShareLock mode and run side by side; an insert whose node becomes the new top level
+//     (entry point) takes ExclusiveLock instead, as does vacuum while it repairs lists and
+//     frees nodes, so no insert ever reads a node that is being freed. Scans never take it.
 //   - Each page: its buffer content lock. Readers (scans, searches inside an insert) hold a
 //     share lock only while reading one item and copy what they need; writers change a page
-//     only under an exclusive lock and through Generic WAL.
+//     only under an exclusive lock and through Generic WAL. No code waits for a content lock
+//     while holding another, except an insert placing its new node: its data page(s), then
+//     the metapage (and nobody holding the metapage lock waits for a data page).
+//   - A neighbour list that two inserts extend at once: a free slot is taken under the
+//     exclusive content lock; a full list is pruned with no lock held and written back only
+//     if it has not changed meanwhile, else pruned again (HnswLinkBack).
 //   - Metapage fields: the metapage buffer lock (share to read the entry point, exclusive to
 //     move it or the insert page).
 //   - Order of writes in an insert: the new node's tuples first, then the neighbours' lists,
@@ -42,6 +48,7 @@ extern "C" {
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
 #include "storage/itemptr.h"
+#include "utils/rel.h"
 #include "utils/relcache.h"
 }
 
@@ -186,6 +193,31 @@ ForEachItem(Page page, Fn fn)
 	}
 }
 
+// Returns the item at tid on a locked page, or null when it is not (or no longer) an item of
+// the expected kind: vacuum frees the tuples of deleted nodes, and a scan that copied a
+// neighbour list just before may still follow a TID to one. A page that is not an hnsw page
+// at all is corruption.
+template <typename T>
+inline T *
+ItemAt(Relation index, Page page, ItemPointer tid, std::uint8_t type)
+{
+	// Only the page header is checked here: the page id sits at the end of the page, and
+	// reading it on every node visited costs a cache miss per node (measured: the largest
+	// item of a search's profile). A damaged header or a foreign page still gives an ERROR.
+	if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaque)))
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("index \"%s\" block %u is not a valid hnsw page", RelationGetRelationName(index),
+		                       ItemPointerGetBlockNumber(tid))));
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		return nullptr;
+	ItemId item = PageGetItemId(page, off);
+	if (!ItemIdIsNormal(item))
+		return nullptr;
+	auto *t = reinterpret_cast<T *>(PageGetItem(page, item));
+	return t->type == type ? t : nullptr;
+}
+
 // The largest item a data page can hold.
 inline constexpr std::size_t kHnswMaxItemSize =
     BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - sizeof(ItemIdData) - MAXALIGN(sizeof(HnswPageOpaque));
@@ -232,6 +264,13 @@ void HnswInitContext(HnswContext *ctx, Relation index, bool building);
 bool HnswPrepareVector(const HnswContext *ctx, float *values);
 
 float HnswDistance(const HnswContext *ctx, const float *a, const float *b);
+
+// ReadBuffer for index blocks through backend-local hints of the buffer last seen holding the
+// block (skips the shared mapping-table lookup when the hint is still right).
+Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
+// The memory of the buffer hinted for blkno (null without a hint), with its descriptor
+// prefetched. Neither pinned nor checked: only for prefetch addresses ahead of HnswReadBuffer.
+const char *HnswHintedPage(Relation index, BlockNumber blkno);
 
 void HnswInitPage(Page page);
 Buffer HnswNewBuffer(Relation index, ForkNumber fork);
@@ -310,10 +349,12 @@ int SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const Ca
                     int *chosen);
 
 // Makes `node` (at `level`) point to `added`, which is at `added_distance` from it, pruning
-// node's list with the selection heuristic when it is full. Caller holds the update lock.
+// node's list with the selection heuristic when it is full. Caller holds the update lock in
+// either mode (safe against concurrent inserts changing the same list).
 void HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level);
 
-// Adds one heap tuple's vector to the graph on disk. values is modified (normalized).
+// Adds one heap tuple's vector to the graph on disk, taking the update lock itself (none during
+// a build). values is modified (normalized).
 void HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid);
 
 } // namespace quiver::pg::hnsw

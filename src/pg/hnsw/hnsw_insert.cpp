@@ -4,8 +4,8 @@
 // level from there down search ef_construction candidates, keep a diverse subset of them as
 // neighbours (a candidate is dropped when it is closer to an already kept neighbour than to
 // the new node), and add the new node to each neighbour's list, pruning that list the same
-// way when it is full. Graph changes are serialized by the update lock (see hnsw.hpp), so a
-// list read under a share lock is still current when it is written back.
+// way when it is full. Inserts run concurrently with each other and with scans (see the lock
+// rules in hnsw.hpp); vacuum's repair excludes them, so nodes an insert reads do not vanish.
 #include <cmath>
 #include <cstring>
 
@@ -162,7 +162,7 @@ AddItem(Relation index, Page page, const void *item, std::size_t size)
 bool
 AddHeapTid(const HnswContext *ctx, ItemPointer element, ItemPointer heap_tid)
 {
-	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(element));
+	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(element));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	Page page = BufferGetPage(buf);
 	auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(element))));
@@ -192,93 +192,160 @@ AddHeapTid(const HnswContext *ctx, ItemPointer element, ItemPointer heap_tid)
 
 } // namespace
 
+namespace {
+
+// Copies the slots of one level of a neighbour tuple under the given content lock (the buffer
+// stays locked and pinned for the caller). False when the tuple has no such level.
+bool
+ReadLevelSlots(const HnswContext *ctx, Buffer buf, const ItemPointerData *neighbor_tid, int start, int count,
+               ItemPointerData *out)
+{
+	Page page = BufferGetPage(buf);
+	auto *nt = ItemAt<HnswNeighborTuple>(ctx->index, page, const_cast<ItemPointer>(neighbor_tid), kHnswNeighborType);
+	if (nt == nullptr || start + count > nt->count)
+		return false;
+	memcpy(out, NeighborSlots(nt) + start, sizeof(ItemPointerData) * static_cast<std::size_t>(count));
+	return true;
+}
+
+// Writes one level's slots back under an exclusive lock the caller holds.
+void
+WriteLevelSlots(const HnswContext *ctx, Buffer buf, const ItemPointerData *neighbor_tid, int start, int count,
+                const ItemPointerData *slots)
+{
+	HnswPageEdit edit;
+	HnswEditStart(&edit, ctx->index, ctx->building);
+	Page copy = HnswEditRegister(&edit, buf, false);
+	auto *nt = reinterpret_cast<HnswNeighborTuple *>(
+	    PageGetItem(copy, PageGetItemId(copy, ItemPointerGetOffsetNumber(neighbor_tid))));
+	memcpy(NeighborSlots(nt) + start, slots, sizeof(ItemPointerData) * static_cast<std::size_t>(count));
+	HnswEditFinish(&edit);
+}
+
+// The pruned list when `node`'s level list `current` (count slots, all used) gets `added`:
+// the old neighbours and the new node ranked by distance to `node`, a diverse subset kept.
+// False when `added` is not among the kept ones (nothing to write).
+bool
+PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPointerData *current, int count,
+               ItemPointer added, float added_distance, int level, ItemPointerData *updated)
+{
+	float *base = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+	MustLoadVector(ctx, const_cast<ItemPointer>(&node.element), base);
+	auto *cands = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(count + 1)));
+	int n = HnswLoadCandidates(ctx, current, count, base, cands);
+	cands[n].distance = added_distance;
+	cands[n].element = *added;
+	ItemPointerSetInvalid(&cands[n].neighbors);
+	cands[n].level = static_cast<std::uint8_t>(level);
+	cands[n].deleted = false;
+	n++;
+	qsort(cands, static_cast<std::size_t>(n), sizeof(HnswCandidate), CompareCandidatesByDistance);
+	CandidateVectors cv = LoadCandidateVectors(ctx, cands, n);
+	int *chosen = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(count)));
+	int kept = SelectNeighbors(ctx, cands, cv, count, chosen);
+	bool keeps_added = false;
+	for (int i = 0; i < count; i++) {
+		if (i < kept) {
+			updated[i] = cands[chosen[i]].element;
+			if (ItemPointerEquals(&updated[i], added))
+				keeps_added = true;
+		} else {
+			ItemPointerSetInvalid(&updated[i]);
+		}
+	}
+	return keeps_added;
+}
+
+} // namespace
+
 // Makes `node` (at `level`) point to `added`, pruning its list with the heuristic when full.
+//
+// Inserts run concurrently (they share the update lock), so another insert may rewrite the
+// same list between our read and our write. A free slot is taken under the exclusive content
+// lock itself. A full list is pruned without any lock held (pruning reads other pages, and
+// waiting for one content lock while holding another could deadlock), then written only if
+// the list is still what the pruning saw; otherwise it is read again and pruned again.
 void
 HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level)
 {
 	int start = LevelSlotStart(level, ctx->m);
 	int count = LevelSlotCount(level, ctx->m);
-
-	// Read the current list.
-	Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&node.neighbors));
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	Page page = BufferGetPage(buf);
-	auto *nt = reinterpret_cast<HnswNeighborTuple *>(
-	    PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(&node.neighbors))));
-	if (start + count > nt->count) {
-		UnlockReleaseBuffer(buf);
-		return;
-	}
 	auto *current = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
-	memcpy(current, NeighborSlots(nt) + start, sizeof(ItemPointerData) * static_cast<std::size_t>(count));
-	UnlockReleaseBuffer(buf);
-
-	int free_slot = -1;
-	int used = 0;
-	for (int i = 0; i < count; i++) {
-		if (ItemPointerIsValid(&current[i]))
-			used++;
-		else if (free_slot < 0)
-			free_slot = i;
-	}
-
 	auto *updated = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
-	if (free_slot >= 0) {
-		memcpy(updated, current, sizeof(ItemPointerData) * static_cast<std::size_t>(count));
-		updated[free_slot] = *added;
-	} else {
-		// Full: rank the old neighbours and the new node by distance to `node`, keep a
-		// diverse subset.
-		float *base = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
-		MustLoadVector(ctx, const_cast<ItemPointer>(&node.element), base);
-		auto *cands = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(used + 1)));
-		int n = 0;
-		for (int i = 0; i < count; i++) {
-			if (!ItemPointerIsValid(&current[i]))
-				continue;
-			if (HnswLoadCandidate(ctx, &current[i], base, &cands[n]))
-				n++;
+	auto *now = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
+	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(&node.neighbors));
+
+	// Rewrites are rare and each retry means another insert changed this very list meanwhile;
+	// the bound only guards against pathological contention (the link is then left out, which
+	// costs the new node one incoming edge, not correctness).
+	for (int attempt = 0; attempt < 16; attempt++) {
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (!ReadLevelSlots(ctx, buf, &node.neighbors, start, count, current)) {
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			break;
 		}
-		cands[n].distance = added_distance;
-		cands[n].element = *added;
-		ItemPointerSetInvalid(&cands[n].neighbors);
-		cands[n].level = static_cast<std::uint8_t>(level);
-		cands[n].deleted = false;
-		n++;
-		qsort(cands, static_cast<std::size_t>(n), sizeof(HnswCandidate), CompareCandidatesByDistance);
-		CandidateVectors cv = LoadCandidateVectors(ctx, cands, n);
-		int *chosen = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(count)));
-		int kept = SelectNeighbors(ctx, cands, cv, count, chosen);
-		bool keeps_added = false;
+		int free_slot = -1;
+		bool present = false;
 		for (int i = 0; i < count; i++) {
-			if (i < kept) {
-				updated[i] = cands[chosen[i]].element;
-				if (ItemPointerEquals(&updated[i], added))
-					keeps_added = true;
-			} else {
-				ItemPointerSetInvalid(&updated[i]);
+			if (!ItemPointerIsValid(&current[i])) {
+				if (free_slot < 0)
+					free_slot = i;
+			} else if (ItemPointerEquals(&current[i], added)) {
+				present = true;
 			}
 		}
-		if (!keeps_added)
-			return; // the new node is not among the best: nothing to write
-	}
+		if (present) {
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			break;
+		}
+		if (free_slot >= 0) {
+			current[free_slot] = *added;
+			WriteLevelSlots(ctx, buf, &node.neighbors, start, count, current);
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			break;
+		}
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 
-	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&node.neighbors));
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	HnswPageEdit edit;
-	HnswEditStart(&edit, ctx->index, ctx->building);
-	Page copy = HnswEditRegister(&edit, buf, false);
-	auto *cnt = reinterpret_cast<HnswNeighborTuple *>(
-	    PageGetItem(copy, PageGetItemId(copy, ItemPointerGetOffsetNumber(&node.neighbors))));
-	memcpy(NeighborSlots(cnt) + start, updated, sizeof(ItemPointerData) * static_cast<std::size_t>(count));
-	HnswEditFinish(&edit);
-	UnlockReleaseBuffer(buf);
+		if (!PruneWithAdded(ctx, node, current, count, added, added_distance, level, updated))
+			break; // the new node is not among the best: nothing to write
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		bool unchanged = ReadLevelSlots(ctx, buf, &node.neighbors, start, count, now) &&
+		                 memcmp(now, current, sizeof(ItemPointerData) * static_cast<std::size_t>(count)) == 0;
+		if (unchanged)
+			WriteLevelSlots(ctx, buf, &node.neighbors, start, count, updated);
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		if (unchanged)
+			break;
+	}
+	ReleaseBuffer(buf);
 }
+
+namespace {
+void InsertLinked(const HnswContext *ctx, float *values, ItemPointer heap_tid, int level, const HnswMetaData &meta,
+                  HnswEntryPoint entry);
+} // namespace
 
 void
 HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
 {
+	int level = RandomLevel(ctx->m);
+
+	// Inserts share the update lock, so they run side by side; vacuum's repair takes it
+	// exclusively. A node above the current top level becomes the entry point and leaves its
+	// upper levels without neighbours: that insert runs alone, so that two of them cannot
+	// both build on an entry point the other is replacing.
+	LOCKMODE mode = ShareLock;
 	HnswMetaData meta;
+	if (!ctx->building) {
+		LockPage(ctx->index, kHnswUpdateLockBlock, mode);
+		HnswReadMeta(ctx->index, &meta);
+		if (meta.entry_blkno == InvalidBlockNumber || level > meta.entry_level) {
+			UnlockPage(ctx->index, kHnswUpdateLockBlock, mode);
+			mode = ExclusiveLock;
+			LockPage(ctx->index, kHnswUpdateLockBlock, mode);
+		}
+	}
 	HnswReadMeta(ctx->index, &meta);
 	HnswEntryPoint entry;
 	if (meta.entry_blkno == InvalidBlockNumber) {
@@ -289,7 +356,17 @@ HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
 		entry.level = meta.entry_level;
 	}
 
-	int level = RandomLevel(ctx->m);
+	InsertLinked(ctx, values, heap_tid, level, meta, entry);
+	if (!ctx->building)
+		UnlockPage(ctx->index, kHnswUpdateLockBlock, mode);
+}
+
+namespace {
+
+void
+InsertLinked(const HnswContext *ctx, float *values, ItemPointer heap_tid, int level, const HnswMetaData &meta,
+             HnswEntryPoint entry)
+{
 	int top = entry.level < level ? entry.level : level;
 
 	// Neighbours chosen per level (palloc'd arrays of candidates).
@@ -413,6 +490,8 @@ HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
 	}
 }
 
+} // namespace
+
 } // namespace quiver::pg::hnsw
 
 using namespace quiver::pg::hnsw;
@@ -436,11 +515,8 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Re
 		float *copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx.dims)));
 		memcpy(copy, quiver::pg::VectorValues(v), sizeof(float) * static_cast<std::size_t>(ctx.dims));
 
-		if (HnswPrepareVector(&ctx, copy)) {
-			LockPage(index, kHnswUpdateLockBlock, ExclusiveLock);
+		if (HnswPrepareVector(&ctx, copy))
 			HnswInsertVector(&ctx, copy, heap_tid);
-			UnlockPage(index, kHnswUpdateLockBlock, ExclusiveLock);
-		}
 
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(ctx_mem);
