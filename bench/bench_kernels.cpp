@@ -13,6 +13,12 @@
 // of stored vectors read; the cached query is not counted) compare directly with it.
 //
 //   bench_kernels --benchmark_filter='streaming/.*/768/|memory_read'
+//
+// The half kernels (half_<kernel>, for halfvec) run the same two regimes at dimension 768 over a
+// set of the same 256 MiB: their GB/s compare with the float32 kernels' and with memory_read, and
+// their items/s (vectors) show what storing half the bytes buys.
+//
+//   bench_kernels --benchmark_filter='half|memory_read'
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -20,71 +26,83 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <type_traits>
 
 #include <benchmark/benchmark.h>
 
+#include "quiver/half.hpp"
 #include "quiver/kernels.hpp"
 
 namespace {
 
 using quiver::core::CosineSums;
-using quiver::core::CosineSumsFn;
-using quiver::core::DistanceFn;
+using quiver::core::F16Kernels;
 using quiver::core::F32Kernels;
+using quiver::core::Half;
 using quiver::core::KernelLevel;
 
 constexpr std::size_t kStreamBytes = std::size_t{256} << 20;
 constexpr std::size_t kMaxDim = 1536;
 constexpr std::size_t kDims[] = {128, 768, 1536};
-// Every dimension above is a multiple of 16 floats, so with the set starting at one of these
-// offsets (in floats) from a 64-byte boundary every vector in it does too.
+constexpr std::size_t kHalfDims[] = {768};
+// Every dimension above is a multiple of 32 elements (64 bytes of halves, 128 of floats), so with
+// the set starting at one of these offsets (in bytes) from a 64-byte boundary every vector in it
+// does too.
 constexpr std::size_t kAlignedOffset = 0;
-constexpr std::size_t kPostgresOffset = 2;
+constexpr std::size_t kPostgresOffset = 8;
 
 // Deterministic values in [-1, 1); a PRNG from <random> takes seconds to fill 256 MiB.
+template <class T>
 void
-FillRandom(float *p, std::size_t n, std::uint64_t seed)
+FillRandom(T *p, std::size_t n, std::uint64_t seed)
 {
 	std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
 	for (std::size_t i = 0; i < n; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		p[i] = static_cast<float>(static_cast<double>(x >> 40) / static_cast<double>(1ull << 23) - 1.0);
+		float value = static_cast<float>(static_cast<double>(x >> 40) / static_cast<double>(1ull << 23) - 1.0);
+		if constexpr (std::is_same_v<T, Half>)
+			p[i] = quiver::core::FloatToHalf(value);
+		else
+			p[i] = value;
 	}
 }
 
-// floats, 64-byte aligned, with 64 bytes of slack so that an offset copy still fits.
-struct AlignedFloats {
-	explicit AlignedFloats(std::size_t n)
-	    : count(n), data(static_cast<float *>(std::aligned_alloc(64, n * sizeof(float) + 64)), &std::free)
+// Elements (float or Half), 64-byte aligned, with 64 bytes of slack so that an offset copy still
+// fits.
+template <class T> struct AlignedArray {
+	explicit AlignedArray(std::size_t n)
+	    : count(n), data(static_cast<T *>(std::aligned_alloc(64, n * sizeof(T) + 64)), &std::free)
 	{
 		if (data == nullptr)
 			throw std::bad_alloc();
 	}
 	std::size_t count;
-	std::unique_ptr<float, decltype(&std::free)> data;
+	std::unique_ptr<T, decltype(&std::free)> data;
 };
 
 // Allocated and written (so faulted in) on first use only, so that listing or filtering
-// benchmarks does not cost 256 MiB. Written once; the offset views share it.
-const AlignedFloats &
+// benchmarks does not cost 256 MiB. Written once per element type; the offset views share it.
+template <class T>
+const AlignedArray<T> &
 StreamData()
 {
-	static const AlignedFloats set = [] {
-		AlignedFloats v(kStreamBytes / sizeof(float));
-		FillRandom(v.data.get(), v.count + 16, 1);
+	static const AlignedArray<T> set = [] {
+		AlignedArray<T> v(kStreamBytes / sizeof(T));
+		FillRandom(v.data.get(), v.count + 64 / sizeof(T), 1);
 		return v;
 	}();
 	return set;
 }
 
-const AlignedFloats &
+template <class T>
+const AlignedArray<T> &
 PairData()
 {
-	static const AlignedFloats pair = [] {
-		AlignedFloats p(2 * kMaxDim);
-		FillRandom(p.data.get(), p.count + 16, 2);
+	static const AlignedArray<T> pair = [] {
+		AlignedArray<T> p(2 * kMaxDim);
+		FillRandom(p.data.get(), p.count + 64 / sizeof(T), 2);
 		return p;
 	}();
 	return pair;
@@ -104,37 +122,38 @@ Fold(const CosineSums &s)
 	return s.dot + s.norm_a + s.norm_b;
 }
 
-template <class Fn>
+// offset counts elements here and in BenchStreaming (the alignments in RegisterKernel count bytes).
+template <class T, class R>
 void
-BenchCache(benchmark::State &state, Fn fn, std::size_t dim, std::size_t offset)
+BenchCache(benchmark::State &state, R (*fn)(const T *, const T *, std::size_t), std::size_t dim, std::size_t offset)
 {
-	const float *a = PairData().data.get() + offset;
-	const float *b = a + kMaxDim;
+	const T *a = PairData<T>().data.get() + offset;
+	const T *b = a + kMaxDim;
 	for (auto _ : state) {
 		auto r = fn(a, b, dim);
 		benchmark::DoNotOptimize(r);
 	}
 	state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
-	state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * 2 * dim * sizeof(float)));
+	state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * 2 * dim * sizeof(T)));
 }
 
 // The query is the first argument and the stored vectors the second, as hnswlib passes them.
-template <class Fn>
+template <class T, class R>
 void
-BenchStreaming(benchmark::State &state, Fn fn, std::size_t dim, std::size_t offset)
+BenchStreaming(benchmark::State &state, R (*fn)(const T *, const T *, std::size_t), std::size_t dim, std::size_t offset)
 {
-	const AlignedFloats &set = StreamData();
-	const float *query = PairData().data.get() + offset;
+	const AlignedArray<T> &set = StreamData<T>();
+	const T *query = PairData<T>().data.get() + offset;
 	std::size_t count = set.count / dim;
 	for (auto _ : state) {
 		float acc = 0.0f;
-		const float *v = set.data.get() + offset;
+		const T *v = set.data.get() + offset;
 		for (std::size_t i = 0; i < count; i++, v += dim)
 			acc += Fold(fn(query, v, dim));
 		benchmark::DoNotOptimize(acc);
 	}
 	state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * count));
-	state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * count * dim * sizeof(float)));
+	state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * count * dim * sizeof(T)));
 }
 
 // Reads the 256 MiB as fast as one core can: eight independent 16-byte accumulators, named so
@@ -144,7 +163,7 @@ void
 BenchMemoryRead(benchmark::State &state)
 {
 	typedef float V4 __attribute__((vector_size(16)));
-	const AlignedFloats &set = StreamData();
+	const AlignedArray<float> &set = StreamData<float>();
 	const float *p = set.data.get();
 	std::size_t n = set.count;
 	auto load = [p](std::size_t i) {
@@ -171,19 +190,20 @@ BenchMemoryRead(benchmark::State &state)
 	state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * sizeof(float)));
 }
 
-template <class Fn>
+template <class T, class R, std::size_t kDimCount>
 void
-RegisterKernel(const char *kernel, const char *level, Fn fn)
+RegisterKernel(const char *kernel, const char *level, R (*fn)(const T *, const T *, std::size_t),
+               const std::size_t (&dims)[kDimCount])
 {
 	struct Alignment {
 		const char *name;
 		std::size_t offset;
 	};
 	constexpr Alignment kAlignments[] = {{"aligned", kAlignedOffset}, {"offset8", kPostgresOffset}};
-	for (std::size_t dim : kDims) {
+	for (std::size_t dim : dims) {
 		for (const Alignment &al : kAlignments) {
 			std::string suffix = std::string(kernel) + "/" + level + "/" + std::to_string(dim) + "/" + al.name;
-			std::size_t offset = al.offset;
+			std::size_t offset = al.offset / sizeof(T);
 			benchmark::RegisterBenchmark(("cache/" + suffix).c_str(), [fn, dim, offset](benchmark::State &state) {
 				BenchCache(state, fn, dim, offset);
 			});
@@ -203,11 +223,16 @@ RegisterAll()
 		if (!quiver::core::KernelLevelSupported(level))
 			continue;
 		const F32Kernels &k = quiver::core::KernelsFor(level);
+		const F16Kernels &h = quiver::core::HalfKernelsFor(level);
 		const char *name = quiver::core::KernelLevelName(level);
-		RegisterKernel<DistanceFn>("l2_squared", name, k.l2_squared);
-		RegisterKernel<DistanceFn>("dot", name, k.dot);
-		RegisterKernel<DistanceFn>("l1", name, k.l1);
-		RegisterKernel<CosineSumsFn>("cosine_sums", name, k.cosine_sums);
+		RegisterKernel("l2_squared", name, k.l2_squared, kDims);
+		RegisterKernel("dot", name, k.dot, kDims);
+		RegisterKernel("l1", name, k.l1, kDims);
+		RegisterKernel("cosine_sums", name, k.cosine_sums, kDims);
+		RegisterKernel("half_l2_squared", name, h.l2_squared, kHalfDims);
+		RegisterKernel("half_dot", name, h.dot, kHalfDims);
+		RegisterKernel("half_l1", name, h.l1, kHalfDims);
+		RegisterKernel("half_cosine_sums", name, h.cosine_sums, kHalfDims);
 	}
 }
 

@@ -1,10 +1,10 @@
-// The AVX2 + FMA kernels (compiled with -mavx2 -mfma). Keep this file to the instantiations: see
-// kernels_impl.hpp.
+// The AVX2 + FMA kernels (compiled with -mavx2 -mfma -mf16c). Keep this file to the
+// instantiations: see kernels_impl.hpp.
 #include "quiver/kernels_impl.hpp"
 #include "kernels_internal.hpp"
 
-#if !defined(__AVX2__) || !defined(__FMA__)
-#error "kernels_avx2.cpp must be compiled with -mavx2 -mfma"
+#if !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+#error "kernels_avx2.cpp must be compiled with -mavx2 -mfma -mf16c"
 #endif
 
 namespace quiver::core {
@@ -12,17 +12,12 @@ namespace quiver::core {
 // fma3<avx2>, not avx2: xsimd's fused multiply-add kernel is registered for the fma3 arch only.
 using Avx2Fma = xsimd::fma3<xsimd::avx2>;
 
-template float L2SquaredImpl<Avx2Fma>(const float *, const float *, std::size_t);
-template float DotImpl<Avx2Fma>(const float *, const float *, std::size_t);
-template float L1Impl<Avx2Fma>(const float *, const float *, std::size_t);
-template CosineSums CosineSumsImpl<Avx2Fma>(const float *, const float *, std::size_t);
-
 namespace {
-constexpr F32Kernels kKernels = {KernelLevel::AVX2, &L2SquaredImpl<Avx2Fma>, &DotImpl<Avx2Fma>, &L1Impl<Avx2Fma>,
-                                 &CosineSumsImpl<Avx2Fma>};
+constexpr internal::LevelKernels kKernels = {MakeF32Kernels<Avx2Fma>(KernelLevel::AVX2),
+                                             MakeF16Kernels<Avx2Fma>(KernelLevel::AVX2)};
 } // namespace
 
-const F32Kernels &
+const internal::LevelKernels &
 internal::KernelsAVX2() noexcept
 {
 	return kKernels;

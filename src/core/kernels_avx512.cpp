@@ -1,27 +1,22 @@
-// The AVX-512F kernels (compiled with -mavx512f -mavx2 -mfma). Keep this file to the
+// The AVX-512F kernels (compiled with -mavx512f -mavx2 -mfma -mf16c). Keep this file to the
 // instantiations: see kernels_impl.hpp, whose ArchOps<avx512f> supplies what xsimd 8.1.0 lacks
 // or gets wrong for avx512f (fused multiply-add, an F-only horizontal sum) and the split loads
 // for misaligned vectors.
 #include "quiver/kernels_impl.hpp"
 #include "kernels_internal.hpp"
 
-#if !defined(__AVX512F__)
-#error "kernels_avx512.cpp must be compiled with -mavx512f"
+#if !defined(__AVX512F__) || !defined(__F16C__)
+#error "kernels_avx512.cpp must be compiled with -mavx512f -mf16c"
 #endif
 
 namespace quiver::core {
 
-template float L2SquaredImpl<xsimd::avx512f>(const float *, const float *, std::size_t);
-template float DotImpl<xsimd::avx512f>(const float *, const float *, std::size_t);
-template float L1Impl<xsimd::avx512f>(const float *, const float *, std::size_t);
-template CosineSums CosineSumsImpl<xsimd::avx512f>(const float *, const float *, std::size_t);
-
 namespace {
-constexpr F32Kernels kKernels = {KernelLevel::AVX512, &L2SquaredImpl<xsimd::avx512f>, &DotImpl<xsimd::avx512f>,
-                                 &L1Impl<xsimd::avx512f>, &CosineSumsImpl<xsimd::avx512f>};
+constexpr internal::LevelKernels kKernels = {MakeF32Kernels<xsimd::avx512f>(KernelLevel::AVX512),
+                                             MakeF16Kernels<xsimd::avx512f>(KernelLevel::AVX512)};
 } // namespace
 
-const F32Kernels &
+const internal::LevelKernels &
 internal::KernelsAVX512() noexcept
 {
 	return kKernels;

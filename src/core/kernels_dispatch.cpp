@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdlib>
 
+#include "quiver/half.hpp"
 #include "quiver/kernels.hpp"
 #include "kernels_internal.hpp"
 
@@ -16,13 +17,17 @@ namespace quiver::core {
 
 namespace {
 
-constexpr F32Kernels kScalarKernels = {KernelLevel::Scalar, &internal::ScalarL2Squared, &internal::ScalarDot,
-                                       &internal::ScalarL1, &internal::ScalarCosineSums};
+constexpr internal::LevelKernels kScalarKernels = {
+    {KernelLevel::Scalar, &internal::ScalarL2Squared<float>, &internal::ScalarDot<float>, &internal::ScalarL1<float>,
+     &internal::ScalarCosineSums<float>},
+    {KernelLevel::Scalar, &internal::ScalarL2Squared<Half>, &internal::ScalarDot<Half>, &internal::ScalarL1<Half>,
+     &internal::ScalarCosineSums<Half>, &internal::ScalarHalfToFloat, &internal::ScalarFloatToHalf}};
 
 // Constant-initialised, so a distance computed before InitKernels (or from another TU's static
 // initialiser) is still correct, just slower. A pointer to an immutable table rather than a copy
-// of one, so that a reader never sees half of one level's pointers and half of another's.
-constinit std::atomic<const F32Kernels *> g_active{&kScalarKernels};
+// of one, so that a reader never sees half of one level's pointers and half of another's, nor
+// float32 kernels of one level with half kernels of another.
+constinit std::atomic<const internal::LevelKernels *> g_active{&kScalarKernels};
 
 bool
 AsciiEqualsIgnoreCase(const char *s, const char *lower)
@@ -85,12 +90,15 @@ KernelLevelSupported(KernelLevel level) noexcept
 	case KernelLevel::SSE2:
 		__builtin_cpu_init();
 		return __builtin_cpu_supports("sse2");
+	// The half kernels of both convert with F16C. Every CPU with AVX2 has it, but a hypervisor
+	// may hide it, and then AVX2 would be no use for halfvec.
 	case KernelLevel::AVX2:
 		__builtin_cpu_init();
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 	case KernelLevel::AVX512:
 		__builtin_cpu_init();
-		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+		       __builtin_cpu_supports("f16c");
 #else
 	case KernelLevel::SSE2:
 	case KernelLevel::AVX2:
@@ -115,11 +123,19 @@ DetectKernelLevel() noexcept
 const F32Kernels &
 ScalarKernels() noexcept
 {
-	return kScalarKernels;
+	return kScalarKernels.f32;
 }
 
-const F32Kernels &
-KernelsFor(KernelLevel level) noexcept
+const F16Kernels &
+ScalarHalfKernels() noexcept
+{
+	return kScalarKernels.f16;
+}
+
+namespace {
+
+const internal::LevelKernels &
+LevelKernelsFor(KernelLevel level) noexcept
 {
 	if (!KernelLevelSupported(level))
 		return kScalarKernels;
@@ -143,6 +159,20 @@ KernelsFor(KernelLevel level) noexcept
 	return kScalarKernels;
 }
 
+} // namespace
+
+const F32Kernels &
+KernelsFor(KernelLevel level) noexcept
+{
+	return LevelKernelsFor(level).f32;
+}
+
+const F16Kernels &
+HalfKernelsFor(KernelLevel level) noexcept
+{
+	return LevelKernelsFor(level).f16;
+}
+
 KernelLevel
 InitKernels(bool *ignored_request) noexcept
 {
@@ -159,14 +189,20 @@ InitKernels(bool *ignored_request) noexcept
 	}
 	if (ignored_request != nullptr)
 		*ignored_request = ignored;
-	g_active.store(&KernelsFor(level), std::memory_order_release);
+	g_active.store(&LevelKernelsFor(level), std::memory_order_release);
 	return level;
 }
 
 const F32Kernels &
 ActiveKernels() noexcept
 {
-	return *g_active.load(std::memory_order_acquire);
+	return g_active.load(std::memory_order_acquire)->f32;
+}
+
+const F16Kernels &
+ActiveHalfKernels() noexcept
+{
+	return g_active.load(std::memory_order_acquire)->f16;
 }
 
 } // namespace quiver::core

@@ -5,52 +5,87 @@
 // vectorise these loops into a different order of additions. This file gets the baseline flags,
 // which on x86-64 include no FMA, so every product is rounded before it is added; the FMA levels
 // differ from it only by rounding, which the tests allow for.
+//
+// The half kernels are the same loops over halves converted exactly to float, so they equal the
+// float kernels on the converted vectors.
 #include <cmath>
 
+#include "quiver/kernels_impl.hpp"
 #include "kernels_internal.hpp"
 
 namespace quiver::core::internal {
 
+namespace {
+
 float
-ScalarL2Squared(const float *a, const float *b, std::size_t n)
+ToFloat(float x)
+{
+	return x;
+}
+
+float
+ToFloat(Half h)
+{
+	return impl::HalfBits<Baseline>::ToFloat(h);
+}
+
+} // namespace
+
+template <class T>
+float
+ScalarL2Squared(const T *a, const T *b, std::size_t n)
 {
 	float sum = 0.0f;
 	for (std::size_t i = 0; i < n; i++) {
-		float d = a[i] - b[i];
+		float d = ToFloat(a[i]) - ToFloat(b[i]);
 		sum += d * d;
 	}
 	return sum;
 }
 
+template <class T>
 float
-ScalarDot(const float *a, const float *b, std::size_t n)
+ScalarDot(const T *a, const T *b, std::size_t n)
 {
 	float sum = 0.0f;
 	for (std::size_t i = 0; i < n; i++)
-		sum += a[i] * b[i];
+		sum += ToFloat(a[i]) * ToFloat(b[i]);
 	return sum;
 }
 
+template <class T>
 float
-ScalarL1(const float *a, const float *b, std::size_t n)
+ScalarL1(const T *a, const T *b, std::size_t n)
 {
 	float sum = 0.0f;
 	for (std::size_t i = 0; i < n; i++)
-		sum += std::fabs(a[i] - b[i]);
+		sum += std::fabs(ToFloat(a[i]) - ToFloat(b[i]));
 	return sum;
 }
 
+template <class T>
 CosineSums
-ScalarCosineSums(const float *a, const float *b, std::size_t n)
+ScalarCosineSums(const T *a, const T *b, std::size_t n)
 {
 	CosineSums sums = {0.0f, 0.0f, 0.0f};
 	for (std::size_t i = 0; i < n; i++) {
-		sums.dot += a[i] * b[i];
-		sums.norm_a += a[i] * a[i];
-		sums.norm_b += b[i] * b[i];
+		float x = ToFloat(a[i]);
+		float y = ToFloat(b[i]);
+		sums.dot += x * y;
+		sums.norm_a += x * x;
+		sums.norm_b += y * y;
 	}
 	return sums;
 }
+
+template float ScalarL2Squared<float>(const float *, const float *, std::size_t);
+template float ScalarDot<float>(const float *, const float *, std::size_t);
+template float ScalarL1<float>(const float *, const float *, std::size_t);
+template CosineSums ScalarCosineSums<float>(const float *, const float *, std::size_t);
+template float ScalarL2Squared<Half>(const Half *, const Half *, std::size_t);
+template float ScalarDot<Half>(const Half *, const Half *, std::size_t);
+template float ScalarL1<Half>(const Half *, const Half *, std::size_t);
+template CosineSums ScalarCosineSums<Half>(const Half *, const Half *, std::size_t);
 
 } // namespace quiver::core::internal
 

@@ -1,20 +1,16 @@
 // The SSE2 kernels (compiled with -msse2). Keep this file to the instantiations: see kernels_impl.hpp.
+// SSE2 has no F16C: the half kernels widen halves with integer instructions (HalfOps<sse2>).
 #include "quiver/kernels_impl.hpp"
 #include "kernels_internal.hpp"
 
 namespace quiver::core {
 
-template float L2SquaredImpl<xsimd::sse2>(const float *, const float *, std::size_t);
-template float DotImpl<xsimd::sse2>(const float *, const float *, std::size_t);
-template float L1Impl<xsimd::sse2>(const float *, const float *, std::size_t);
-template CosineSums CosineSumsImpl<xsimd::sse2>(const float *, const float *, std::size_t);
-
 namespace {
-constexpr F32Kernels kKernels = {KernelLevel::SSE2, &L2SquaredImpl<xsimd::sse2>, &DotImpl<xsimd::sse2>,
-                                 &L1Impl<xsimd::sse2>, &CosineSumsImpl<xsimd::sse2>};
+constexpr internal::LevelKernels kKernels = {MakeF32Kernels<xsimd::sse2>(KernelLevel::SSE2),
+                                             MakeF16Kernels<xsimd::sse2>(KernelLevel::SSE2)};
 } // namespace
 
-const F32Kernels &
+const internal::LevelKernels &
 internal::KernelsSSE2() noexcept
 {
 	return kKernels;
