@@ -19,6 +19,7 @@ OBJS = \
 	src/pg/guard.o \
 	src/pg/quiver.o \
 	src/pg/types/vector.o \
+	src/pg/types/halfvec.o \
 	src/pg/hnsw/hnsw_handler.o \
 	src/pg/hnsw/hnsw_graph.o \
 	src/pg/hnsw/hnsw_build.o \

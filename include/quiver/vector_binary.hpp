@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "quiver/half.hpp"
+
 namespace quiver::core {
 
 enum class VectorBinaryStatus {
@@ -41,6 +43,19 @@ VectorBinaryResult ParseVectorBinary(const std::uint8_t *data, std::size_t len, 
 
 // Encodes dim values into out (VectorBinarySize(dim) bytes).
 void WriteVectorBinary(const float *values, int dim, std::uint8_t *out) noexcept;
+
+// The `halfvec` form, also pgvector's: the same header, then dim binary16 values (2 bytes each,
+// network byte order). NaN and infinite halves are rejected like NaN and infinite floats.
+inline constexpr std::size_t
+HalfvecBinarySize(int dim) noexcept
+{
+	return 4 + 2 * static_cast<std::size_t>(dim);
+}
+
+VectorBinaryResult ParseHalfvecBinary(const std::uint8_t *data, std::size_t len, int expected_dim, Half *out,
+                                      int max_dim) noexcept;
+
+void WriteHalfvecBinary(const Half *values, int dim, std::uint8_t *out) noexcept;
 
 } // namespace quiver::core
 

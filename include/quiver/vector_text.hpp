@@ -19,7 +19,7 @@ enum class VectorTextStatus {
 	TooManyDimensions,  // more than the caller's max_dim values
 	Syntax,             // anything else malformed
 	JunkAfterBracket,   // non-whitespace after the closing ']'
-	OutOfRange,         // a number too large for float32; token_* names it
+	OutOfRange,         // a number too large for float32 (or at or above `limit`); token_* names it
 	NaNValue,
 	InfiniteValue,
 };
@@ -31,8 +31,11 @@ struct VectorTextResult {
 	std::size_t token_len;
 };
 
-// Parses NUL-terminated text into out, which has room for max_dim values.
-VectorTextResult ParseVectorText(const char *text, float *out, int max_dim) noexcept;
+// Parses NUL-terminated text into out, which has room for max_dim values. A finite value whose
+// magnitude is at least `limit` is out of range too (halfvec passes 65520, where rounding to
+// half precision reaches infinity), reported with the text of the number as written.
+VectorTextResult ParseVectorText(const char *text, float *out, int max_dim,
+                                 float limit = __builtin_inff()) noexcept;
 
 // Bytes needed to format dim values, including brackets, commas and a terminating NUL.
 std::size_t VectorTextCapacity(int dim) noexcept;

@@ -27,7 +27,7 @@ SkipSpace(const char *p)
 } // namespace
 
 VectorTextResult
-ParseVectorText(const char *text, float *out, int max_dim) noexcept
+ParseVectorText(const char *text, float *out, int max_dim, float limit) noexcept
 {
 	const char *p = SkipSpace(text);
 	if (*p != '[')
@@ -52,7 +52,7 @@ ParseVectorText(const char *text, float *out, int max_dim) noexcept
 		float value = std::strtof(p, &end);
 		if (end == p)
 			return Fail(VectorTextStatus::Syntax);
-		if (errno == ERANGE && std::isinf(value))
+		if ((errno == ERANGE && std::isinf(value)) || (std::isfinite(value) && std::fabs(value) >= limit))
 			return VectorTextResult{VectorTextStatus::OutOfRange, 0, static_cast<std::size_t>(p - text),
 			                        static_cast<std::size_t>(end - p)};
 		if (std::isnan(value))

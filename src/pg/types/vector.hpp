@@ -1,10 +1,11 @@
-// The on-disk and in-memory form of `vector`, identical to pgvector's: a varlena header,
-// int16 dim, int16 unused (0), then dim float32 values. Keeping pgvector's layout costs
-// nothing and keeps a binary-level migration path open.
+// The on-disk and in-memory form of `vector` and `halfvec`, identical to pgvector's: a varlena
+// header, int16 dim, int16 unused (0), then dim float32 (vector) or binary16 (halfvec) values.
+// Keeping pgvector's layout costs nothing and keeps a binary-level migration path open.
 #pragma once
 
 #include <cstddef>
 
+#include "quiver/half.hpp"
 #include "quiver/vector_text.hpp"
 #include "../guard.hpp"
 
@@ -42,16 +43,29 @@ DatumGetVector(Datum d)
 	return reinterpret_cast<Vector *>(PG_DETOAST_DATUM(d));
 }
 
+// A halfvec has the same header; its values are binary16.
+inline core::Half *
+HalfvecValues(Vector *v)
+{
+	return reinterpret_cast<core::Half *>(v + 1);
+}
+
+inline const core::Half *
+HalfvecValues(const Vector *v)
+{
+	return reinterpret_cast<const core::Half *>(v + 1);
+}
+
 inline constexpr int kVectorMaxDim = core::kVectorMaxDim;
 
 // A zero-filled vector of dim values in the current memory context.
 Vector *InitVector(int dim);
 
-// The checks below raise pgvector's messages and SQLSTATEs.
-void CheckDim(int dim);
+// The checks below raise pgvector's messages and SQLSTATEs; `type` names the SQL type in them.
+void CheckDim(int dim, const char *type = "vector");
 void CheckExpectedDim(int32 typmod, int dim);
-void CheckSameDims(const Vector *a, const Vector *b);
-void CheckElement(float value);
+void CheckSameDims(const Vector *a, const Vector *b, const char *type = "vector");
+void CheckElement(float value, const char *type = "vector");
 
 } // namespace quiver::pg
 
