@@ -12,6 +12,7 @@
 //             [--build-setup "SET maintenance_work_mem = '64MB'"]   (SQL run before CREATE INDEX)
 //             [--delete-pct P]   then delete P% of the rows (id % 100 < P), VACUUM (timed), measure
 //                                again, and compare with a fresh index on the remaining rows
+//             [--type vector|halfvec]  column type (halfvec: the halfvec_* opclasses)
 //             [--reuse]          keep an existing bench_items table and index (no load, no build)
 //             [--inserts N]      then time inserting N more rows (copies of base rows, one per
 //                                statement, one client) into the live index
@@ -154,11 +155,12 @@ struct RunResult {
 
 void
 RunQueries(const std::string &conninfo, const std::string &setup, const std::vector<std::string> &queries,
-           const Matrix &gt, std::size_t begin, std::size_t end, const std::string &op, RunResult *out)
+           const Matrix &gt, std::size_t begin, std::size_t end, const std::string &op, const std::string &type,
+           RunResult *out)
 {
 	PGconn *c = Connect(conninfo);
 	Exec(c, setup);
-	std::string sql = "SELECT id FROM bench_items ORDER BY v " + op + " $1::vector LIMIT 10";
+	std::string sql = "SELECT id FROM bench_items ORDER BY v " + op + " $1::" + type + " LIMIT 10";
 	PGresult *p = PQprepare(c, "knn", sql.c_str(), 1, nullptr);
 	PQclear(p);
 	for (std::size_t q = begin; q < end; q++) {
@@ -194,6 +196,7 @@ main(int argc, char **argv)
 	int delete_pct = 0;
 	std::size_t inserts = 0;
 	bool reuse = false;
+	std::string type = "vector";
 	int m = 16, efc = 64, clients = 2;
 	bool keep = false;
 	for (int i = 1; i < argc; i++) {
@@ -218,6 +221,7 @@ main(int argc, char **argv)
 		else if (a == "--build-setup") build_setup = next();
 		else if (a == "--delete-pct") delete_pct = std::stoi(next());
 		else if (a == "--reuse") reuse = true;
+		else if (a == "--type") type = next();
 		else if (a == "--inserts") inserts = std::stoul(next());
 		else throw std::runtime_error("unknown option " + a);
 	}
@@ -257,7 +261,7 @@ main(int argc, char **argv)
 		}
 	}
 	std::string op = metric == "l2" ? "<->" : "<=>";
-	std::string opclass = metric == "l2" ? "vector_l2_ops" : "vector_cosine_ops";
+	std::string opclass = type + (metric == "l2" ? "_l2_ops" : "_cosine_ops");
 
 	PGconn *c = Connect(conninfo);
 	Exec(c, "SET client_min_messages = warning");
@@ -266,7 +270,7 @@ main(int argc, char **argv)
 	double load_s = 0, build_s = 0, t0 = 0;
 	if (!reuse) {
 		Exec(c, "DROP TABLE IF EXISTS bench_items");
-		Exec(c, "CREATE TABLE bench_items (id int, v vector(" + std::to_string(base.dim) + "))");
+		Exec(c, "CREATE TABLE bench_items (id int, v " + type + "(" + std::to_string(base.dim) + "))");
 		t0 = Now();
 		CopyVectors(c, "bench_items", base);
 		load_s = Now() - t0;
@@ -280,15 +284,15 @@ main(int argc, char **argv)
 	}
 	double size_mb = std::stod(Scalar(c, "SELECT pg_relation_size('bench_idx')")) / (1024.0 * 1024.0);
 
-	std::printf("dataset=%s rows=%zu dim=%zu metric=%s ext=%s %s index=%s m=%d ef_construction=%d\n", dataset.c_str(),
-	            base.rows, base.dim, metric.c_str(), ext.c_str(), version.c_str(), index.c_str(), m, efc);
+	std::printf("dataset=%s rows=%zu dim=%zu type=%s metric=%s ext=%s %s index=%s m=%d ef_construction=%d\n", dataset.c_str(),
+	            base.rows, base.dim, type.c_str(), metric.c_str(), ext.c_str(), version.c_str(), index.c_str(), m, efc);
 	std::printf("load_s=%.1f build_s=%.2f index_mb=%.1f\n", load_s, build_s, size_mb);
 	std::vector<std::string> queries;
 	for (std::size_t q = 0; q < query.rows; q++)
 		queries.push_back(VectorText(&query.data[q * query.dim], query.dim));
 
 	Exec(c, "DROP TABLE IF EXISTS bench_queries");
-	Exec(c, "CREATE TABLE bench_queries (qid int, v vector(" + std::to_string(query.dim) + "))");
+	Exec(c, "CREATE TABLE bench_queries (qid int, v " + type + "(" + std::to_string(query.dim) + "))");
 	CopyVectors(c, "bench_queries", query);
 	// All queries in one statement: no round trip, parse or plan per query, so this is the
 	// index's own cost (plus fetching 10 heap rows per query).
@@ -320,7 +324,7 @@ main(int argc, char **argv)
 
 			RunResult one;
 			double s0 = Now();
-			RunQueries(conninfo, setup, queries, truth, 0, queries.size(), op, &one);
+			RunQueries(conninfo, setup, queries, truth, 0, queries.size(), op, type, &one);
 			double qps1 = static_cast<double>(queries.size()) / (Now() - s0);
 
 			std::vector<RunResult> parts(static_cast<std::size_t>(clients));
@@ -329,7 +333,7 @@ main(int argc, char **argv)
 			for (int t = 0; t < clients; t++) {
 				std::size_t b = queries.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(clients);
 				std::size_t e = queries.size() * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(clients);
-				threads.emplace_back(RunQueries, conninfo, setup, std::cref(queries), std::cref(truth), b, e, op, &parts[t]);
+				threads.emplace_back(RunQueries, conninfo, setup, std::cref(queries), std::cref(truth), b, e, op, type, &parts[t]);
 			}
 			for (auto &t : threads)
 				t.join();
@@ -383,7 +387,7 @@ main(int argc, char **argv)
 		std::size_t next_id = static_cast<std::size_t>(std::stoull(Scalar(c, "SELECT max(id) + 1 FROM bench_items")));
 		auto insert_range = [&](std::size_t first_id, std::size_t begin, std::size_t end) {
 			PGconn *ic = Connect(conninfo);
-			PGresult *p = PQprepare(ic, "ins", "INSERT INTO bench_items VALUES ($1, $2::vector)", 2, nullptr);
+			PGresult *p = PQprepare(ic, "ins", ("INSERT INTO bench_items VALUES ($1, $2::" + type + ")").c_str(), 2, nullptr);
 			PQclear(p);
 			for (std::size_t i = begin; i < end; i++) {
 				std::string id = std::to_string(first_id + i);

@@ -187,3 +187,51 @@ VACUUM s;
 SELECT elements, deleted_elements, heap_tids FROM quiver_hnsw_stats('s_idx');
 SELECT * FROM quiver_hnsw_stats('s');
 DROP TABLE s;
+
+-- halfvec: the same four opclasses, the index storing binary16 values
+CREATE TABLE hv (id int, v halfvec(3));
+INSERT INTO hv VALUES (1, '[1,1,1]'), (2, '[2,2,2]'), (3, '[1,1,2]'), (4, '[0.1,0.2,0.3]'), (5, NULL), (6, '[-1,0,1]');
+CREATE INDEX hv_l2 ON hv USING hnsw (v halfvec_l2_ops);
+CREATE INDEX hv_ip ON hv USING hnsw (v halfvec_ip_ops);
+CREATE INDEX hv_cos ON hv USING hnsw (v halfvec_cosine_ops);
+CREATE INDEX hv_l1 ON hv USING hnsw (v halfvec_l1_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <-> '[1,1,1]' LIMIT 3;
+SELECT id, round((v <-> '[1,1,1]')::numeric, 4) FROM hv ORDER BY v <-> '[1,1,1]' LIMIT 5;
+SELECT id FROM hv ORDER BY v <#> '[1,1,1]' LIMIT 5;
+-- ([2,2,2] points the same way as [1,1,1]: left out so that no two distances tie)
+SELECT id FROM hv WHERE id <> 2 ORDER BY v <=> '[1,1,1]' LIMIT 5;
+SELECT id FROM hv ORDER BY v <+> '[1,1,1.2]' LIMIT 5;
+-- a vector query is cast to halfvec and uses the index
+EXPLAIN (COSTS OFF) SELECT id FROM hv ORDER BY v <-> '[1,1,1]'::vector LIMIT 3;
+INSERT INTO hv VALUES (7, '[1,1,1.001]');
+SELECT id FROM hv ORDER BY v <-> '[1,1,1]' LIMIT 2;
+DELETE FROM hv WHERE id = 1;
+VACUUM hv;
+SELECT id FROM hv ORDER BY v <-> '[1,1,1]' LIMIT 2;
+SELECT elements, heap_tids, dimensions, metric FROM quiver_hnsw_stats('hv_cos');
+RESET enable_seqscan;
+DROP TABLE hv;
+-- 4,000 dimensions at most for halfvec
+CREATE TABLE hv (v halfvec(4001));
+CREATE INDEX ON hv USING hnsw (v halfvec_l2_ops);
+DROP TABLE hv;
+CREATE TABLE hv (v halfvec(4000));
+CREATE INDEX ON hv USING hnsw (v halfvec_l2_ops);
+INSERT INTO hv SELECT array_fill(i::real, ARRAY[4000]) FROM generate_series(1, 3) i;
+SELECT vector_dims(v) FROM hv ORDER BY v <-> array_fill(2.2::real, ARRAY[4000])::halfvec LIMIT 1;
+DROP TABLE hv;
+-- an opclass of the other type is refused
+CREATE TABLE hv (v halfvec(3));
+CREATE INDEX ON hv USING hnsw (v vector_l2_ops);
+DROP TABLE hv;
+-- a vector column indexed at half precision through an expression
+CREATE TABLE ev (id int, v vector(3));
+INSERT INTO ev SELECT i, ARRAY[i, i % 7, 1] FROM generate_series(1, 50) i;
+CREATE INDEX ev_half ON ev USING hnsw ((v::halfvec(3)) halfvec_l2_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM ev ORDER BY v::halfvec(3) <-> '[10,3.2,1]' LIMIT 3;
+SELECT id FROM ev ORDER BY v::halfvec(3) <-> '[10,3.2,1]' LIMIT 3;
+SELECT dimensions, metric, heap_tids FROM quiver_hnsw_stats('ev_half');
+RESET enable_seqscan;
+DROP TABLE ev;

@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION quiver;
-SELECT plan(14);
+SELECT plan(22);
 
 SELECT setseed(0.17);
 CREATE TABLE items (id int PRIMARY KEY, tenant int NOT NULL, v vector(16));
@@ -15,7 +15,9 @@ SELECT q, ARRAY(SELECT random()::real FROM generate_series(1, 16) WHERE q > 0)::
 FROM generate_series(1, 40) q;
 
 -- recall@10 of the current index for an operator, against a sequential scan
-CREATE FUNCTION pg_temp.recall(op text, filter text DEFAULT 'true') RETURNS float8 LANGUAGE plpgsql AS $$
+-- (tbl and qtbl: the table searched and the table of query vectors)
+CREATE FUNCTION pg_temp.recall(op text, filter text DEFAULT 'true', tbl text DEFAULT 'items', qtbl text DEFAULT 'queries')
+RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE
 	hits int := 0;
 	total int := 0;
@@ -23,15 +25,19 @@ DECLARE
 	exact int[];
 	r record;
 BEGIN
-	FOR r IN SELECT q, v FROM queries LOOP
+	-- The query vector is read inside the statement: its type differs between tables, and
+	-- PL/pgSQL would keep the first call's parameter type.
+	FOR r IN EXECUTE format('SELECT q FROM %I', qtbl) LOOP
 		SET LOCAL enable_seqscan = off;
 		SET LOCAL enable_indexscan = on;
-		EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM items WHERE %s ORDER BY v %s $1 LIMIT 10) s', filter, op)
-			INTO approx USING r.v;
+		EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %I WHERE %s ORDER BY v %s (SELECT v FROM %I WHERE q = $1) LIMIT 10) s',
+		               tbl, filter, op, qtbl)
+			INTO approx USING r.q;
 		SET LOCAL enable_seqscan = on;
 		SET LOCAL enable_indexscan = off;
-		EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM items WHERE %s ORDER BY v %s $1 LIMIT 10) s', filter, op)
-			INTO exact USING r.v;
+		EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %I WHERE %s ORDER BY v %s (SELECT v FROM %I WHERE q = $1) LIMIT 10) s',
+		               tbl, filter, op, qtbl)
+			INTO exact USING r.q;
 		total := total + coalesce(array_length(exact, 1), 0);
 		hits := hits + (SELECT count(*) FROM unnest(approx) a WHERE a = ANY (exact));
 	END LOOP;
@@ -103,6 +109,51 @@ SELECT is((SELECT count(*)::int FROM (SELECT id FROM items ORDER BY v <-> (SELEC
           'deleted rows are not returned');
 
 SELECT is((SELECT count(*)::int FROM pg_stat_progress_create_index), 0, 'no build left behind');
+
+-- halfvec: every opclass against exact halfvec search; built, insert-built and
+-- beyond-maintenance_work_mem indexes; smaller than the same index on vector
+SELECT setseed(0.29);
+CREATE TABLE hitems (id int PRIMARY KEY, v halfvec(24));
+INSERT INTO hitems
+SELECT i, ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, 24) WHERE i > 0)
+FROM generate_series(1, 3000) i;
+CREATE TABLE hqueries AS
+SELECT q, ARRAY(SELECT (random() * 2 - 1)::real FROM generate_series(1, 24) WHERE q > 0)::halfvec(24) AS v
+FROM generate_series(1, 40) q;
+
+CREATE INDEX hitems_l2 ON hitems USING hnsw (v halfvec_l2_ops);
+SELECT cmp_ok(pg_temp.recall('<->', 'true', 'hitems', 'hqueries'), '>=', 0.95::float8, 'halfvec L2 recall@10 after build');
+SELECT is((SELECT count(*) FROM (SELECT 1 FROM hitems ORDER BY v <-> (SELECT v FROM hqueries LIMIT 1) LIMIT 10) s),
+	10::bigint, 'a halfvec query returns LIMIT rows');
+DROP INDEX hitems_l2;
+CREATE INDEX hitems_ip ON hitems USING hnsw (v halfvec_ip_ops);
+SELECT cmp_ok(pg_temp.recall('<#>', 'true', 'hitems', 'hqueries'), '>=', 0.90::float8, 'halfvec inner product recall@10 after build');
+DROP INDEX hitems_ip;
+CREATE INDEX hitems_cos ON hitems USING hnsw (v halfvec_cosine_ops);
+SELECT cmp_ok(pg_temp.recall('<=>', 'true', 'hitems', 'hqueries'), '>=', 0.95::float8, 'halfvec cosine recall@10 after build');
+DROP INDEX hitems_cos;
+CREATE INDEX hitems_l1 ON hitems USING hnsw (v halfvec_l1_ops);
+SELECT cmp_ok(pg_temp.recall('<+>', 'true', 'hitems', 'hqueries'), '>=', 0.95::float8, 'halfvec L1 recall@10 after build');
+DROP INDEX hitems_l1;
+
+SET LOCAL maintenance_work_mem = '1MB';
+SET LOCAL client_min_messages = warning;
+CREATE INDEX hitems_l2 ON hitems USING hnsw (v halfvec_l2_ops);
+RESET client_min_messages;
+RESET maintenance_work_mem;
+SELECT cmp_ok(pg_temp.recall('<->', 'true', 'hitems', 'hqueries'), '>=', 0.95::float8, 'halfvec L2 recall@10, build beyond maintenance_work_mem');
+DROP INDEX hitems_l2;
+
+CREATE TABLE grown (LIKE hitems);
+CREATE INDEX grown_cos ON grown USING hnsw (v halfvec_cosine_ops);
+INSERT INTO grown SELECT * FROM hitems;
+SELECT cmp_ok(pg_temp.recall('<=>', 'true', 'grown', 'hqueries'), '>=', 0.95::float8, 'halfvec cosine recall@10 of an index built by inserts');
+
+-- the same rows as vector: the halfvec index stores 2 bytes per value instead of 4
+CREATE TABLE wide AS SELECT id, v::vector(24) AS fv, v AS hv FROM hitems;
+CREATE INDEX wide_f ON wide USING hnsw (fv vector_l2_ops);
+CREATE INDEX wide_h ON wide USING hnsw (hv halfvec_l2_ops);
+SELECT cmp_ok(pg_relation_size('wide_h'), '<', pg_relation_size('wide_f'), 'the halfvec index is smaller');
 
 SELECT * FROM finish();
 ROLLBACK;

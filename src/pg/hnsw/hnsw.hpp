@@ -6,8 +6,9 @@
 // ------
 // Block 0 is the metapage (HnswMetaData after the page header). Every other block is a data
 // page holding two kinds of items:
-//   - an element tuple per graph node: a small header, the vector itself (float32, placed
-//     first so the distance kernels read it straight from the buffer, 8-byte aligned), up to
+//   - an element tuple per graph node: a small header, the vector itself (in the column's
+//     format: float32 for vector, binary16 for halfvec; placed first so the distance kernels
+//     read it straight from the buffer, 8-byte aligned), up to
 //     kHnswHeapTids heap TIDs (equal vectors share one node instead of piling up duplicates
 //     in the graph), and the TID of the node's neighbour tuple;
 //   - a neighbour tuple per node: (level + 2) * m TIDs of other element tuples, 2m for level
@@ -55,7 +56,7 @@ extern "C" {
 namespace quiver::pg::hnsw {
 
 inline constexpr std::uint32_t kHnswMagic = 0x51484E57; // "QHNW"
-inline constexpr std::uint32_t kHnswLayoutVersion = 1;
+inline constexpr std::uint32_t kHnswLayoutVersion = 2; // 2: element tuples carry value_size (halfvec)
 // Page id in the special space, for pg_filedump and sanity checks. Distinct from pgvector
 // (0xFF90 hnsw, 0xFF84 ivfflat) and contrib/bloom (0xFF83).
 inline constexpr std::uint16_t kHnswPageId = 0xFF71;
@@ -63,7 +64,8 @@ inline constexpr BlockNumber kHnswMetaBlock = 0;
 inline constexpr BlockNumber kHnswUpdateLockBlock = 0;
 
 inline constexpr int kHnswHeapTids = 10;
-inline constexpr int kHnswMaxDim = 2000;
+inline constexpr int kHnswMaxDim = 2000;     // vector (float32)
+inline constexpr int kHnswMaxHalfDim = 4000; // halfvec (binary16)
 inline constexpr int kHnswMinM = 2;
 inline constexpr int kHnswMaxM = 100;
 inline constexpr int kHnswDefaultM = 16;
@@ -104,11 +106,11 @@ enum : std::uint8_t { kHnswElementType = 1, kHnswNeighborType = 2 };
 struct HnswElementTuple {
 	std::uint8_t type; // kHnswElementType
 	std::uint8_t level;
-	std::uint8_t deleted; // 1 once vacuum removed the last heap TID
-	std::uint8_t pad;
+	std::uint8_t deleted;    // 1 once vacuum removed the last heap TID
+	std::uint8_t value_size; // bytes per value: 4 (vector, float32) or 2 (halfvec, binary16)
 	std::uint16_t dims;
 	std::uint16_t pad2;
-	// followed by: float values[dims]; ItemPointerData heaptids[kHnswHeapTids];
+	// followed by: values[dims] in the column's own format; ItemPointerData heaptids[kHnswHeapTids];
 	//              ItemPointerData neighbor_tid;
 };
 static_assert(sizeof(HnswElementTuple) == 8, "values must start 8-byte aligned");
@@ -121,16 +123,17 @@ struct HnswNeighborTuple {
 };
 static_assert(sizeof(HnswNeighborTuple) == 4);
 
-inline float *
+// The stored vector, in the index's value format (see HnswContext::value_size).
+inline char *
 ElementValues(HnswElementTuple *e)
 {
-	return reinterpret_cast<float *>(e + 1);
+	return reinterpret_cast<char *>(e + 1);
 }
 
 inline ItemPointerData *
 ElementHeapTids(HnswElementTuple *e)
 {
-	return reinterpret_cast<ItemPointerData *>(ElementValues(e) + e->dims);
+	return reinterpret_cast<ItemPointerData *>(ElementValues(e) + static_cast<std::size_t>(e->value_size) * e->dims);
 }
 
 inline ItemPointerData *
@@ -140,10 +143,9 @@ ElementNeighborTid(HnswElementTuple *e)
 }
 
 inline std::size_t
-ElementTupleSize(int dims)
+ElementTupleSize(std::size_t vector_bytes)
 {
-	return sizeof(HnswElementTuple) + sizeof(float) * static_cast<std::size_t>(dims) +
-	       sizeof(ItemPointerData) * (kHnswHeapTids + 1);
+	return sizeof(HnswElementTuple) + vector_bytes + sizeof(ItemPointerData) * (kHnswHeapTids + 1);
 }
 
 inline ItemPointerData *
@@ -249,10 +251,16 @@ int HnswGetEfConstruction(Relation index);
 // ---- hnsw_graph.cpp ----
 
 // What a search needs to know about the index, read once per operation.
+//
+// Vectors travel through the index code in the column's own format ("stored vectors",
+// passed as void pointers): float32 for vector, binary16 for halfvec, value_size bytes per
+// dimension, vector_bytes in all. Only the in-memory build widens them to float32 for hnswlib.
 struct HnswContext {
 	Relation index;
 	core::Metric metric;
 	int dims;
+	int value_size;           // 4 (vector) or 2 (halfvec)
+	std::size_t vector_bytes; // value_size * dims
 	int m;
 	int ef_construction;
 	bool building; // pages are WAL-logged in bulk at the end of the build, not one by one
@@ -260,10 +268,25 @@ struct HnswContext {
 
 void HnswInitContext(HnswContext *ctx, Relation index, bool building);
 
-// Normalizes in place for cosine; false when the vector cannot be indexed (zero for cosine).
-bool HnswPrepareVector(const HnswContext *ctx, float *values);
+// The largest number of dimensions an index of this value format accepts: a stored vector
+// must fit one page with its element tuple.
+int HnswMaxDims(const HnswContext *ctx);
 
-float HnswDistance(const HnswContext *ctx, const float *a, const float *b);
+// Copies the values of a vector or halfvec datum (of the indexed type) into out
+// (vector_bytes), checking its dimensions against the index's.
+void HnswDatumValues(const HnswContext *ctx, Datum datum, void *out);
+
+// Normalizes a stored vector in place for cosine; false when the vector cannot be indexed
+// (zero for cosine).
+bool HnswPrepareVector(const HnswContext *ctx, void *values);
+
+// The distance between two stored vectors: smaller is closer, in the SQL operator's order.
+float HnswDistance(const HnswContext *ctx, const void *a, const void *b);
+
+// Stored vector <-> float32, for the in-memory build (exact both ways for halves that came
+// from the index).
+void HnswWidenVector(const HnswContext *ctx, const void *in, float *out);
+void HnswNarrowVector(const HnswContext *ctx, const float *in, void *out);
 
 // ReadBuffer for index blocks through backend-local hints of the buffer last seen holding the
 // block (skips the shared mapping-table lookup when the hint is still right).
@@ -294,7 +317,7 @@ struct HnswCandidate {
 
 // Searches one layer from the given entries; returns up to ef nearest candidates sorted by
 // ascending distance in *out (palloc'd) and their number.
-int HnswSearchLayer(const HnswContext *ctx, const float *query, const HnswCandidate *entries, int n_entries, int ef,
+int HnswSearchLayer(const HnswContext *ctx, const void *query, const HnswCandidate *entries, int n_entries, int ef,
                     int level, HnswCandidate **out);
 
 // Copies the valid neighbour TIDs of one level of a node into out (room for
@@ -303,23 +326,23 @@ int HnswLoadNeighbors(const HnswContext *ctx, ItemPointer neighbor_tid, int leve
 
 // Reads one element: its distance to query (when query is non-null) and its header fields.
 // False when tid no longer holds an element (freed by vacuum after the caller read it).
-bool HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const float *query, HnswCandidate *out);
+bool HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const void *query, HnswCandidate *out);
 
 // Copies the live heap TIDs of a search result into out (kHnswHeapTids room); none when the
 // element was deleted meanwhile, or freed by vacuum and its slot reused by an insert (then
 // its distance to query no longer matches c.distance).
-int HnswLoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const float *query, ItemPointerData *out);
+int HnswLoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const void *query, ItemPointerData *out);
 
 // HnswLoadCandidate for several elements at once, with their memory reads overlapped. Writes
 // the elements that still exist to out (room for n); returns how many.
-int HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, const float *query, HnswCandidate *out);
+int HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, const void *query, HnswCandidate *out);
 
-// Copies an element's vector into values (dims floats); false as for HnswLoadCandidate.
-bool HnswLoadVector(const HnswContext *ctx, ItemPointer tid, float *values);
+// Copies an element's stored vector into values (vector_bytes); false as for HnswLoadCandidate.
+bool HnswLoadVector(const HnswContext *ctx, ItemPointer tid, void *values);
 
 // Descends from the entry point to `level` and sets *out to the single nearest node found
 // there. False when the entry point vanished (vacuum moved it); the caller may re-read it.
-bool HnswGreedyDescend(const HnswContext *ctx, const float *query, HnswEntryPoint entry, int level, HnswCandidate *out);
+bool HnswGreedyDescend(const HnswContext *ctx, const void *query, HnswEntryPoint entry, int level, HnswCandidate *out);
 
 // Generic WAL (or plain dirtying during a build) for up to MAX_GENERIC_XLOG_PAGES buffers.
 struct HnswPageEdit {
@@ -336,7 +359,7 @@ void HnswEditFinish(HnswPageEdit *edit);
 
 // The candidates' vectors, loaded once for the pairwise distances of the selection heuristic.
 struct CandidateVectors {
-	float *values;
+	char *values; // count stored vectors, vector_bytes apart
 	int count;
 };
 CandidateVectors LoadCandidateVectors(const HnswContext *ctx, const HnswCandidate *cands, int n);
@@ -355,6 +378,6 @@ void HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer
 
 // Adds one heap tuple's vector to the graph on disk, taking the update lock itself (none during
 // a build). values is modified (normalized).
-void HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid);
+void HnswInsertVector(const HnswContext *ctx, void *values, ItemPointer heap_tid);
 
 } // namespace quiver::pg::hnsw

@@ -104,7 +104,7 @@ BuildThreads()
 }
 
 void
-CheckBuildOptions(Relation index, int dims)
+CheckBuildOptions(Relation index, int dims, int max_dims)
 {
 	int m = HnswGetM(index);
 	int ef_construction = HnswGetEfConstruction(index);
@@ -113,9 +113,9 @@ CheckBuildOptions(Relation index, int dims)
 		                errmsg("ef_construction must be greater than or equal to 2 * m")));
 	if (dims < 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("column does not have dimensions")));
-	if (dims > kHnswMaxDim)
+	if (dims > max_dims)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-		                errmsg("column cannot have more than %d dimensions for hnsw index", kHnswMaxDim)));
+		                errmsg("column cannot have more than %d dimensions for hnsw index", max_dims)));
 }
 
 // Inner product is not a metric, and hnswlib's neighbour selection, which treats it as one,
@@ -270,7 +270,7 @@ FlushGraph(BuildState *bs)
 
 	auto *pos = static_cast<NodePosition *>(
 	    MemoryContextAllocHuge(bs->build_ctx, sizeof(NodePosition) * (n > 0 ? n : 1)));
-	std::size_t element_size = ElementTupleSize(ctx->dims);
+	std::size_t element_size = ElementTupleSize(ctx->vector_bytes);
 
 	// Placement: node after node, a node's two tuples on one page when they fit together.
 	BlockNumber blkno = RelationGetNumberOfBlocks(ctx->index);
@@ -370,9 +370,9 @@ FlushGraph(BuildState *bs)
 		memset(element, 0, element_size);
 		element->type = kHnswElementType;
 		element->level = static_cast<std::uint8_t>(level);
+		element->value_size = static_cast<std::uint8_t>(ctx->value_size);
 		element->dims = static_cast<std::uint16_t>(ctx->dims);
-		memcpy(ElementValues(element), bs->vectors + static_cast<std::size_t>(label) * bs->stride,
-		       sizeof(float) * static_cast<std::size_t>(ctx->dims));
+		HnswNarrowVector(ctx, bs->vectors + static_cast<std::size_t>(label) * bs->stride, ElementValues(element));
 		for (int i = 0; i < kHnswHeapTids; i++)
 			ItemPointerSetInvalid(&ElementHeapTids(element)[i]);
 		ElementHeapTids(element)[0] = bs->tids[label];
@@ -542,11 +542,12 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 		return;
 
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_ctx);
-	Vector *v = DatumGetVector(values[0]);
-	CheckExpectedDim(bs->ctx.dims, v->dim);
-	float *copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(bs->ctx.dims)));
-	memcpy(copy, VectorValues(v), sizeof(float) * static_cast<std::size_t>(bs->ctx.dims));
-	bool indexable = HnswPrepareVector(&bs->ctx, copy);
+	void *stored = palloc(bs->ctx.vector_bytes);
+	HnswDatumValues(&bs->ctx, values[0], stored);
+	bool indexable = HnswPrepareVector(&bs->ctx, stored);
+	// The in-memory graph works on float32 (exact for halves; narrowed back when written).
+	auto *copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(bs->ctx.dims)));
+	HnswWidenVector(&bs->ctx, stored, copy);
 	MemoryContextSwitchTo(old);
 
 	if (indexable && bs->in_memory &&
@@ -588,7 +589,7 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 			}
 		} else {
 			old = MemoryContextSwitchTo(bs->tmp_ctx);
-			HnswInsertVector(&bs->ctx, copy, tid);
+			HnswInsertVector(&bs->ctx, stored, tid);
 			MemoryContextSwitchTo(old);
 		}
 		bs->index_tuples += 1;
@@ -602,13 +603,13 @@ IndexBuildResult *
 BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 {
 	int dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
-	CheckBuildOptions(index, dims);
-	if (RelationGetNumberOfBlocks(index) != 0)
-		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
-
 	BuildState bs;
 	memset(&bs, 0, sizeof bs);
 	HnswInitContext(&bs.ctx, index, true);
+	CheckBuildOptions(index, dims, HnswMaxDims(&bs.ctx));
+	if (RelationGetNumberOfBlocks(index) != 0)
+		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+
 	bs.threads = BuildThreads();
 	bs.in_memory = true;
 	bs.stride = static_cast<std::size_t>(dims) + (AugmentsForInnerProduct(&bs.ctx) ? 1 : 0);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "quiver/kernels.hpp"
+#include "quiver/half.hpp"
 #include "hnsw_search.hpp"
 
 extern "C" {
@@ -12,7 +13,10 @@ extern "C" {
 #include "access/generic_xlog.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/rel.h"
 }
 
@@ -20,25 +24,45 @@ namespace quiver::pg::hnsw {
 
 namespace {
 
-// The metric follows from the opclass's distance support function (pgvector's opclasses,
-// unchanged), so that the kernels can be called directly instead of through fmgr.
-core::Metric
-MetricOfIndex(Relation index)
+// The metric and the value format follow from the opclass's distance support function
+// (pgvector's opclasses, unchanged): its name gives the metric, its argument type the format.
+// The kernels are then called directly instead of through fmgr.
+void
+DescribeIndex(Relation index, core::Metric *metric, int *value_size)
 {
 	Oid proc = index_getprocid(index, 1, kHnswDistanceProc);
 	char *name = get_func_name(proc);
 	if (name == nullptr)
 		elog(ERROR, "hnsw: distance support function %u not found", proc);
+	Oid *argtypes;
+	int nargs;
+	get_func_signature(proc, &argtypes, &nargs);
+	HeapTuple tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(argtypes[0]));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "hnsw: cache lookup failed for type %u", argtypes[0]);
+	const char *type = NameStr(reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typname);
+	if (strcmp(type, "vector") == 0)
+		*value_size = 4;
+	else if (strcmp(type, "halfvec") == 0)
+		*value_size = 2;
+	else
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("hnsw does not support type %s", type)));
+	ReleaseSysCache(tuple);
+
+	auto ends_with = [name](const char *suffix) {
+		std::size_t n = strlen(name), k = strlen(suffix);
+		return n >= k && strcmp(name + n - k, suffix) == 0;
+	};
 	bool has_norm = OidIsValid(index_getprocid(index, 1, kHnswNormProc));
-	if (strcmp(name, "vector_l2_squared_distance") == 0)
-		return core::Metric::L2;
-	if (strcmp(name, "vector_negative_inner_product") == 0)
-		return has_norm ? core::Metric::Cosine : core::Metric::InnerProduct;
-	if (strcmp(name, "l1_distance") == 0)
-		return core::Metric::L1;
-	ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-	                errmsg("hnsw does not support distance function %s", name)));
-	pg_unreachable();
+	if (ends_with("l2_squared_distance"))
+		*metric = core::Metric::L2;
+	else if (ends_with("negative_inner_product"))
+		*metric = has_norm ? core::Metric::Cosine : core::Metric::InnerProduct;
+	else if (strcmp(name, "l1_distance") == 0)
+		*metric = core::Metric::L1;
+	else
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("hnsw does not support distance function %s", name)));
 }
 
 } // namespace
@@ -47,37 +71,77 @@ void
 HnswInitContext(HnswContext *ctx, Relation index, bool building)
 {
 	ctx->index = index;
-	ctx->metric = MetricOfIndex(index);
+	DescribeIndex(index, &ctx->metric, &ctx->value_size);
 	ctx->dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	ctx->vector_bytes = static_cast<std::size_t>(ctx->value_size) * static_cast<std::size_t>(ctx->dims > 0 ? ctx->dims : 0);
 	ctx->m = HnswGetM(index);
 	ctx->ef_construction = HnswGetEfConstruction(index);
 	ctx->building = building;
 }
 
+int
+HnswMaxDims(const HnswContext *ctx)
+{
+	return ctx->value_size == 2 ? kHnswMaxHalfDim : kHnswMaxDim;
+}
+
+void
+HnswDatumValues(const HnswContext *ctx, Datum datum, void *out)
+{
+	// vector and halfvec share the header (dimensions, then the values).
+	Vector *v = DatumGetVector(datum);
+	CheckExpectedDim(ctx->dims, v->dim);
+	memcpy(out, VectorValues(v), ctx->vector_bytes);
+}
+
+void
+HnswWidenVector(const HnswContext *ctx, const void *in, float *out)
+{
+	if (ctx->value_size == 2)
+		core::HalfToFloatArray(static_cast<const core::Half *>(in), out, static_cast<std::size_t>(ctx->dims));
+	else
+		memcpy(out, in, ctx->vector_bytes);
+}
+
+void
+HnswNarrowVector(const HnswContext *ctx, const float *in, void *out)
+{
+	if (ctx->value_size == 2)
+		core::FloatToHalfArray(in, static_cast<core::Half *>(out), static_cast<std::size_t>(ctx->dims));
+	else
+		memcpy(out, in, ctx->vector_bytes);
+}
+
 bool
-HnswPrepareVector(const HnswContext *ctx, float *values)
+HnswPrepareVector(const HnswContext *ctx, void *values)
 {
 	if (ctx->metric != core::Metric::Cosine)
 		return true;
+	// Normalized in float32 then stored back in the column's format, as l2_normalize() does.
+	auto *x = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+	HnswWidenVector(ctx, values, x);
 	double norm = 0;
 	for (int i = 0; i < ctx->dims; i++)
-		norm += static_cast<double>(values[i]) * values[i];
-	if (norm == 0)
+		norm += static_cast<double>(x[i]) * x[i];
+	if (norm == 0) {
+		pfree(x);
 		return false;
+	}
 	norm = std::sqrt(norm);
 	for (int i = 0; i < ctx->dims; i++)
-		values[i] = static_cast<float>(values[i] / norm);
+		x[i] = static_cast<float>(x[i] / norm);
+	HnswNarrowVector(ctx, x, values);
+	pfree(x);
 	return true;
 }
 
-// Smaller is closer, and the order matches the SQL operator's: squared L2 for <->,
-// negative dot for <#>, 1 - dot of normalized vectors for <=>, L1 for <+>.
+namespace {
+
+template <class Kernels, class T>
 float
-HnswDistance(const HnswContext *ctx, const float *a, const float *b)
+DistanceWith(const Kernels &k, core::Metric metric, const T *a, const T *b, std::size_t n)
 {
-	const core::F32Kernels &k = core::ActiveKernels();
-	std::size_t n = static_cast<std::size_t>(ctx->dims);
-	switch (ctx->metric) {
+	switch (metric) {
 	case core::Metric::L2:
 		return k.l2_squared(a, b, n);
 	case core::Metric::InnerProduct:
@@ -88,6 +152,21 @@ HnswDistance(const HnswContext *ctx, const float *a, const float *b)
 		return k.l1(a, b, n);
 	}
 	return 0;
+}
+
+} // namespace
+
+// Smaller is closer, and the order matches the SQL operator's: squared L2 for <->,
+// negative dot for <#>, 1 - dot of normalized vectors for <=>, L1 for <+>.
+float
+HnswDistance(const HnswContext *ctx, const void *a, const void *b)
+{
+	std::size_t n = static_cast<std::size_t>(ctx->dims);
+	if (ctx->value_size == 2)
+		return DistanceWith(core::ActiveHalfKernels(), ctx->metric, static_cast<const core::Half *>(a),
+		                    static_cast<const core::Half *>(b), n);
+	return DistanceWith(core::ActiveKernels(), ctx->metric, static_cast<const float *>(a),
+	                    static_cast<const float *>(b), n);
 }
 
 namespace {
@@ -254,13 +333,13 @@ HnswReadEntryPoint(Relation index)
 
 
 bool
-HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const float *query, HnswCandidate *out)
+HnswLoadCandidate(const HnswContext *ctx, ItemPointer tid, const void *query, HnswCandidate *out)
 {
 	return HnswLoadCandidates(ctx, tid, 1, query, out) == 1;
 }
 
 int
-HnswLoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const float *query, ItemPointerData *out)
+HnswLoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const void *query, ItemPointerData *out)
 {
 	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(&c.element));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -279,7 +358,7 @@ HnswLoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const float *qu
 }
 
 int
-HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, const float *query, HnswCandidate *out)
+HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, const void *query, HnswCandidate *out)
 {
 	// A search is bound by memory latency: each node read touches a buffer descriptor, a line
 	// pointer and a tuple that are rarely in the CPU cache. So the misses of a whole batch are
@@ -300,7 +379,7 @@ HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, c
 				__builtin_prefetch(pages[i] + SizeOfPageHeaderData + sizeof(ItemIdData) * (off - 1));
 		}
 	}
-	const std::size_t vector_bytes = sizeof(HnswElementTuple) + sizeof(float) * static_cast<std::size_t>(ctx->dims);
+	const std::size_t vector_bytes = sizeof(HnswElementTuple) + ctx->vector_bytes;
 	for (int i = 0; i < n; i++) {
 		if (pages[i] == nullptr)
 			continue;
@@ -342,7 +421,7 @@ HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, c
 }
 
 bool
-HnswLoadVector(const HnswContext *ctx, ItemPointer tid, float *values)
+HnswLoadVector(const HnswContext *ctx, ItemPointer tid, void *values)
 {
 	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -351,7 +430,7 @@ HnswLoadVector(const HnswContext *ctx, ItemPointer tid, float *values)
 		UnlockReleaseBuffer(buf);
 		return false;
 	}
-	memcpy(values, ElementValues(e), sizeof(float) * static_cast<std::size_t>(ctx->dims));
+	memcpy(values, ElementValues(e), ctx->vector_bytes);
 	UnlockReleaseBuffer(buf);
 	return true;
 }
@@ -378,7 +457,7 @@ HnswLoadNeighbors(const HnswContext *ctx, ItemPointer neighbor_tid, int level, I
 }
 
 int
-HnswSearchLayer(const HnswContext *ctx, const float *query, const HnswCandidate *entries, int n_entries, int ef,
+HnswSearchLayer(const HnswContext *ctx, const void *query, const HnswCandidate *entries, int n_entries, int ef,
                 int level, HnswCandidate **out)
 {
 	CandidateHeap<false> to_expand;
@@ -437,7 +516,7 @@ HnswSearchLayer(const HnswContext *ctx, const float *query, const HnswCandidate 
 }
 
 bool
-HnswGreedyDescend(const HnswContext *ctx, const float *query, HnswEntryPoint entry, int level, HnswCandidate *out)
+HnswGreedyDescend(const HnswContext *ctx, const void *query, HnswEntryPoint entry, int level, HnswCandidate *out)
 {
 	HnswCandidate current;
 	if (!HnswLoadCandidate(ctx, &entry.tid, query, &current))

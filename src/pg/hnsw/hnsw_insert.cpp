@@ -27,7 +27,7 @@ namespace {
 // Inside an insert the update lock keeps vacuum from freeing nodes, so every TID read from the
 // graph must still resolve.
 void
-MustLoadVector(const HnswContext *ctx, ItemPointer tid, float *values)
+MustLoadVector(const HnswContext *ctx, ItemPointer tid, void *values)
 {
 	if (!HnswLoadVector(ctx, tid, values))
 		elog(ERROR, "hnsw: node (%u,%u) of index \"%s\" vanished during an insert", ItemPointerGetBlockNumber(tid),
@@ -54,10 +54,10 @@ CandidateVectors
 LoadCandidateVectors(const HnswContext *ctx, const HnswCandidate *cands, int n)
 {
 	CandidateVectors cv;
-	cv.values = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims) * (n > 0 ? n : 1)));
+	cv.values = static_cast<char *>(palloc(ctx->vector_bytes * static_cast<std::size_t>(n > 0 ? n : 1)));
 	cv.count = n;
 	for (int i = 0; i < n; i++)
-		MustLoadVector(ctx, const_cast<ItemPointer>(&cands[i].element), cv.values + static_cast<std::size_t>(i) * ctx->dims);
+		MustLoadVector(ctx, const_cast<ItemPointer>(&cands[i].element), cv.values + static_cast<std::size_t>(i) * ctx->vector_bytes);
 	return cv;
 }
 
@@ -75,10 +75,10 @@ SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const Candid
 	for (int i = 0; i < n && count < max_count; i++) {
 		if (cands[i].deleted)
 			continue;
-		const float *vi = cv.values + static_cast<std::size_t>(i) * ctx->dims;
+		const char *vi = cv.values + static_cast<std::size_t>(i) * ctx->vector_bytes;
 		bool diverse = true;
 		for (int j = 0; j < count; j++) {
-			const float *vj = cv.values + static_cast<std::size_t>(chosen[j]) * ctx->dims;
+			const char *vj = cv.values + static_cast<std::size_t>(chosen[j]) * ctx->vector_bytes;
 			if (HnswDistance(ctx, vi, vj) < cands[i].distance) {
 				diverse = false;
 				break;
@@ -229,7 +229,7 @@ bool
 PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPointerData *current, int count,
                ItemPointer added, float added_distance, int level, ItemPointerData *updated)
 {
-	float *base = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+	void *base = palloc(ctx->vector_bytes);
 	MustLoadVector(ctx, const_cast<ItemPointer>(&node.element), base);
 	auto *cands = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(count + 1)));
 	int n = HnswLoadCandidates(ctx, current, count, base, cands);
@@ -322,12 +322,12 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 }
 
 namespace {
-void InsertLinked(const HnswContext *ctx, float *values, ItemPointer heap_tid, int level, const HnswMetaData &meta,
+void InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int level, const HnswMetaData &meta,
                   HnswEntryPoint entry);
 } // namespace
 
 void
-HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
+HnswInsertVector(const HnswContext *ctx, void *values, ItemPointer heap_tid)
 {
 	int level = RandomLevel(ctx->m);
 
@@ -364,7 +364,7 @@ HnswInsertVector(const HnswContext *ctx, float *values, ItemPointer heap_tid)
 namespace {
 
 void
-InsertLinked(const HnswContext *ctx, float *values, ItemPointer heap_tid, int level, const HnswMetaData &meta,
+InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int level, const HnswMetaData &meta,
              HnswEntryPoint entry)
 {
 	int top = entry.level < level ? entry.level : level;
@@ -392,9 +392,9 @@ InsertLinked(const HnswContext *ctx, float *values, ItemPointer heap_tid, int le
 				for (int i = 0; i < n; i++) {
 					if (found[i].deleted || found[i].distance != self)
 						continue;
-					float *other = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+					void *other = palloc(ctx->vector_bytes);
 					MustLoadVector(ctx, &found[i].element, other);
-					bool same = memcmp(other, values, sizeof(float) * static_cast<std::size_t>(ctx->dims)) == 0;
+					bool same = memcmp(other, values, ctx->vector_bytes) == 0;
 					pfree(other);
 					if (same && AddHeapTid(ctx, &found[i].element, heap_tid))
 						return;
@@ -417,13 +417,14 @@ InsertLinked(const HnswContext *ctx, float *values, ItemPointer heap_tid, int le
 	}
 
 	// Build and place the new node's tuples.
-	std::size_t element_size = ElementTupleSize(ctx->dims);
+	std::size_t element_size = ElementTupleSize(ctx->vector_bytes);
 	std::size_t neighbor_size = NeighborTupleSize(level, ctx->m);
 	auto *element = static_cast<HnswElementTuple *>(palloc0(element_size));
 	element->type = kHnswElementType;
 	element->level = static_cast<std::uint8_t>(level);
+	element->value_size = static_cast<std::uint8_t>(ctx->value_size);
 	element->dims = static_cast<std::uint16_t>(ctx->dims);
-	memcpy(ElementValues(element), values, sizeof(float) * static_cast<std::size_t>(ctx->dims));
+	memcpy(ElementValues(element), values, ctx->vector_bytes);
 	for (int i = 0; i < kHnswHeapTids; i++)
 		ItemPointerSetInvalid(&ElementHeapTids(element)[i]);
 	ElementHeapTids(element)[0] = *heap_tid;
@@ -509,11 +510,8 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Re
 
 		HnswContext ctx;
 		HnswInitContext(&ctx, index, false);
-		quiver::pg::Vector *v = quiver::pg::DatumGetVector(values[0]);
-		if (v->dim != ctx.dims)
-			quiver::pg::CheckExpectedDim(ctx.dims, v->dim);
-		float *copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx.dims)));
-		memcpy(copy, quiver::pg::VectorValues(v), sizeof(float) * static_cast<std::size_t>(ctx.dims));
+		void *copy = palloc(ctx.vector_bytes);
+		HnswDatumValues(&ctx, values[0], copy);
 
 		if (HnswPrepareVector(&ctx, copy))
 			HnswInsertVector(&ctx, copy, heap_tid);

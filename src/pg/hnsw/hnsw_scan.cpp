@@ -28,7 +28,7 @@ namespace {
 struct ScanState {
 	HnswContext ctx;
 	MemoryContext search_ctx; // reset on every rescan
-	float *query;
+	void *query; // in the index's value format
 	bool started;
 	bool exhausted;
 	VisitedSet visited;
@@ -190,12 +190,10 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 				elog(ERROR, "non-MVCC snapshots are not supported with hnsw");
 
 			MemoryContext old = MemoryContextSwitchTo(so->search_ctx);
-			so->query = static_cast<float *>(palloc0(sizeof(float) * static_cast<std::size_t>(so->ctx.dims)));
+			so->query = palloc0(so->ctx.vector_bytes);
 			// A NULL query orders nothing; the rows still come back, in graph order from a zero vector.
 			if (!(scan->orderByData[0].sk_flags & SK_ISNULL)) {
-				quiver::pg::Vector *q = quiver::pg::DatumGetVector(scan->orderByData[0].sk_argument);
-				quiver::pg::CheckExpectedDim(so->ctx.dims, q->dim);
-				memcpy(so->query, quiver::pg::VectorValues(q), sizeof(float) * static_cast<std::size_t>(so->ctx.dims));
+				HnswDatumValues(&so->ctx, scan->orderByData[0].sk_argument, so->query);
 				HnswPrepareVector(&so->ctx, so->query);
 			}
 			StartSearch(so);

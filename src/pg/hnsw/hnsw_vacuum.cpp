@@ -200,7 +200,7 @@ RepairNode(VacuumState *vs, const DeletedMap *map, ItemPointer element, ItemPoin
 	if (!any)
 		return;
 
-	float *base = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+	void *base = palloc(ctx->vector_bytes);
 	if (!HnswLoadVector(ctx, element, base))
 		return;
 
@@ -431,7 +431,7 @@ LinkOrphans(VacuumState *vs)
 	}
 
 	auto *orphans = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * MaxOffsetNumber));
-	float *base = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+	void *base = palloc(ctx->vector_bytes);
 	for (BlockNumber blkno = kHnswMetaBlock + 1; blkno < nblocks; blkno++) {
 		vacuum_delay_point();
 		int live = ReadLiveElements(vs, blkno, orphans);
