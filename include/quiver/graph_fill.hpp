@@ -21,9 +21,10 @@ namespace quiver::core {
 
 class BaseLayerFill {
   public:
-	// vectors: the vector of label L starts at vectors + L * stride (the builder's dimension is
-	// read from the first components). graph and vectors must outlive this object.
-	BaseLayerFill(const HnswBuilder &graph, const float *vectors, std::size_t stride);
+	// Distances come from the graph's own vector copies; graph must outlive this object.
+	// second_hop_sources: through how many of a node's nearest neighbours their own
+	// neighbours are taken as candidates (0: all of them).
+	explicit BaseLayerFill(const HnswBuilder &graph, std::size_t second_hop_sources = 8);
 
 	// Bytes Prepare and the fills will allocate for n elements with parameter m.
 	static std::size_t EstimateMemory(std::size_t n, int m);
@@ -38,10 +39,9 @@ class BaseLayerFill {
 
   private:
 	const HnswBuilder &graph_;
-	const float *vectors_;
-	std::size_t stride_;
 	std::size_t n_;
 	std::size_t slots_; // 2m
+	std::size_t second_hop_sources_;
 	std::vector<std::uint32_t> rev_start_;
 	std::vector<std::uint32_t> rev_;
 	std::vector<std::uint32_t> extra_;       // slots_ per id

@@ -117,6 +117,10 @@ class HnswBuilder {
 	int Level(std::uint32_t id) const;
 	// The label the element was added with. Throws Error(Internal) for id >= Size().
 	std::uint32_t Label(std::uint32_t id) const;
+	// The graph's own copy of the element's vector (dim floats, next to its base-level list
+	// in memory, so reading it after the list costs no further cache miss). Not checked: id
+	// must be below Size().
+	const float *Vector(std::uint32_t id) const noexcept;
 	// The element's neighbours on one level: at most 2m on level 0, m above, never itself.
 	// Throws Error(Internal) for id >= Size() or a level outside 0..Level(id).
 	NeighborList Neighbors(std::uint32_t id, int level) const;

@@ -5,9 +5,10 @@
 
 namespace quiver::core {
 
-BaseLayerFill::BaseLayerFill(const HnswBuilder &graph, const float *vectors, std::size_t stride)
-    : graph_(graph), vectors_(vectors), stride_(stride), n_(graph.Size()),
-      slots_(2 * static_cast<std::size_t>(graph.Params().m))
+
+BaseLayerFill::BaseLayerFill(const HnswBuilder &graph, std::size_t second_hop_sources)
+    : graph_(graph), n_(graph.Size()), slots_(2 * static_cast<std::size_t>(graph.Params().m)),
+      second_hop_sources_(second_hop_sources)
 {
 }
 
@@ -51,20 +52,26 @@ BaseLayerFill::FillRange(std::size_t begin, std::size_t end)
 
 		cands.clear();
 		cands.insert(cands.end(), rev_.begin() + rev_start_[id], rev_.begin() + rev_start_[id + 1]);
-		for (std::uint32_t nb : own) {
-			NeighborList second = graph_.Neighbors(nb, 0);
+		// Neighbours' neighbours through the nearest few neighbours only (hnswlib keeps a list
+		// nearest first): the far ones add many candidates and few chosen ones.
+		std::size_t hops = second_hop_sources_ == 0 ? own.count : std::min(own.count, second_hop_sources_);
+		for (std::size_t k = 0; k < hops; k++) {
+			NeighborList second = graph_.Neighbors(own.ids[k], 0);
 			cands.insert(cands.end(), second.begin(), second.end());
 		}
 		std::sort(cands.begin(), cands.end());
 		cands.erase(std::unique(cands.begin(), cands.end()), cands.end());
 
-		const float *self = vectors_ + static_cast<std::size_t>(graph_.Label(static_cast<std::uint32_t>(id))) * stride_;
+		// The graph's own vector copies, not the caller's array: each sits next to data the
+		// candidate search just touched, and all the candidates' misses are started first.
+		const float *self = graph_.Vector(static_cast<std::uint32_t>(id));
 		ranked.clear();
+		for (std::uint32_t c : cands)
+			__builtin_prefetch(graph_.Vector(c));
 		for (std::uint32_t c : cands) {
 			if (c == id || std::find(own.begin(), own.end(), c) != own.end())
 				continue;
-			const float *other = vectors_ + static_cast<std::size_t>(graph_.Label(c)) * stride_;
-			ranked.emplace_back(graph_.Distance(self, other), c);
+			ranked.emplace_back(graph_.Distance(self, graph_.Vector(c)), c);
 		}
 		std::size_t room = std::min(slots_ - own.count, ranked.size());
 		std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(room), ranked.end());

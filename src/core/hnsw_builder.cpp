@@ -368,6 +368,12 @@ HnswBuilder::Label(std::uint32_t id) const
 	return static_cast<std::uint32_t>(impl_->index.getExternalLabel(id));
 }
 
+const float *
+HnswBuilder::Vector(std::uint32_t id) const noexcept
+{
+	return reinterpret_cast<const float *>(impl_->index.getDataByInternalId(id));
+}
+
 NeighborList
 HnswBuilder::Neighbors(std::uint32_t id, int level) const
 {

@@ -65,7 +65,7 @@ TEST(BaseLayerFill, FillsShortListsWithNearestNewNeighbours)
 	for (std::size_t i = 0; i < n; i++)
 		g.Add(data.data() + i * dim, static_cast<std::uint32_t>(i));
 
-	BaseLayerFill fill(g, data.data(), dim);
+	BaseLayerFill fill(g);
 	fill.Prepare();
 	fill.FillRange(0, n / 2);
 	fill.FillRange(n / 2, n);
