@@ -455,6 +455,24 @@ CREATE OPERATOR CLASS halfvec_ops
 	FUNCTION 1 halfvec_cmp(halfvec, halfvec);
 
 -- ===================================================================================
+-- bit: distances on PostgreSQL's bit type (binary-quantized embeddings)
+-- ===================================================================================
+
+CREATE FUNCTION hamming_distance(bit, bit) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1;
+CREATE FUNCTION jaccard_distance(bit, bit) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1;
+
+CREATE OPERATOR <~> (
+	LEFTARG = bit, RIGHTARG = bit, PROCEDURE = hamming_distance,
+	COMMUTATOR = '<~>'
+);
+CREATE OPERATOR <%> (
+	LEFTARG = bit, RIGHTARG = bit, PROCEDURE = jaccard_distance,
+	COMMUTATOR = '<%>'
+);
+
+-- ===================================================================================
 -- Quiver's own functions
 -- ===================================================================================
 

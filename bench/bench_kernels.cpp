@@ -26,10 +26,12 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 #include <type_traits>
 
 #include <benchmark/benchmark.h>
 
+#include "quiver/bits.hpp"
 #include "quiver/half.hpp"
 #include "quiver/kernels.hpp"
 
@@ -190,6 +192,48 @@ BenchMemoryRead(benchmark::State &state)
 	state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * sizeof(float)));
 }
 
+// Bit strings of 1,536 and 64,000 bits (a binary-quantized 1536-d embedding, and the largest
+// bit an hnsw index takes), in cache: bytes of both inputs per second.
+void
+RegisterBitKernels()
+{
+	for (const quiver::core::BitKernels *k : {&quiver::core::PortableBitKernels(),
+	                                          &quiver::core::BitKernelsFor(KernelLevel::AVX2),
+	                                          &quiver::core::BitKernelsFor(KernelLevel::AVX512)}) {
+		for (std::size_t bits : {1536u, 64000u}) {
+			std::string suffix = std::string(k->name) + "/" + std::to_string(bits);
+			auto run = [k, bits](benchmark::State &state, bool jaccard) {
+				std::size_t bytes = bits / 8;
+				static const std::vector<std::uint8_t> data = [] {
+					std::vector<std::uint8_t> d(2 * 8000);
+					std::uint32_t x = 12345;
+					for (auto &byte : d) {
+						x = x * 1664525u + 1013904223u;
+						byte = static_cast<std::uint8_t>(x >> 24);
+					}
+					return d;
+				}();
+				const std::uint8_t *a = data.data();
+				const std::uint8_t *b = a + bytes;
+				for (auto _ : state) {
+					if (jaccard) {
+						auto r = k->jaccard(a, b, bytes);
+						benchmark::DoNotOptimize(r);
+					} else {
+						auto r = k->hamming(a, b, bytes);
+						benchmark::DoNotOptimize(r);
+					}
+				}
+				state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * 2 * bytes));
+			};
+			benchmark::RegisterBenchmark(("bits/hamming/" + suffix).c_str(),
+			                             [run](benchmark::State &state) { run(state, false); });
+			benchmark::RegisterBenchmark(("bits/jaccard/" + suffix).c_str(),
+			                             [run](benchmark::State &state) { run(state, true); });
+		}
+	}
+}
+
 template <class T, class R, std::size_t kDimCount>
 void
 RegisterKernel(const char *kernel, const char *level, R (*fn)(const T *, const T *, std::size_t),
@@ -219,6 +263,7 @@ RegisterAll()
 {
 	constexpr KernelLevel kLevels[] = {KernelLevel::Scalar, KernelLevel::SSE2, KernelLevel::AVX2, KernelLevel::AVX512};
 	benchmark::RegisterBenchmark("memory_read", BenchMemoryRead)->Unit(benchmark::kMillisecond);
+	RegisterBitKernels();
 	for (KernelLevel level : kLevels) {
 		if (!quiver::core::KernelLevelSupported(level))
 			continue;

@@ -190,6 +190,7 @@ InitKernels(bool *ignored_request) noexcept
 	if (ignored_request != nullptr)
 		*ignored_request = ignored;
 	g_active.store(&LevelKernelsFor(level), std::memory_order_release);
+	internal::SetActiveBitKernels(level);
 	return level;
 }
 

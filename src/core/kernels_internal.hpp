@@ -38,6 +38,9 @@ const LevelKernels &KernelsAVX2() noexcept;
 const LevelKernels &KernelsAVX512() noexcept;
 #endif
 
+// Chooses the bit-string kernels for a level (bits.cpp); called by InitKernels.
+void SetActiveBitKernels(KernelLevel level) noexcept;
+
 } // namespace quiver::core::internal
 
 #include "quiver/core_only.hpp"
