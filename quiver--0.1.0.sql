@@ -548,6 +548,17 @@ CREATE OPERATOR CLASS halfvec_l1_ops
 	OPERATOR 1 <+> (halfvec, halfvec) FOR ORDER BY float_ops,
 	FUNCTION 1 l1_distance(halfvec, halfvec);
 
+-- bit opclasses: bit strings up to 64,000 bits (binary-quantized embeddings), Hamming or Jaccard.
+CREATE OPERATOR CLASS bit_hamming_ops
+	FOR TYPE bit USING hnsw AS
+	OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 hamming_distance(bit, bit);
+
+CREATE OPERATOR CLASS bit_jaccard_ops
+	FOR TYPE bit USING hnsw AS
+	OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 jaccard_distance(bit, bit);
+
 -- What an hnsw index holds, read from its pages (needs SELECT on the table).
 CREATE FUNCTION quiver_hnsw_stats(index regclass,
 	OUT elements bigint, OUT deleted_elements bigint, OUT heap_tids bigint, OUT max_level int,

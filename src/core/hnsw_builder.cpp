@@ -4,6 +4,7 @@
 // or `static` (cpuid, xgetbv, AVXCapable, L2SqrSIMD16Ext, ...): a second including TU would
 // break the link. Everything hnswlib-specific therefore lives in this file.
 #include "quiver/hnsw_builder.hpp"
+#include "quiver/bits.hpp"
 
 #include <atomic>
 #include <cmath>
@@ -61,6 +62,8 @@ struct KernelParam {
 	DistanceFn dot;
 	DistanceFn l1;
 	CosineSumsFn cosine_sums;
+	HammingFn hamming;
+	JaccardFn jaccard;
 };
 static_assert(offsetof(KernelParam, dim) == 0);
 
@@ -92,6 +95,23 @@ L1Distance(const void *a, const void *b, const void *param)
 	return NotNaN(p->l1(static_cast<const float *>(a), static_cast<const float *>(b), p->dim));
 }
 
+// Bit strings packed into the floats' bytes (see metric.hpp).
+float
+HammingDistance(const void *a, const void *b, const void *param)
+{
+	const auto *p = static_cast<const KernelParam *>(param);
+	return static_cast<float>(
+	    p->hamming(static_cast<const std::uint8_t *>(a), static_cast<const std::uint8_t *>(b), p->dim * sizeof(float)));
+}
+
+float
+JaccardDistanceOf(const void *a, const void *b, const void *param)
+{
+	const auto *p = static_cast<const KernelParam *>(param);
+	return static_cast<float>(JaccardDistance(
+	    p->jaccard(static_cast<const std::uint8_t *>(a), static_cast<const std::uint8_t *>(b), p->dim * sizeof(float))));
+}
+
 float
 CosineDistance(const void *a, const void *b, const void *param)
 {
@@ -119,7 +139,8 @@ class KernelSpace final : public hnswlib::SpaceInterface<float> {
 	KernelSpace(Metric metric, std::size_t dim)
 	{
 		const F32Kernels &k = ActiveKernels();
-		param_ = KernelParam{dim, k.l2_squared, k.dot, k.l1, k.cosine_sums};
+		const BitKernels &bits = ActiveBitKernels();
+		param_ = KernelParam{dim, k.l2_squared, k.dot, k.l1, k.cosine_sums, bits.hamming, bits.jaccard};
 		switch (metric) {
 		case Metric::L2:
 			func_ = &L2Distance;
@@ -132,6 +153,12 @@ class KernelSpace final : public hnswlib::SpaceInterface<float> {
 			break;
 		case Metric::L1:
 			func_ = &L1Distance;
+			break;
+		case Metric::Hamming:
+			func_ = &HammingDistance;
+			break;
+		case Metric::Jaccard:
+			func_ = &JaccardDistanceOf;
 			break;
 		}
 	}

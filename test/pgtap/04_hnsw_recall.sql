@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION quiver;
-SELECT plan(22);
+SELECT plan(24);
 
 SELECT setseed(0.17);
 CREATE TABLE items (id int PRIMARY KEY, tenant int NOT NULL, v vector(16));
@@ -154,6 +154,48 @@ CREATE TABLE wide AS SELECT id, v::vector(24) AS fv, v AS hv FROM hitems;
 CREATE INDEX wide_f ON wide USING hnsw (fv vector_l2_ops);
 CREATE INDEX wide_h ON wide USING hnsw (hv halfvec_l2_ops);
 SELECT cmp_ok(pg_relation_size('wide_h'), '<', pg_relation_size('wide_f'), 'the halfvec index is smaller');
+
+-- bit strings: Hamming and Jaccard distances tie often, so a returned row counts as correct
+-- when its distance is within the exact 10th nearest distance (as pgvector's tests do)
+-- (clustered, as binary-quantized embeddings are: 30 centres, each bit flipped with
+-- probability 0.1; uniformly random bits would make every distance about the same)
+CREATE TABLE bcentres AS
+SELECT c, (SELECT array_agg(random() < 0.5) FROM generate_series(1, 256) WHERE c > 0) AS bits
+FROM generate_series(0, 29) c;
+CREATE FUNCTION pg_temp.noisy(centre int) RETURNS bit(256) LANGUAGE sql AS $$
+	SELECT string_agg(CASE WHEN b <> (random() < 0.1) THEN '1' ELSE '0' END, '' ORDER BY k)::bit(256)
+	FROM bcentres, unnest(bits) WITH ORDINALITY AS u(b, k) WHERE c = centre
+$$;
+CREATE TABLE bitems (id int PRIMARY KEY, v bit(256));
+INSERT INTO bitems SELECT i, pg_temp.noisy(i % 30) FROM generate_series(1, 3000) i;
+CREATE TABLE bqueries AS SELECT q, pg_temp.noisy((q * 7) % 30) AS v FROM generate_series(1, 40) q;
+CREATE FUNCTION pg_temp.bit_recall(op text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+	hits int := 0;
+	r record;
+	bound float8;
+	approx float8[];
+BEGIN
+	FOR r IN SELECT q, v FROM bqueries LOOP
+		SET LOCAL enable_seqscan = on;
+		SET LOCAL enable_indexscan = off;
+		EXECUTE format('SELECT max(d) FROM (SELECT v %s $1 AS d FROM bitems ORDER BY v %s $1 LIMIT 10) s', op, op)
+			INTO bound USING r.v;
+		SET LOCAL enable_seqscan = off;
+		SET LOCAL enable_indexscan = on;
+		EXECUTE format('SELECT array_agg(d) FROM (SELECT v %s $1 AS d FROM bitems ORDER BY v %s $1 LIMIT 10) s', op, op)
+			INTO approx USING r.v;
+		hits := hits + (SELECT count(*) FROM unnest(approx) a WHERE a <= bound);
+	END LOOP;
+	RESET enable_seqscan;
+	RESET enable_indexscan;
+	RETURN hits::float8 / (10 * (SELECT count(*) FROM bqueries));
+END $$;
+CREATE INDEX bitems_h ON bitems USING hnsw (v bit_hamming_ops);
+SELECT cmp_ok(pg_temp.bit_recall('<~>'), '>=', 0.93::float8, 'bit Hamming recall@10 after build');
+DROP INDEX bitems_h;
+CREATE INDEX bitems_j ON bitems USING hnsw (v bit_jaccard_ops);
+SELECT cmp_ok(pg_temp.bit_recall('<%>'), '>=', 0.93::float8, 'bit Jaccard recall@10 after build');
 
 SELECT * FROM finish();
 ROLLBACK;

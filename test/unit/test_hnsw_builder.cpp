@@ -4,6 +4,7 @@
 // the kernels, so a wrong distance shows up as lost recall rather than agreeing with itself.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -18,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "quiver/error.hpp"
+#include "quiver/bits.hpp"
 #include "quiver/hnsw_builder.hpp"
 #include "quiver/kernels.hpp"
 #include "quiver/metric.hpp"
@@ -87,6 +89,9 @@ ReferenceDistance(Metric metric, const float *a, const float *b, std::size_t dim
 			na += x * x;
 			nb += y * y;
 			break;
+		case Metric::Hamming:
+		case Metric::Jaccard:
+			break; // bit metrics are tested in BitMetricsBuildSearchableGraphs
 		}
 	}
 	if (metric == Metric::InnerProduct)
@@ -384,7 +389,7 @@ TEST(HnswBuilder, RejectsBadParams)
 	    {with([](HnswBuildParams &p) { p.m = 1; }), ErrorCode::DataException},
 	    {with([](HnswBuildParams &p) { p.m = kHnswBuilderMaxM + 1; }), ErrorCode::LimitExceeded},
 	    {with([](HnswBuildParams &p) { p.ef_construction = 0; }), ErrorCode::DataException},
-	    {with([](HnswBuildParams &p) { p.metric = static_cast<Metric>(4); }), ErrorCode::DataException},
+	    {with([](HnswBuildParams &p) { p.metric = static_cast<Metric>(6); }), ErrorCode::DataException},
 	    {with([](HnswBuildParams &p) { p.max_elements = 0; }), ErrorCode::DataException},
 	    // Refused before anything is allocated.
 	    {with([](HnswBuildParams &p) { p.max_elements = kHnswBuilderMaxElements + 1; }), ErrorCode::LimitExceeded},
@@ -532,6 +537,37 @@ TEST(ParallelInserter, RejectsMisuse)
 	ExpectError(ErrorCode::Internal, [&] { ins.Start(); });
 	ins.Join();
 	EXPECT_EQ(b.Size(), 4u);
+}
+
+
+// Hamming and Jaccard graphs over packed bit strings (32 bits per float of storage): each
+// point finds itself and the builder's distance equals the bit kernels'.
+TEST(HnswBuilder, BitMetricsBuildSearchableGraphs)
+{
+	for (Metric metric : {Metric::Hamming, Metric::Jaccard}) {
+		const std::size_t n = 600, words = 4; // 128 bits
+		std::mt19937 rng(11);
+		std::vector<float> data(n * words);
+		for (std::size_t i = 0; i < n * words; i++) {
+			auto bits = static_cast<std::uint32_t>(rng());
+			std::memcpy(&data[i], &bits, sizeof bits);
+		}
+		HnswBuilder b(Params(metric, n, words));
+		for (std::size_t i = 0; i < n; i++)
+			b.Add(&data[i * words], static_cast<std::uint32_t>(i));
+		const BitKernels &k = ActiveBitKernels();
+		const auto *a0 = reinterpret_cast<const std::uint8_t *>(&data[0]);
+		const auto *a1 = reinterpret_cast<const std::uint8_t *>(&data[words]);
+		double want = metric == Metric::Hamming ? static_cast<double>(k.hamming(a0, a1, words * 4))
+		                                        : JaccardDistance(k.jaccard(a0, a1, words * 4));
+		EXPECT_FLOAT_EQ(b.Distance(&data[0], &data[words]), static_cast<float>(want)) << MetricName(metric);
+		std::size_t found = 0;
+		for (std::size_t i = 0; i < n; i++) {
+			auto r = b.Search(&data[i * words], 1, 40);
+			found += !r.empty() && r[0].second == i ? 1 : 0;
+		}
+		EXPECT_GE(found, n * 98 / 100) << MetricName(metric);
+	}
 }
 
 } // namespace

@@ -66,6 +66,7 @@ inline constexpr BlockNumber kHnswUpdateLockBlock = 0;
 inline constexpr int kHnswHeapTids = 10;
 inline constexpr int kHnswMaxDim = 2000;     // vector (float32)
 inline constexpr int kHnswMaxHalfDim = 4000; // halfvec (binary16)
+inline constexpr int kHnswMaxBitDim = 64000;  // bit
 inline constexpr int kHnswMinM = 2;
 inline constexpr int kHnswMaxM = 100;
 inline constexpr int kHnswDefaultM = 16;
@@ -107,7 +108,7 @@ struct HnswElementTuple {
 	std::uint8_t type; // kHnswElementType
 	std::uint8_t level;
 	std::uint8_t deleted;    // 1 once vacuum removed the last heap TID
-	std::uint8_t value_size; // bytes per value: 4 (vector, float32) or 2 (halfvec, binary16)
+	std::uint8_t value_size; // bytes per value: 4 (vector, float32), 2 (halfvec, binary16), 0 (bit)
 	std::uint16_t dims;
 	std::uint16_t pad2;
 	// followed by: values[dims] in the column's own format; ItemPointerData heaptids[kHnswHeapTids];
@@ -123,6 +124,17 @@ struct HnswNeighborTuple {
 };
 static_assert(sizeof(HnswNeighborTuple) == 4);
 
+// Bytes of a stored vector: value_size per dimension, or for bit strings (value_size 0) the
+// bits rounded up to whole 8-byte words (zero-padded), which keeps the heap TIDs after them
+// aligned and lets the popcount kernels work a word at a time.
+inline std::size_t
+StoredVectorBytes(int value_size, int dims)
+{
+	if (value_size == 0)
+		return (static_cast<std::size_t>(dims) + 63) / 64 * 8;
+	return static_cast<std::size_t>(value_size) * static_cast<std::size_t>(dims);
+}
+
 // The stored vector, in the index's value format (see HnswContext::value_size).
 inline char *
 ElementValues(HnswElementTuple *e)
@@ -133,7 +145,7 @@ ElementValues(HnswElementTuple *e)
 inline ItemPointerData *
 ElementHeapTids(HnswElementTuple *e)
 {
-	return reinterpret_cast<ItemPointerData *>(ElementValues(e) + static_cast<std::size_t>(e->value_size) * e->dims);
+	return reinterpret_cast<ItemPointerData *>(ElementValues(e) + StoredVectorBytes(e->value_size, e->dims));
 }
 
 inline ItemPointerData *
@@ -253,14 +265,16 @@ int HnswGetEfConstruction(Relation index);
 // What a search needs to know about the index, read once per operation.
 //
 // Vectors travel through the index code in the column's own format ("stored vectors",
-// passed as void pointers): float32 for vector, binary16 for halfvec, value_size bytes per
-// dimension, vector_bytes in all. Only the in-memory build widens them to float32 for hnswlib.
+// passed as void pointers): float32 for vector, binary16 for halfvec, packed bits for bit,
+// vector_bytes in all. Only the in-memory build widens them to float32 for hnswlib (bit
+// strings are copied into the floats' bytes as they are: the builder counts bits).
 struct HnswContext {
 	Relation index;
 	core::Metric metric;
 	int dims;
-	int value_size;           // 4 (vector) or 2 (halfvec)
-	std::size_t vector_bytes; // value_size * dims
+	int value_size;           // 4 (vector), 2 (halfvec), 0 (bit)
+	std::size_t vector_bytes; // StoredVectorBytes(value_size, dims)
+	int build_dim;            // floats per vector in the in-memory build
 	int m;
 	int ef_construction;
 	bool building; // pages are WAL-logged in bulk at the end of the build, not one by one
@@ -272,7 +286,7 @@ void HnswInitContext(HnswContext *ctx, Relation index, bool building);
 // must fit one page with its element tuple.
 int HnswMaxDims(const HnswContext *ctx);
 
-// Copies the values of a vector or halfvec datum (of the indexed type) into out
+// Copies the values of a vector, halfvec or bit datum (of the indexed type) into out
 // (vector_bytes), checking its dimensions against the index's.
 void HnswDatumValues(const HnswContext *ctx, Datum datum, void *out);
 
@@ -316,9 +330,11 @@ struct HnswCandidate {
 };
 
 // Searches one layer from the given entries; returns up to ef nearest candidates sorted by
-// ascending distance in *out (palloc'd) and their number.
+// ascending distance in *out (palloc'd) and their number. With live_only, nodes marked
+// deleted are traversed but not returned, so ef live nodes come back even where most of the
+// graph is deleted (vacuum's repair).
 int HnswSearchLayer(const HnswContext *ctx, const void *query, const HnswCandidate *entries, int n_entries, int ef,
-                    int level, HnswCandidate **out);
+                    int level, HnswCandidate **out, bool live_only = false);
 
 // Copies the valid neighbour TIDs of one level of a node into out (room for
 // LevelSlotCount(level, m)); returns how many.

@@ -145,7 +145,7 @@ BuilderParams(const HnswContext *ctx, std::size_t n)
 {
 	core::HnswBuildParams p;
 	bool augment = AugmentsForInnerProduct(ctx);
-	p.dim = ctx->dims + (augment ? 1 : 0);
+	p.dim = ctx->build_dim + (augment ? 1 : 0);
 	p.m = ctx->m;
 	p.ef_construction = ctx->ef_construction;
 	p.metric = augment ? core::Metric::L2 : ctx->metric;
@@ -482,7 +482,7 @@ HashVector(const float *v, int dims)
 void
 DupTableInsert(BuildState *bs, std::size_t node)
 {
-	std::size_t slot = HashVector(bs->vectors + node * bs->stride, bs->ctx.dims) & bs->dup_mask;
+	std::size_t slot = HashVector(bs->vectors + node * bs->stride, bs->ctx.build_dim) & bs->dup_mask;
 	while (bs->dup_table[slot] != 0)
 		slot = (slot + 1) & bs->dup_mask;
 	bs->dup_table[slot] = static_cast<std::uint32_t>(node + 1);
@@ -492,8 +492,8 @@ DupTableInsert(BuildState *bs, std::size_t node)
 std::int64_t
 DupTableFind(const BuildState *bs, const float *v)
 {
-	std::size_t bytes = sizeof(float) * static_cast<std::size_t>(bs->ctx.dims);
-	std::size_t slot = HashVector(v, bs->ctx.dims) & bs->dup_mask;
+	std::size_t bytes = sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim);
+	std::size_t slot = HashVector(v, bs->ctx.build_dim) & bs->dup_mask;
 	while (bs->dup_table[slot] != 0) {
 		std::size_t node = bs->dup_table[slot] - 1;
 		if (memcmp(bs->vectors + node * bs->stride, v, bytes) == 0)
@@ -563,7 +563,7 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 	HnswDatumValues(&bs->ctx, values[0], stored);
 	bool indexable = HnswPrepareVector(&bs->ctx, stored);
 	// The in-memory graph works on float32 (exact for halves; narrowed back when written).
-	auto *copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(bs->ctx.dims)));
+	auto *copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim)));
 	HnswWidenVector(&bs->ctx, stored, copy);
 	MemoryContextSwitchTo(old);
 
@@ -588,14 +588,14 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 				if (bs->loaded == bs->capacity)
 					GrowArrays(bs);
 				memcpy(bs->vectors + bs->loaded * bs->stride, copy,
-				       sizeof(float) * static_cast<std::size_t>(bs->ctx.dims));
+				       sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim));
 				bs->tids[bs->loaded] = *tid;
 				bs->dup_counts[bs->loaded] = 0;
 				// A full node stays findable until a newer equal one replaces it in the table
 				// (the newer one sits later in the probe sequence only if we remove the old).
 				if (same >= 0) {
 					std::size_t slot =
-					    HashVector(copy, bs->ctx.dims) & bs->dup_mask;
+					    HashVector(copy, bs->ctx.build_dim) & bs->dup_mask;
 					while (bs->dup_table[slot] != static_cast<std::uint32_t>(same + 1))
 						slot = (slot + 1) & bs->dup_mask;
 					bs->dup_table[slot] = static_cast<std::uint32_t>(bs->loaded + 1);
@@ -629,7 +629,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 
 	bs.threads = BuildThreads();
 	bs.in_memory = true;
-	bs.stride = static_cast<std::size_t>(dims) + (AugmentsForInnerProduct(&bs.ctx) ? 1 : 0);
+	bs.stride = static_cast<std::size_t>(bs.ctx.build_dim) + (AugmentsForInnerProduct(&bs.ctx) ? 1 : 0);
 	bs.tmp_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build tuple", ALLOCSET_DEFAULT_SIZES);
 	bs.build_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build graph", ALLOCSET_DEFAULT_SIZES);
 	bs.objs = static_cast<CoreObjects *>(MemoryContextAllocZero(bs.build_ctx, sizeof(CoreObjects)));
@@ -644,7 +644,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	double graph_big = static_cast<double>(core::HnswBuilder::EstimateMemory(BuilderParams(&bs.ctx, big), bs.threads));
 	double graph_one = static_cast<double>(core::HnswBuilder::EstimateMemory(BuilderParams(&bs.ctx, 1), bs.threads));
 	bs.per_vector = (graph_big - graph_one) / static_cast<double>(big - 1) +
-	                2.0 * (sizeof(float) * static_cast<double>(dims) + sizeof(ItemPointerData) + 1 +
+	                2.0 * (sizeof(float) * static_cast<double>(bs.ctx.build_dim) + sizeof(ItemPointerData) + 1 +
 	                       2 * sizeof(std::uint32_t)) +
 	                sizeof(NodePosition) +
 	                static_cast<double>(core::BaseLayerFill::EstimateMemory(big, bs.ctx.m)) / static_cast<double>(big);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "quiver/kernels.hpp"
+#include "quiver/bits.hpp"
 #include "quiver/half.hpp"
 #include "hnsw_search.hpp"
 
@@ -17,6 +18,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/varbit.h"
 #include "utils/rel.h"
 }
 
@@ -41,10 +43,15 @@ DescribeIndex(Relation index, core::Metric *metric, int *value_size)
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "hnsw: cache lookup failed for type %u", argtypes[0]);
 	const char *type = NameStr(reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typname);
+	// A varbit column passes bit opclasses (binary coercible) but has no fixed length.
+	if (TupleDescAttr(RelationGetDescr(index), 0)->atttypid != argtypes[0])
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("type not supported for hnsw index")));
 	if (strcmp(type, "vector") == 0)
 		*value_size = 4;
 	else if (strcmp(type, "halfvec") == 0)
 		*value_size = 2;
+	else if (strcmp(type, "bit") == 0)
+		*value_size = 0;
 	else
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("hnsw does not support type %s", type)));
 	ReleaseSysCache(tuple);
@@ -60,6 +67,10 @@ DescribeIndex(Relation index, core::Metric *metric, int *value_size)
 		*metric = has_norm ? core::Metric::Cosine : core::Metric::InnerProduct;
 	else if (strcmp(name, "l1_distance") == 0)
 		*metric = core::Metric::L1;
+	else if (strcmp(name, "hamming_distance") == 0)
+		*metric = core::Metric::Hamming;
+	else if (strcmp(name, "jaccard_distance") == 0)
+		*metric = core::Metric::Jaccard;
 	else
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 		                errmsg("hnsw does not support distance function %s", name)));
@@ -73,7 +84,8 @@ HnswInitContext(HnswContext *ctx, Relation index, bool building)
 	ctx->index = index;
 	DescribeIndex(index, &ctx->metric, &ctx->value_size);
 	ctx->dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
-	ctx->vector_bytes = static_cast<std::size_t>(ctx->value_size) * static_cast<std::size_t>(ctx->dims > 0 ? ctx->dims : 0);
+	ctx->vector_bytes = StoredVectorBytes(ctx->value_size, ctx->dims > 0 ? ctx->dims : 0);
+	ctx->build_dim = ctx->value_size == 0 ? static_cast<int>(ctx->vector_bytes / sizeof(float)) : ctx->dims;
 	ctx->m = HnswGetM(index);
 	ctx->ef_construction = HnswGetEfConstruction(index);
 	ctx->building = building;
@@ -82,12 +94,19 @@ HnswInitContext(HnswContext *ctx, Relation index, bool building)
 int
 HnswMaxDims(const HnswContext *ctx)
 {
-	return ctx->value_size == 2 ? kHnswMaxHalfDim : kHnswMaxDim;
+	return ctx->value_size == 2 ? kHnswMaxHalfDim : ctx->value_size == 0 ? kHnswMaxBitDim : kHnswMaxDim;
 }
 
 void
 HnswDatumValues(const HnswContext *ctx, Datum datum, void *out)
 {
+	if (ctx->value_size == 0) {
+		VarBit *b = DatumGetVarBitP(datum);
+		CheckExpectedDim(ctx->dims, VARBITLEN(b));
+		memset(out, 0, ctx->vector_bytes);
+		memcpy(out, VARBITS(b), VARBITBYTES(b));
+		return;
+	}
 	// vector and halfvec share the header (dimensions, then the values).
 	Vector *v = DatumGetVector(datum);
 	CheckExpectedDim(ctx->dims, v->dim);
@@ -100,7 +119,7 @@ HnswWidenVector(const HnswContext *ctx, const void *in, float *out)
 	if (ctx->value_size == 2)
 		core::HalfToFloatArray(static_cast<const core::Half *>(in), out, static_cast<std::size_t>(ctx->dims));
 	else
-		memcpy(out, in, ctx->vector_bytes);
+		memcpy(out, in, ctx->vector_bytes); // float32, or bits in the floats' bytes
 }
 
 void
@@ -150,6 +169,9 @@ DistanceWith(const Kernels &k, core::Metric metric, const T *a, const T *b, std:
 		return 1.0f - k.dot(a, b, n);
 	case core::Metric::L1:
 		return k.l1(a, b, n);
+	case core::Metric::Hamming:
+	case core::Metric::Jaccard:
+		break; // bit strings: see HnswDistance
 	}
 	return 0;
 }
@@ -162,6 +184,14 @@ float
 HnswDistance(const HnswContext *ctx, const void *a, const void *b)
 {
 	std::size_t n = static_cast<std::size_t>(ctx->dims);
+	if (ctx->value_size == 0) {
+		const core::BitKernels &k = core::ActiveBitKernels();
+		const auto *x = static_cast<const std::uint8_t *>(a);
+		const auto *y = static_cast<const std::uint8_t *>(b);
+		if (ctx->metric == core::Metric::Jaccard)
+			return static_cast<float>(core::JaccardDistance(k.jaccard(x, y, ctx->vector_bytes)));
+		return static_cast<float>(k.hamming(x, y, ctx->vector_bytes));
+	}
 	if (ctx->value_size == 2)
 		return DistanceWith(core::ActiveHalfKernels(), ctx->metric, static_cast<const core::Half *>(a),
 		                    static_cast<const core::Half *>(b), n);
@@ -458,7 +488,7 @@ HnswLoadNeighbors(const HnswContext *ctx, ItemPointer neighbor_tid, int level, I
 
 int
 HnswSearchLayer(const HnswContext *ctx, const void *query, const HnswCandidate *entries, int n_entries, int ef,
-                int level, HnswCandidate **out)
+                int level, HnswCandidate **out, bool live_only)
 {
 	CandidateHeap<false> to_expand;
 	CandidateHeap<true> best;
@@ -499,6 +529,9 @@ HnswSearchLayer(const HnswContext *ctx, const void *query, const HnswCandidate *
 			const HnswCandidate &e = loaded_cands[i];
 			if (best.size < ef || e.distance < best.Top().distance) {
 				to_expand.Push(e);
+				// A deleted node still leads on, but takes no place among the results.
+				if (live_only && e.deleted)
+					continue;
 				best.Push(e);
 				if (best.size > ef)
 					best.Pop();

@@ -246,14 +246,18 @@ RepairNode(VacuumState *vs, const DeletedMap *map, ItemPointer element, ItemPoin
 		}
 
 		// Heavy deletion around this node (it lost more than half of this level's list), or
-		// too few candidates to fill it: search for more from the entry point, as an insert
-		// does. Local candidates alone keep recall on average but leave such nodes hard to
-		// reach; searching for every affected node (pgvector's way) costs 4x the time.
-		if ((nc < count || 2 * live_before < count) && ItemPointerIsValid(&entry.tid) && entry.level >= lc) {
+		// too few candidates to fill it, or most of the graph deleted (then the deleted nodes'
+		// neighbours are mostly deleted too): search for more from the entry point, as an
+		// insert does, counting live nodes only. Local candidates alone keep recall on average
+		// but leave such nodes hard to reach; searching for every affected node (pgvector's
+		// way) costs 4x the time when a minority of the graph is deleted.
+		bool mostly_deleted = static_cast<double>(vs->n_deleted) > vs->live_tuples;
+		if ((nc < count || 2 * live_before < count || mostly_deleted) && ItemPointerIsValid(&entry.tid) &&
+		    entry.level >= lc) {
 			HnswCandidate start;
 			if (HnswGreedyDescend(ctx, base, entry, lc, &start)) {
 				HnswCandidate *found;
-				int nf = HnswSearchLayer(ctx, base, &start, 1, ctx->ef_construction, lc, &found);
+				int nf = HnswSearchLayer(ctx, base, &start, 1, ctx->ef_construction, lc, &found, true);
 				cands = static_cast<HnswCandidate *>(
 				    repalloc(cands, sizeof(HnswCandidate) * static_cast<std::size_t>(nc + nf + 1)));
 				for (int i = 0; i < nf; i++) {
@@ -447,7 +451,7 @@ LinkOrphans(VacuumState *vs)
 				HnswCandidate start;
 				if (HnswGreedyDescend(ctx, base, entry, 0, &start)) {
 					HnswCandidate *found;
-					int nf = HnswSearchLayer(ctx, base, &start, 1, ctx->ef_construction, 0, &found);
+					int nf = HnswSearchLayer(ctx, base, &start, 1, ctx->ef_construction, 0, &found, true);
 					int k = 0;
 					auto *cands = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(nf + 1)));
 					for (int j = 0; j < nf; j++) {
