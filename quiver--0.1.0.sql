@@ -567,3 +567,10 @@ CREATE FUNCTION quiver_hnsw_stats(index regclass,
 	OUT dimensions int, OUT m int, OUT ef_construction int, OUT metric text)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION quiver_hnsw_stats(regclass) IS 'statistics of an hnsw index';
+
+-- Verifies an hnsw index (pages, items, neighbour references, heap TIDs, reachability of every
+-- live element from the entry point); one row per problem, none for a sound index. Blocks
+-- writes to the index while it runs (ShareLock); needs SELECT on the table.
+CREATE FUNCTION quiver_hnsw_check(index regclass) RETURNS SETOF text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quiver_hnsw_check(regclass) IS 'problems found in an hnsw index (none when sound)';

@@ -263,3 +263,18 @@ EXPLAIN (COSTS OFF) SELECT id FROM bqv ORDER BY binary_quantize(v)::bit(4) <~> b
 SELECT id FROM bqv ORDER BY binary_quantize(v)::bit(4) <~> binary_quantize('[1,1,-1,1]'::vector), id LIMIT 2;
 RESET enable_seqscan;
 DROP TABLE bqv;
+-- the checker: a sound index gives no rows, before and after inserts, deletes and vacuum
+CREATE TABLE ck (id int, v vector(4));
+INSERT INTO ck SELECT i, ARRAY[sin(i), cos(i), sin(i * 0.7), cos(i * 1.3)] FROM generate_series(1, 2000) i;
+CREATE INDEX ck_v ON ck USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
+SELECT count(*) AS problems FROM quiver_hnsw_check('ck_v');
+INSERT INTO ck SELECT i, ARRAY[sin(i), cos(i), sin(i * 0.7), cos(i * 1.3)] FROM generate_series(2001, 2500) i;
+DELETE FROM ck WHERE id % 4 = 0;
+VACUUM ck;
+SELECT count(*) AS problems FROM quiver_hnsw_check('ck_v');
+CREATE INDEX ck_h ON ck USING hnsw ((v::halfvec(4)) halfvec_cosine_ops);
+SELECT count(*) AS problems FROM quiver_hnsw_check('ck_h');
+SELECT * FROM quiver_hnsw_check('ck');
+CREATE INDEX ck_id ON ck (id);
+SELECT * FROM quiver_hnsw_check('ck_id');
+DROP TABLE ck;

@@ -1,5 +1,8 @@
 // quiver_hnsw_stats(regclass): what an hnsw index holds, read from its pages.
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <type_traits>
 
 #include "hnsw.hpp"
 
@@ -16,6 +19,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/tuplestore.h"
 }
 
 using namespace quiver::pg::hnsw;
@@ -120,4 +124,308 @@ QUIVER_FUNCTION(quiver_hnsw_stats)
 	values[13] = CStringGetTextDatum(quiver::core::MetricFromByte(meta.metric, &metric) ? quiver::core::MetricName(metric) : "unknown");
 	HeapTuple tuple = heap_form_tuple(tupdesc, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
+// quiver_hnsw_check(regclass): verifies an index's pages and graph and returns one row per
+// problem found (none for a sound index). It reads every page defensively (every offset and
+// length checked against the page before use), so a damaged page is reported, not followed.
+// It takes ShareLock on the index: inserts and VACUUM wait while it runs, so the graph it sees
+// is consistent.
+namespace {
+
+struct CheckedElement {
+	ItemPointerData tid;
+	ItemPointerData neighbors;
+	int level;
+	bool deleted;
+};
+
+struct CheckedNeighbors {
+	ItemPointerData tid;
+	int count;
+	std::size_t first_slot; // into the collected slots
+};
+
+int
+CompareTid(const void *a, const void *b)
+{
+	return ItemPointerCompare(const_cast<ItemPointer>(static_cast<const ItemPointerData *>(a)),
+	                          const_cast<ItemPointer>(static_cast<const ItemPointerData *>(b)));
+}
+
+template <typename T>
+int
+FindByTid(const T *items, int n, const ItemPointerData *tid)
+{
+	int lo = 0, hi = n - 1;
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		int c = ItemPointerCompare(const_cast<ItemPointer>(&items[mid].tid), const_cast<ItemPointer>(tid));
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+struct Checker {
+	Tuplestorestate *store;
+	TupleDesc desc;
+	int reported = 0;
+	int suppressed = 0;
+
+	void
+	Report(const char *fmt, ...) pg_attribute_printf(2, 3)
+	{
+		if (reported >= 1000) {
+			suppressed++;
+			return;
+		}
+		char buf[512];
+		va_list args;
+		va_start(args, fmt);
+		vsnprintf(buf, sizeof buf, fmt, args);
+		va_end(args);
+		Datum value = CStringGetTextDatum(buf);
+		bool isnull = false;
+		tuplestore_putvalues(store, desc, &value, &isnull);
+		reported++;
+	}
+};
+
+} // namespace
+
+QUIVER_FUNCTION(quiver_hnsw_check)
+{
+	Oid relid = PG_GETARG_OID(0);
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	Checker check{rsinfo->setResult, rsinfo->setDesc};
+
+	Relation index = relation_open(relid, ShareLock);
+	if (!IsHnswIndex(index))
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+		                errmsg("\"%s\" is not an hnsw index", RelationGetRelationName(index))));
+	if (pg_class_aclcheck(index->rd_index->indrelid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+		                errmsg("permission denied for table %s", get_rel_name(index->rd_index->indrelid))));
+
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	if (nblocks == 0) {
+		check.Report("the index has no metapage");
+		relation_close(index, ShareLock);
+		return static_cast<Datum>(0);
+	}
+	HnswMetaData meta;
+	{
+		Buffer buf = ReadBuffer(index, kHnswMetaBlock);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		memcpy(&meta, PageGetContents(BufferGetPage(buf)), sizeof meta);
+		UnlockReleaseBuffer(buf);
+	}
+	if (meta.magic != kHnswMagic || meta.version != kHnswLayoutVersion) {
+		check.Report("metapage: magic %08x version %u, expected %08x version %u", meta.magic, meta.version, kHnswMagic,
+		             kHnswLayoutVersion);
+		relation_close(index, ShareLock);
+		return static_cast<Datum>(0);
+	}
+	int m = meta.m;
+
+	// Pass 1: every page and item, collected.
+	std::size_t cap_e = 1024, cap_n = 1024, cap_s = 16384, cap_h = 1024;
+	int n_e = 0, n_n = 0;
+	std::size_t n_s = 0, n_h = 0;
+	auto *elements = static_cast<CheckedElement *>(palloc(sizeof(CheckedElement) * cap_e));
+	auto *lists = static_cast<CheckedNeighbors *>(palloc(sizeof(CheckedNeighbors) * cap_n));
+	auto *slots = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * cap_s));
+	auto *heap_tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * cap_h));
+	auto grow = [](auto *&array, std::size_t &cap, std::size_t need) {
+		while (need > cap) {
+			cap *= 2;
+			array = static_cast<std::remove_reference_t<decltype(array)>>(
+			    repalloc_huge(array, sizeof(*array) * cap));
+		}
+	};
+
+	for (BlockNumber blkno = kHnswMetaBlock + 1; blkno < nblocks; blkno++) {
+		CHECK_FOR_INTERRUPTS();
+		Buffer buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		Page page = BufferGetPage(buf);
+		auto *header = reinterpret_cast<PageHeader>(page);
+		if (PageIsNew(page)) {
+			UnlockReleaseBuffer(buf);
+			continue; // extended but never written (an insert that failed): harmless
+		}
+		if (header->pd_lower < SizeOfPageHeaderData || header->pd_lower > header->pd_upper ||
+		    header->pd_upper > header->pd_special || header->pd_special != BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque)) ||
+		    reinterpret_cast<HnswPageOpaque *>(PageGetSpecialPointer(page))->page_id != kHnswPageId) {
+			check.Report("block %u: not a valid hnsw page (lower %u, upper %u, special %u)", blkno, header->pd_lower,
+			             header->pd_upper, header->pd_special);
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
+			ItemId item = PageGetItemId(page, off);
+			if (!ItemIdIsNormal(item))
+				continue;
+			std::size_t at = ItemIdGetOffset(item), len = ItemIdGetLength(item);
+			if (at < header->pd_upper || at + len > header->pd_special || len < 4) {
+				check.Report("(%u,%u): item out of the page's bounds (offset %zu, length %zu)", blkno, off, at, len);
+				continue;
+			}
+			auto *start = reinterpret_cast<std::uint8_t *>(page) + at;
+			ItemPointerData tid;
+			ItemPointerSet(&tid, blkno, off);
+			if (start[0] == kHnswElementType) {
+				auto *e = reinterpret_cast<HnswElementTuple *>(start);
+				if (len < sizeof(HnswElementTuple) || (e->value_size != 0 && e->value_size != 2 && e->value_size != 4) ||
+				    e->dims != meta.dims || len != ElementTupleSize(StoredVectorBytes(e->value_size, e->dims))) {
+					check.Report("(%u,%u): element tuple of length %zu does not match %u dimensions of %u bytes", blkno,
+					             off, len, e->dims, e->value_size);
+					continue;
+				}
+				grow(elements, cap_e, static_cast<std::size_t>(n_e) + 1);
+				elements[n_e++] = CheckedElement{tid, *ElementNeighborTid(e), e->level, e->deleted != 0};
+				int live = 0;
+				for (int i = 0; i < kHnswHeapTids; i++) {
+					ItemPointerData *h = &ElementHeapTids(e)[i];
+					if (!ItemPointerIsValid(h))
+						continue;
+					live++;
+					grow(heap_tids, cap_h, n_h + 1);
+					heap_tids[n_h++] = *h;
+				}
+				if (e->deleted && live > 0)
+					check.Report("(%u,%u): element marked deleted still holds %d heap TIDs", blkno, off, live);
+				if (!e->deleted && live == 0)
+					check.Report("(%u,%u): live element without heap TIDs", blkno, off);
+			} else if (start[0] == kHnswNeighborType) {
+				auto *nt = reinterpret_cast<HnswNeighborTuple *>(start);
+				if (len != sizeof(HnswNeighborTuple) + sizeof(ItemPointerData) * nt->count) {
+					check.Report("(%u,%u): neighbour tuple of length %zu for %u slots", blkno, off, len, nt->count);
+					continue;
+				}
+				grow(lists, cap_n, static_cast<std::size_t>(n_n) + 1);
+				grow(slots, cap_s, n_s + nt->count);
+				lists[n_n++] = CheckedNeighbors{tid, nt->count, n_s};
+				memcpy(slots + n_s, NeighborSlots(nt), sizeof(ItemPointerData) * nt->count);
+				n_s += nt->count;
+			} else {
+				check.Report("(%u,%u): unknown item type %u", blkno, off, start[0]);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	// Pass 2: references. Items were collected in TID order, so lookups are binary searches.
+	auto *level0 = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(n_e > 0 ? n_e : 1))); // list index
+	for (int i = 0; i < n_e; i++) {
+		CHECK_FOR_INTERRUPTS();
+		const CheckedElement &e = elements[i];
+		level0[i] = -1;
+		int li = FindByTid(lists, n_n, &e.neighbors);
+		if (li < 0) {
+			check.Report("(%u,%u): neighbour tuple (%u,%u) is missing", ItemPointerGetBlockNumber(&e.tid),
+			             ItemPointerGetOffsetNumber(&e.tid), ItemPointerGetBlockNumber(&e.neighbors),
+			             ItemPointerGetOffsetNumber(&e.neighbors));
+			continue;
+		}
+		if (lists[li].count != NeighborSlotCount(e.level, m)) {
+			check.Report("(%u,%u): level %d needs %d neighbour slots, its tuple has %d", ItemPointerGetBlockNumber(&e.tid),
+			             ItemPointerGetOffsetNumber(&e.tid), e.level, NeighborSlotCount(e.level, m), lists[li].count);
+			continue;
+		}
+		level0[i] = li;
+		for (int lc = 0; lc <= e.level; lc++) {
+			const ItemPointerData *list = slots + lists[li].first_slot + LevelSlotStart(lc, m);
+			int count = LevelSlotCount(lc, m);
+			for (int s = 0; s < count; s++) {
+				if (!ItemPointerIsValid(&list[s]))
+					continue;
+				int target = FindByTid(elements, n_e, &list[s]);
+				const char *what = nullptr;
+				if (ItemPointerEquals(const_cast<ItemPointer>(&list[s]), const_cast<ItemPointer>(&e.tid)))
+					what = "points to itself";
+				else if (target < 0)
+					what = "points to no element";
+				else if (elements[target].level < lc)
+					what = "points to an element without that level";
+				for (int t = 0; t < s && what == nullptr; t++)
+					if (ItemPointerEquals(const_cast<ItemPointer>(&list[t]), const_cast<ItemPointer>(&list[s])))
+						what = "repeats a neighbour";
+				if (what != nullptr)
+					check.Report("(%u,%u): level %d neighbour (%u,%u) %s", ItemPointerGetBlockNumber(&e.tid),
+					             ItemPointerGetOffsetNumber(&e.tid), lc, ItemPointerGetBlockNumber(&list[s]),
+					             ItemPointerGetOffsetNumber(&list[s]), what);
+			}
+		}
+	}
+
+	// Every heap row once.
+	qsort(heap_tids, n_h, sizeof(ItemPointerData), CompareTid);
+	for (std::size_t i = 1; i < n_h; i++)
+		if (ItemPointerEquals(&heap_tids[i - 1], &heap_tids[i]))
+			check.Report("heap TID (%u,%u) is indexed twice", ItemPointerGetBlockNumber(&heap_tids[i]),
+			             ItemPointerGetOffsetNumber(&heap_tids[i]));
+
+	// The entry point, and every live element reachable from it on level 0 (through deleted
+	// ones too: a search passes through them).
+	ItemPointerData entry;
+	ItemPointerSet(&entry, meta.entry_blkno, meta.entry_offno);
+	int entry_index = meta.entry_blkno == InvalidBlockNumber ? -1 : FindByTid(elements, n_e, &entry);
+	int live_elements = 0;
+	for (int i = 0; i < n_e; i++)
+		live_elements += elements[i].deleted ? 0 : 1;
+	if (meta.entry_blkno == InvalidBlockNumber) {
+		if (live_elements > 0)
+			check.Report("no entry point, but %d live elements", live_elements);
+	} else if (entry_index < 0) {
+		check.Report("entry point (%u,%u) is not an element", meta.entry_blkno, meta.entry_offno);
+	} else {
+		if (elements[entry_index].level != meta.entry_level)
+			check.Report("entry point level %d, the metapage says %d", elements[entry_index].level, meta.entry_level);
+		auto *seen = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<std::size_t>(n_e)));
+		auto *queue = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(n_e)));
+		int head = 0, tail = 0;
+		seen[entry_index] = true;
+		queue[tail++] = entry_index;
+		while (head < tail) {
+			int i = queue[head++];
+			if (level0[i] < 0)
+				continue;
+			const ItemPointerData *list = slots + lists[level0[i]].first_slot;
+			for (int s = 0; s < LevelSlotCount(0, m); s++) {
+				if (!ItemPointerIsValid(&list[s]))
+					continue;
+				int target = FindByTid(elements, n_e, &list[s]);
+				if (target >= 0 && !seen[target]) {
+					seen[target] = true;
+					queue[tail++] = target;
+				}
+			}
+		}
+		int unreachable = 0;
+		for (int i = 0; i < n_e; i++) {
+			if (seen[i] || elements[i].deleted)
+				continue;
+			if (unreachable < 5)
+				check.Report("live element (%u,%u) is not reachable from the entry point",
+				             ItemPointerGetBlockNumber(&elements[i].tid), ItemPointerGetOffsetNumber(&elements[i].tid));
+			unreachable++;
+		}
+		if (unreachable > 5)
+			check.Report("%d live elements in all are not reachable from the entry point", unreachable);
+	}
+	if (check.suppressed > 0) {
+		int more = check.suppressed;
+		check.reported = 0; // the last row always gets through
+		check.Report("... and %d more problems", more);
+	}
+	relation_close(index, ShareLock);
+	return static_cast<Datum>(0);
 }
