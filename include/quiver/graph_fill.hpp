@@ -34,6 +34,13 @@ class BaseLayerFill {
 	// Computes the extra neighbours of ids [begin, end). Thread-safe for disjoint ranges.
 	void FillRange(std::size_t begin, std::size_t end);
 
+	// After the fills: makes every node reachable from `entry` on the base level. HNSW graphs
+	// can leave a few nodes without incoming edges (on glove 200k, 4); each such node becomes an
+	// extra neighbour of its nearest reachable node that has room, or else replaces that node's
+	// farthest extra neighbour (re-checked, so no other node is cut off). Single thread.
+	// Returns how many nodes were linked.
+	std::size_t LinkUnreachable(std::uint32_t entry);
+
 	// The extra neighbours of id (after FillRange covered it), nearest first.
 	NeighborList Extra(std::uint32_t id) const noexcept;
 

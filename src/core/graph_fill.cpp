@@ -81,6 +81,89 @@ BaseLayerFill::FillRange(std::size_t begin, std::size_t end)
 	}
 }
 
+std::size_t
+BaseLayerFill::LinkUnreachable(std::uint32_t entry)
+{
+	std::size_t linked = 0;
+	// Each round links every node the round's search did not reach; a replaced extra edge can
+	// cut off another node, which the next round finds. Bounded, though one round is the rule.
+	for (int round = 0; round < 8 && entry < n_; round++) {
+		std::vector<bool> reached(n_, false);
+		std::vector<std::uint32_t> queue{entry};
+		reached[entry] = true;
+		for (std::size_t head = 0; head < queue.size(); head++) {
+			std::uint32_t id = queue[head];
+			for (const NeighborList &list : {graph_.Neighbors(id, 0), Extra(id)}) {
+				for (std::uint32_t to : list) {
+					if (!reached[to]) {
+						reached[to] = true;
+						queue.push_back(to);
+					}
+				}
+			}
+		}
+		if (queue.size() == n_)
+			break;
+		// The search for a host is exhaustive, so a pathological graph with many unreached
+		// nodes is only partly repaired (kMaxPerRound per round) rather than taking minutes.
+		constexpr std::size_t kMaxPerRound = 256;
+		std::size_t this_round = 0;
+		// A host gives up its farthest extra edge only when the node it points to keeps another
+		// incoming edge from a reached node, so that no node is cut off in turn.
+		std::vector<std::uint32_t> indegree(n_, 0);
+		for (std::size_t id = 0; id < n_; id++) {
+			if (!reached[id])
+				continue;
+			for (const NeighborList &list : {graph_.Neighbors(static_cast<std::uint32_t>(id), 0),
+			                                 Extra(static_cast<std::uint32_t>(id))})
+				for (std::uint32_t to : list)
+					indegree[to]++;
+		}
+		for (std::size_t u = 0; u < n_ && this_round < kMaxPerRound; u++) {
+			if (reached[u])
+				continue;
+			this_round++;
+			// Its nearest reachable node with room for one more edge (own + extra below 2m), or
+			// failing that with an extra edge to give up: exhaustive, since there are few.
+			const float *uv = graph_.Vector(static_cast<std::uint32_t>(u));
+			std::int64_t best_room = -1, best_any = -1;
+			float d_room = 0, d_any = 0;
+			for (std::size_t r = 0; r < n_; r++) {
+				if (!reached[r])
+					continue;
+				float d = graph_.Distance(uv, graph_.Vector(static_cast<std::uint32_t>(r)));
+				std::size_t used = graph_.Neighbors(static_cast<std::uint32_t>(r), 0).count + extra_count_[r];
+				if (used < slots_ && (best_room < 0 || d < d_room)) {
+					best_room = static_cast<std::int64_t>(r);
+					d_room = d;
+				}
+				if (extra_count_[r] > 0 && indegree[extra_[r * slots_ + extra_count_[r] - 1]] >= 2 &&
+				    (best_any < 0 || d < d_any)) {
+					best_any = static_cast<std::int64_t>(r);
+					d_any = d;
+				}
+			}
+			if (best_room >= 0) {
+				std::size_t r = static_cast<std::size_t>(best_room);
+				extra_[r * slots_ + extra_count_[r]] = static_cast<std::uint32_t>(u);
+				extra_count_[r]++;
+				indegree[u]++;
+			} else if (best_any >= 0) {
+				std::size_t r = static_cast<std::size_t>(best_any);
+				std::uint32_t &slot = extra_[r * slots_ + extra_count_[r] - 1];
+				indegree[slot]--;
+				slot = static_cast<std::uint32_t>(u);
+				indegree[u]++;
+			} else {
+				continue; // no reachable node can take an edge: leave it to the next round
+			}
+			reached[u] = true; // its own edges lead on; the next round's search confirms
+			linked++;
+		}
+	}
+	return linked;
+}
+
 NeighborList
 BaseLayerFill::Extra(std::uint32_t id) const noexcept
 {

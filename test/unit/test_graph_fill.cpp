@@ -94,4 +94,51 @@ TEST(BaseLayerFill, FillsShortListsWithNearestNewNeighbours)
 	EXPECT_LT(short_after, n / 20);
 }
 
+
+// Nodes of the base level that no path from the entry point reaches, through lists and extras.
+std::size_t
+CountUnreachable(const HnswBuilder &g, const BaseLayerFill &fill)
+{
+	std::size_t n = g.Size();
+	std::vector<bool> seen(n, false);
+	std::vector<std::uint32_t> queue{static_cast<std::uint32_t>(g.EntryPoint())};
+	seen[queue[0]] = true;
+	for (std::size_t head = 0; head < queue.size(); head++) {
+		for (const NeighborList &list : {g.Neighbors(queue[head], 0), fill.Extra(queue[head])}) {
+			for (std::uint32_t to : list) {
+				if (!seen[to]) {
+					seen[to] = true;
+					queue.push_back(to);
+				}
+			}
+		}
+	}
+	return n - queue.size();
+}
+
+// Many copies of one vector among random ones: hnswlib's heuristic keeps one copy in each list
+// and leaves others without incoming edges, the case LinkUnreachable exists for.
+TEST(BaseLayerFill, LinksUnreachableNodes)
+{
+	InitKernels(nullptr);
+	const int dim = 4, m = 4;
+	const std::size_t n = 1200;
+	std::vector<float> data = RandomVectors(n, dim, 9);
+	for (std::size_t i = n / 2; i < n; i++)
+		std::copy(data.begin(), data.begin() + dim, data.begin() + static_cast<std::ptrdiff_t>(i * dim));
+	HnswBuilder g(HnswBuildParams{dim, m, 16, Metric::L2, n});
+	for (std::size_t i = 0; i < n; i++)
+		g.Add(data.data() + i * dim, static_cast<std::uint32_t>(i));
+	BaseLayerFill fill(g);
+	fill.Prepare();
+	fill.FillRange(0, n);
+	std::size_t before = CountUnreachable(g, fill);
+	ASSERT_GT(before, 0u) << "the data no longer produces unreachable nodes; the test needs other data";
+	std::size_t linked = fill.LinkUnreachable(static_cast<std::uint32_t>(g.EntryPoint()));
+	EXPECT_GT(linked, 0u); // (fewer than `before` can do: a linked node brings its own neighbours along)
+	EXPECT_EQ(CountUnreachable(g, fill), 0u);
+	for (std::uint32_t id = 0; id < n; id++)
+		ASSERT_LE(g.Neighbors(id, 0).count + fill.Extra(id).count, static_cast<std::size_t>(2 * m));
+}
+
 } // namespace

@@ -350,6 +350,15 @@ FlushGraph(BuildState *bs)
 		fill->FillRange(begin, begin + kFillChunk < n ? begin + kFillChunk : n);
 	});
 	RunJob(*bs->objs->fill_job);
+	if (g.EntryPoint() >= 0) {
+		std::size_t linked = 0;
+		Guarded([&] {
+			linked = fill->LinkUnreachable(static_cast<std::uint32_t>(g.EntryPoint()));
+			return 0;
+		});
+		if (linked > 0)
+			elog(DEBUG1, "hnsw build linked %zu unreachable nodes", linked);
+	}
 
 	// Writing: every page once, its tuples in the order placed.
 	auto *element = static_cast<HnswElementTuple *>(palloc0(element_size));
