@@ -42,19 +42,19 @@ DescribeIndex(Relation index, core::Metric *metric, int *value_size)
 	HeapTuple tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(argtypes[0]));
 	if (!HeapTupleIsValid(tuple))
 		elog(ERROR, "hnsw: cache lookup failed for type %u", argtypes[0]);
-	const char *type = NameStr(reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typname);
+	NameData type = reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typname;
+	ReleaseSysCache(tuple);
 	// A varbit column passes bit opclasses (binary coercible) but has no fixed length.
 	if (TupleDescAttr(RelationGetDescr(index), 0)->atttypid != argtypes[0])
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("type not supported for hnsw index")));
-	if (strcmp(type, "vector") == 0)
+	if (strcmp(NameStr(type), "vector") == 0)
 		*value_size = 4;
-	else if (strcmp(type, "halfvec") == 0)
+	else if (strcmp(NameStr(type), "halfvec") == 0)
 		*value_size = 2;
-	else if (strcmp(type, "bit") == 0)
+	else if (strcmp(NameStr(type), "bit") == 0)
 		*value_size = 0;
 	else
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("hnsw does not support type %s", type)));
-	ReleaseSysCache(tuple);
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("hnsw does not support type %s", NameStr(type))));
 
 	auto ends_with = [name](const char *suffix) {
 		std::size_t n = strlen(name), k = strlen(suffix);
