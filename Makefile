@@ -21,6 +21,7 @@ OBJS = \
 	src/pg/types/vector.o \
 	src/pg/types/halfvec.o \
 	src/pg/types/bit.o \
+	src/pg/types/sparsevec.o \
 	src/pg/hnsw/hnsw_handler.o \
 	src/pg/hnsw/hnsw_graph.o \
 	src/pg/hnsw/hnsw_build.o \

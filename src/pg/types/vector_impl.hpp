@@ -287,55 +287,77 @@ Convert(FunctionCallInfo fcinfo)
 	PG_RETURN_POINTER(result);
 }
 
-template <class E>
-Datum
-FromArray(FunctionCallInfo fcinfo)
+// The elements of a 1-D array without nulls (pgvector's checks and messages, in its order).
+struct ArrayElements {
+	Datum *elems;
+	int count;
+	Oid type;
+};
+
+inline ArrayElements
+DeconstructArray(ArrayType *array)
 {
-	ArrayType *array = PG_GETARG_ARRAYTYPE_P(0);
-	int32 typmod = PG_GETARG_INT32(1);
 	int16 typlen;
 	bool typbyval;
 	char typalign;
-	Datum *elems;
-	int nelems;
+	ArrayElements r{nullptr, 0, ARR_ELEMTYPE(array)};
 
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("array must be 1-D")));
 	if (ARR_HASNULL(array) && array_contains_nulls(array))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("array must not contain nulls")));
+	get_typlenbyvalalign(r.type, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, r.type, typlen, typbyval, typalign, &r.elems, nullptr, &r.count);
+	return r;
+}
 
-	Oid elemtype = ARR_ELEMTYPE(array);
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign, &elems, nullptr, &nelems);
-
-	CheckDim(nelems, E::kName);
-	CheckExpectedDim(typmod, nelems);
-
-	Vector *result = Init<E>(nelems);
-	auto *x = E::Values(result);
-	auto narrow = [&](auto convert) {
-		for (int i = 0; i < nelems; i++)
-			x[i] = E::NarrowChecked(convert(elems[i]));
+// The elements as float4 (int4, float8, float4 or numeric arrays: the casts that exist), in a
+// new palloc'd array; frees the element datums. Call after the dimension checks, as pgvector
+// converts after them.
+inline float *
+ArrayElementsToFloats(ArrayElements &a)
+{
+	auto *out = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(a.count > 0 ? a.count : 1)));
+	auto convert = [&](auto fn) {
+		for (int i = 0; i < a.count; i++)
+			out[i] = fn(a.elems[i]);
 	};
-	switch (elemtype) {
+	switch (a.type) {
 	case INT4OID:
-		narrow([](Datum d) { return static_cast<float>(DatumGetInt32(d)); });
+		convert([](Datum d) { return static_cast<float>(DatumGetInt32(d)); });
 		break;
 	case FLOAT8OID:
-		narrow([](Datum d) { return static_cast<float>(DatumGetFloat8(d)); });
+		convert([](Datum d) { return static_cast<float>(DatumGetFloat8(d)); });
 		break;
 	case FLOAT4OID:
-		narrow([](Datum d) { return DatumGetFloat4(d); });
+		convert([](Datum d) { return DatumGetFloat4(d); });
 		break;
 	case NUMERICOID:
-		narrow([](Datum d) { return DatumGetFloat4(DirectFunctionCall1(numeric_float4, d)); });
+		convert([](Datum d) { return DatumGetFloat4(DirectFunctionCall1(numeric_float4, d)); });
 		break;
 	default:
 		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("unsupported array type")));
 	}
-	pfree(elems);
+	pfree(a.elems);
+	a.elems = nullptr;
+	return out;
+}
 
-	for (int i = 0; i < nelems; i++)
+template <class E>
+Datum
+FromArray(FunctionCallInfo fcinfo)
+{
+	ArrayElements a = DeconstructArray(PG_GETARG_ARRAYTYPE_P(0));
+	CheckDim(a.count, E::kName);
+	CheckExpectedDim(PG_GETARG_INT32(1), a.count);
+	float *floats = ArrayElementsToFloats(a);
+
+	Vector *result = Init<E>(a.count);
+	auto *x = E::Values(result);
+	for (int i = 0; i < a.count; i++)
+		x[i] = E::NarrowChecked(floats[i]);
+	pfree(floats);
+	for (int i = 0; i < a.count; i++)
 		CheckElement(At<E>(result, i), E::kName);
 	PG_RETURN_POINTER(result);
 }
