@@ -28,7 +28,8 @@ OBJS = \
 	src/pg/hnsw/hnsw_insert.o \
 	src/pg/hnsw/hnsw_scan.o \
 	src/pg/hnsw/hnsw_vacuum.o \
-	src/pg/hnsw/hnsw_stats.o
+	src/pg/hnsw/hnsw_stats.o \
+	src/pg/hnsw/hnsw_repair.o
 DATA = $(wildcard quiver--*.sql)
 
 REGRESS = $(shell cat schedule)

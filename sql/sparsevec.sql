@@ -134,3 +134,67 @@ SELECT recv('\x000000050000000100000000000000007f800000') AS infinity;
 SELECT recv('\x000000050000000100000000000000003f80000000') AS trailing_byte;
 DROP TABLE raw, dst;
 DROP FUNCTION recv(bytea);
+
+-- hnsw on sparsevec: every opclass agrees with exact search, the 1,000 non-zero limit for
+-- stored vectors (queries may have more), NULLs, zero vectors under cosine
+CREATE TABLE st (id int, v sparsevec(20));
+INSERT INTO st SELECT i, ARRAY(SELECT CASE WHEN (i * k) % 3 = 0 THEN round(sin(i * k)::numeric, 3) ELSE 0 END
+                              FROM generate_series(1, 20) k)::vector::sparsevec
+FROM generate_series(1, 300) i;
+INSERT INTO st VALUES (301, '{5:1,6:6}/20'), (302, NULL), (303, '{}/20');
+-- the index's 5 nearest against a sequential scan's, compared by distance (rows at equal
+-- distances may come in any order)
+CREATE FUNCTION knn_matches(op text, q sparsevec) RETURNS bool LANGUAGE plpgsql AS $$
+DECLARE approx float8[]; exact float8[];
+BEGIN
+	SET LOCAL enable_seqscan = off;
+	EXECUTE format('SELECT array_agg(d) FROM (SELECT v %s $1 AS d FROM st ORDER BY v %s $1 LIMIT 5) s', op, op)
+		INTO approx USING q;
+	SET LOCAL enable_indexscan = off;
+	SET LOCAL enable_seqscan = on;
+	EXECUTE format('SELECT array_agg(d) FROM (SELECT v %s $1 AS d FROM st ORDER BY v %s $1 LIMIT 5) s', op, op)
+		INTO exact USING q;
+	RETURN approx = exact;
+END $$;
+CREATE INDEX st_l2 ON st USING hnsw (v sparsevec_l2_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM st ORDER BY v <-> '{5:1,6:6}/20' LIMIT 3;
+RESET enable_seqscan;
+SELECT knn_matches('<->', '{5:1,6:6}/20'), knn_matches('<->', '{1:0.5,3:-0.5,9:0.1}/20');
+SELECT * FROM quiver_hnsw_check('st_l2');
+SELECT elements, heap_tids, dimensions, metric FROM quiver_hnsw_stats('st_l2');
+DROP INDEX st_l2;
+CREATE INDEX st_ip ON st USING hnsw (v sparsevec_ip_ops);
+SELECT knn_matches('<#>', '{3:1,6:1,9:-1}/20'), knn_matches('<#>', '{12:0.7,18:0.2}/20');
+DROP INDEX st_ip;
+CREATE INDEX st_cos ON st USING hnsw (v sparsevec_cosine_ops);
+SELECT knn_matches('<=>', '{5:1,6:6}/20'), knn_matches('<=>', '{3:1,6:1,9:-1}/20');
+-- the zero vector has no direction: not in a cosine index, so not returned by it
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM st ORDER BY v <=> '{1:1}/20' LIMIT 400) s WHERE id = 303;
+RESET enable_seqscan;
+DROP INDEX st_cos;
+CREATE INDEX st_l1 ON st USING hnsw (v sparsevec_l1_ops);
+SELECT knn_matches('<+>', '{5:1,6:6}/20'), knn_matches('<+>', '{1:0.5,3:-0.5,9:0.1}/20');
+SELECT * FROM quiver_hnsw_check('st_l1');
+DROP TABLE st;
+DROP FUNCTION knn_matches(text, sparsevec);
+
+-- stored vectors hold at most 1,000 non-zero elements, at build and at insert; queries any number
+CREATE TABLE sb (id int, v sparsevec(2000));
+INSERT INTO sb SELECT i, ('{' || i || ':1}/2000')::sparsevec FROM generate_series(1, 50) i;
+CREATE INDEX sb_l1 ON sb USING hnsw (v sparsevec_l1_ops);
+INSERT INTO sb SELECT 51, (array_fill(1, ARRAY[1001]) || array_fill(0, ARRAY[999]))::vector::sparsevec;
+INSERT INTO sb SELECT 52, (array_fill(1, ARRAY[1000]) || array_fill(0, ARRAY[1000]))::vector::sparsevec;
+SET enable_seqscan = off;
+SELECT id FROM sb ORDER BY v <+> (array_fill(1, ARRAY[1000]) || array_fill(0, ARRAY[1000]))::vector::sparsevec LIMIT 1;
+SELECT count(*) FROM (SELECT id FROM sb ORDER BY v <+> array_fill(1, ARRAY[2000])::vector::sparsevec LIMIT 5) s;
+RESET enable_seqscan;
+DROP INDEX sb_l1;
+INSERT INTO sb SELECT 53, (array_fill(1, ARRAY[1001]) || array_fill(0, ARRAY[999]))::vector::sparsevec
+	FROM (SELECT 1) s WHERE false;
+UPDATE sb SET v = (array_fill(1, ARRAY[1001]) || array_fill(0, ARRAY[999]))::vector::sparsevec WHERE id = 52;
+CREATE INDEX ON sb USING hnsw (v sparsevec_l1_ops);
+CREATE TABLE sb_nodim (v sparsevec);
+CREATE INDEX ON sb_nodim USING hnsw (v sparsevec_l2_ops);
+DROP TABLE sb, sb_nodim;

@@ -51,6 +51,10 @@ struct HnswBuildParams {
 	Metric metric;
 	std::size_t max_elements; // 1..kHnswBuilderMaxElements; labels must be below it
 	std::uint64_t seed = 100; // hnswlib's level generator
+	// Sparse vectors: each added "vector" is then dim = 2 floats' worth of bytes holding a
+	// `const void *` to a packed sparse vector (sparse.hpp) that must outlive the builder.
+	// Metrics L2, InnerProduct, Cosine and L1 only.
+	bool sparse = false;
 };
 
 // A view of one neighbour list inside the builder, valid until the builder is destroyed or

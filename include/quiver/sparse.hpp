@@ -25,6 +25,22 @@ struct SparseView {
 	const float *values;
 };
 
+// The packed form of a sparse vector in one buffer: int32 dim, int32 nnz, nnz int32 indices,
+// nnz float32 values (8 + 8 * nnz bytes, 4-byte aligned). Index pages and the graph builder
+// both keep sparse vectors so.
+inline SparseView
+PackedSparseView(const void *packed) noexcept
+{
+	const auto *h = static_cast<const std::int32_t *>(packed);
+	return SparseView{h[0], h[1], h + 2, reinterpret_cast<const float *>(h + 2 + h[1])};
+}
+
+inline std::size_t
+PackedSparseBytes(int nnz) noexcept
+{
+	return 8 + 8 * static_cast<std::size_t>(nnz);
+}
+
 /* ---------- text ---------- */
 
 enum class SparseTextStatus {

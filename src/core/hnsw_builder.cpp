@@ -5,7 +5,9 @@
 // break the link. Everything hnswlib-specific therefore lives in this file.
 #include "quiver/hnsw_builder.hpp"
 #include "quiver/bits.hpp"
+#include "quiver/sparse.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstddef>
@@ -134,13 +136,74 @@ CosineDistance(const void *a, const void *b, const void *param)
 	return static_cast<float>(1.0 - similarity);
 }
 
+// Sparse vectors: the element's bytes are a pointer to the packed vector (see HnswBuildParams).
+SparseView
+SparseAt(const void *element)
+{
+	const void *packed;
+	std::memcpy(&packed, element, sizeof packed);
+	return PackedSparseView(packed);
+}
+
+float
+SparseL2Distance(const void *a, const void *b, const void *)
+{
+	return NotNaN(SparseL2Squared(SparseAt(a), SparseAt(b)));
+}
+
+float
+SparseInnerProductDistance(const void *a, const void *b, const void *)
+{
+	return NotNaN(-SparseInnerProduct(SparseAt(a), SparseAt(b)));
+}
+
+float
+SparseL1Distance(const void *a, const void *b, const void *)
+{
+	return NotNaN(SparseL1(SparseAt(a), SparseAt(b)));
+}
+
+float
+SparseCosineDistance(const void *a, const void *b, const void *)
+{
+	SparseView x = SparseAt(a), y = SparseAt(b);
+	double na = SparseNormSquaredDouble(x), nb = SparseNormSquaredDouble(y);
+	if (!(na > 0) || !(nb > 0))
+		return 1.0f; // no direction: as the dense cosine, "orthogonal to everything"
+	double similarity = static_cast<double>(SparseInnerProduct(x, y)) / std::sqrt(na * nb);
+	if (!(similarity == similarity))
+		return 1.0f;
+	similarity = std::clamp(similarity, -1.0, 1.0);
+	return static_cast<float>(1.0 - similarity);
+}
+
 class KernelSpace final : public hnswlib::SpaceInterface<float> {
   public:
-	KernelSpace(Metric metric, std::size_t dim)
+	KernelSpace(Metric metric, std::size_t dim, bool sparse)
 	{
 		const F32Kernels &k = ActiveKernels();
 		const BitKernels &bits = ActiveBitKernels();
 		param_ = KernelParam{dim, k.l2_squared, k.dot, k.l1, k.cosine_sums, bits.hamming, bits.jaccard};
+		if (sparse) {
+			switch (metric) {
+			case Metric::L2:
+				func_ = &SparseL2Distance;
+				break;
+			case Metric::InnerProduct:
+				func_ = &SparseInnerProductDistance;
+				break;
+			case Metric::Cosine:
+				func_ = &SparseCosineDistance;
+				break;
+			case Metric::L1:
+				func_ = &SparseL1Distance;
+				break;
+			case Metric::Hamming:
+			case Metric::Jaccard:
+				break; // refused by Validate
+			}
+			return;
+		}
 		switch (metric) {
 		case Metric::L2:
 			func_ = &L2Distance;
@@ -227,7 +290,7 @@ MallocChunk(std::size_t request)
 
 struct HnswBuilder::Impl {
 	explicit Impl(const HnswBuildParams &p)
-	    : params(p), space(p.metric, static_cast<std::size_t>(p.dim)),
+	    : params(p), space(p.metric, static_cast<std::size_t>(p.dim), p.sparse),
 	      index(&space, p.max_elements, static_cast<std::size_t>(p.m), static_cast<std::size_t>(p.ef_construction),
 	            static_cast<std::size_t>(p.seed)),
 	      added(new std::atomic<std::uint64_t>[(p.max_elements + 63) / 64]())
@@ -263,6 +326,9 @@ HnswBuilder::Validate(const HnswBuildParams &p)
 	if (!MetricFromByte(static_cast<std::uint8_t>(p.metric), nullptr))
 		throw Error(ErrorCode::DataException,
 		            "hnsw: unknown metric " + std::to_string(static_cast<unsigned>(p.metric)));
+	if (p.sparse && (p.dim * sizeof(float) != sizeof(void *) || p.metric == Metric::Hamming || p.metric == Metric::Jaccard))
+		throw Error(ErrorCode::DataException, "hnsw: sparse vectors need dim " + std::to_string(sizeof(void *) / sizeof(float)) +
+		                                          " (a pointer) and an L2, inner product, cosine or L1 metric");
 	if (p.max_elements < 1)
 		throw Error(ErrorCode::DataException, "hnsw: max_elements must be at least 1");
 	if (p.max_elements > kHnswBuilderMaxElements)

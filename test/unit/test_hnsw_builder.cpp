@@ -24,6 +24,7 @@
 #include "quiver/kernels.hpp"
 #include "quiver/metric.hpp"
 #include "quiver/parallel_insert.hpp"
+#include "quiver/sparse.hpp"
 
 namespace quiver::core {
 namespace {
@@ -398,6 +399,73 @@ TEST(HnswBuilder, RejectsBadParams)
 		ExpectError(code, [&] { HnswBuilder b(params); });
 		ExpectError(code, [&] { (void)HnswBuilder::EstimateMemory(params); });
 	}
+}
+
+// Sparse vectors go in as pointers to packed vectors; the graph must find them as well as a
+// brute force over the same merge distances does.
+TEST(HnswBuilder, SparseVectorsByPointer)
+{
+	constexpr int kSparseDim = 500, kRows = 1500, kSparseQueries = 30;
+	std::mt19937 rng(5);
+	auto make = [&](int nnz) {
+		std::set<std::int32_t> idx;
+		while (static_cast<int>(idx.size()) < nnz)
+			idx.insert(static_cast<std::int32_t>(kSparseDim * std::pow(std::uniform_real_distribution<double>(0, 1)(rng), 2.0)));
+		std::vector<std::int32_t> packed{kSparseDim, nnz};
+		packed.insert(packed.end(), idx.begin(), idx.end());
+		for (int i = 0; i < nnz; i++) {
+			float v = std::uniform_real_distribution<float>(0.1f, 1.0f)(rng);
+			std::int32_t bits;
+			std::memcpy(&bits, &v, sizeof bits);
+			packed.push_back(bits);
+		}
+		return packed;
+	};
+	std::vector<std::vector<std::int32_t>> rows, queries;
+	for (int i = 0; i < kRows; i++)
+		rows.push_back(make(15));
+	for (int i = 0; i < kSparseQueries; i++)
+		queries.push_back(make(8));
+	auto pointer = [](const std::vector<std::int32_t> &packed) {
+		float slot[2];
+		const void *p = packed.data();
+		std::memcpy(slot, &p, sizeof p);
+		return std::vector<float>(slot, slot + 2);
+	};
+	for (Metric metric : {Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1}) {
+		HnswBuildParams params{2, 16, 64, metric, kRows};
+		params.sparse = true;
+		HnswBuilder g(params);
+		for (int i = 0; i < kRows; i++)
+			g.Add(pointer(rows[i]).data(), static_cast<std::uint32_t>(i));
+		int hits = 0;
+		for (const auto &q : queries) {
+			std::vector<float> qp = pointer(q);
+			std::vector<std::pair<float, std::uint32_t>> exact;
+			for (int i = 0; i < kRows; i++)
+				exact.emplace_back(g.Distance(qp.data(), pointer(rows[i]).data()), static_cast<std::uint32_t>(i));
+			std::sort(exact.begin(), exact.end());
+			std::set<std::uint32_t> truth;
+			for (int k = 0; k < 10; k++)
+				truth.insert(exact[k].second);
+			for (const auto &r : g.Search(qp.data(), 10, 100))
+				hits += truth.count(r.second) > 0 ? 1 : 0;
+		}
+		EXPECT_GE(hits, kSparseQueries * 10 * 9 / 10) << MetricName(metric);
+		// The distance is the merge kernels' own.
+		SparseView a = PackedSparseView(rows[0].data()), b = PackedSparseView(rows[1].data());
+		float expected = metric == Metric::L2 ? SparseL2Squared(a, b)
+		                 : metric == Metric::InnerProduct ? -SparseInnerProduct(a, b)
+		                 : metric == Metric::L1 ? SparseL1(a, b)
+		                                        : g.Distance(pointer(rows[0]).data(), pointer(rows[1]).data());
+		EXPECT_EQ(g.Distance(pointer(rows[0]).data(), pointer(rows[1]).data()), expected);
+	}
+	HnswBuildParams bad{3, 16, 64, Metric::L2, 10};
+	bad.sparse = true;
+	EXPECT_THROW(HnswBuilder::Validate(bad), Error);
+	bad.dim = 2;
+	bad.metric = Metric::Hamming;
+	EXPECT_THROW(HnswBuilder::Validate(bad), Error);
 }
 
 TEST(HnswBuilder, RejectsBadLabels)

@@ -40,7 +40,9 @@
 #include <cstdint>
 
 #include "quiver/metric.hpp"
+#include "quiver/sparse.hpp"
 #include "../types/vector.hpp"
+#include "../types/sparsevec.hpp"
 
 extern "C" {
 #include "access/amapi.h"
@@ -67,6 +69,10 @@ inline constexpr int kHnswHeapTids = 10;
 inline constexpr int kHnswMaxDim = 2000;     // vector (float32)
 inline constexpr int kHnswMaxHalfDim = 4000; // halfvec (binary16)
 inline constexpr int kHnswMaxBitDim = 64000;  // bit
+// sparsevec: a stored sparse vector must fit one page with its element tuple (as in pgvector).
+inline constexpr int kHnswMaxSparseNnz = 1000;
+// HnswElementTuple::value_size of a stored sparsevec (see HnswStoredSparse).
+inline constexpr int kHnswSparseValueSize = 8;
 inline constexpr int kHnswMinM = 2;
 inline constexpr int kHnswMaxM = 100;
 inline constexpr int kHnswDefaultM = 16;
@@ -108,8 +114,9 @@ struct HnswElementTuple {
 	std::uint8_t type; // kHnswElementType
 	std::uint8_t level;
 	std::uint8_t deleted;    // 1 once vacuum removed the last heap TID
-	std::uint8_t value_size; // bytes per value: 4 (vector, float32), 2 (halfvec, binary16), 0 (bit)
-	std::uint16_t dims;
+	std::uint8_t value_size; // bytes per value: 4 (vector, float32), 2 (halfvec, binary16), 0 (bit),
+	                         // or kHnswSparseValueSize (sparsevec: an HnswStoredSparse)
+	std::uint16_t dims;      // 0 for sparsevec (dimensions are in the stored vector)
 	std::uint16_t pad2;
 	// followed by: values[dims] in the column's own format; ItemPointerData heaptids[kHnswHeapTids];
 	//              ItemPointerData neighbor_tid;
@@ -124,8 +131,31 @@ struct HnswNeighborTuple {
 };
 static_assert(sizeof(HnswNeighborTuple) == 4);
 
-// Bytes of a stored vector: value_size per dimension, or for bit strings (value_size 0) the
-// bits rounded up to whole 8-byte words (zero-padded), which keeps the heap TIDs after them
+// A stored sparsevec: its dimensions and non-zero count, then nnz 0-based indices (ascending)
+// and nnz float32 values (the core's packed form); 8 + 8 * nnz bytes, so the heap TIDs after
+// it stay aligned.
+struct HnswStoredSparse {
+	std::int32_t dim;
+	std::int32_t nnz;
+	// followed by: int32 indices[nnz]; float values[nnz];
+};
+static_assert(sizeof(HnswStoredSparse) == 8);
+
+inline std::size_t
+StoredSparseBytes(int nnz)
+{
+	return core::PackedSparseBytes(nnz);
+}
+
+// The layout is the core's packed form, which the in-memory build uses too.
+inline core::SparseView
+StoredSparseView(const void *stored)
+{
+	return core::PackedSparseView(stored);
+}
+
+// Bytes of a dense stored vector: value_size per dimension, or for bit strings (value_size 0)
+// the bits rounded up to whole 8-byte words (zero-padded), which keeps the heap TIDs after them
 // aligned and lets the popcount kernels work a word at a time.
 inline std::size_t
 StoredVectorBytes(int value_size, int dims)
@@ -142,10 +172,24 @@ ElementValues(HnswElementTuple *e)
 	return reinterpret_cast<char *>(e + 1);
 }
 
+// Bytes of an element's stored vector (read from it for sparsevec, which varies per element).
+inline std::size_t
+ElementValueBytes(HnswElementTuple *e)
+{
+	if (e->value_size == kHnswSparseValueSize) {
+		// The count steers every later read of the element: a damaged one must not.
+		std::int32_t nnz = reinterpret_cast<const HnswStoredSparse *>(ElementValues(e))->nnz;
+		if (nnz < 0 || nnz > kHnswMaxSparseNnz)
+			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED), errmsg("hnsw element holds a sparse vector of %d elements", nnz)));
+		return StoredSparseBytes(nnz);
+	}
+	return StoredVectorBytes(e->value_size, e->dims);
+}
+
 inline ItemPointerData *
 ElementHeapTids(HnswElementTuple *e)
 {
-	return reinterpret_cast<ItemPointerData *>(ElementValues(e) + StoredVectorBytes(e->value_size, e->dims));
+	return reinterpret_cast<ItemPointerData *>(ElementValues(e) + ElementValueBytes(e));
 }
 
 inline ItemPointerData *
@@ -232,6 +276,26 @@ ItemAt(Relation index, Page page, ItemPointer tid, std::uint8_t type)
 	return t->type == type ? t : nullptr;
 }
 
+// The index of the item whose `tid` member equals tid in items sorted by TID, or -1 (pages
+// are read in TID order, so collected items come sorted).
+template <typename T>
+inline int
+FindByTid(const T *items, int n, const ItemPointerData *tid)
+{
+	int lo = 0, hi = n - 1;
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		int c = ItemPointerCompare(const_cast<ItemPointer>(&items[mid].tid), const_cast<ItemPointer>(tid));
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
 // The largest item a data page can hold.
 inline constexpr std::size_t kHnswMaxItemSize =
     BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - sizeof(ItemIdData) - MAXALIGN(sizeof(HnswPageOpaque));
@@ -272,8 +336,9 @@ struct HnswContext {
 	Relation index;
 	core::Metric metric;
 	int dims;
-	int value_size;           // 4 (vector), 2 (halfvec), 0 (bit)
-	std::size_t vector_bytes; // StoredVectorBytes(value_size, dims)
+	int value_size;           // 4 (vector), 2 (halfvec), 0 (bit), kHnswSparseValueSize (sparsevec)
+	std::size_t vector_bytes; // StoredVectorBytes(value_size, dims); for sparsevec the largest
+	                          // stored vector (StoredSparseBytes(kHnswMaxSparseNnz)): buffer sizes
 	int build_dim;            // floats per vector in the in-memory build
 	int m;
 	int ef_construction;
@@ -286,9 +351,17 @@ void HnswInitContext(HnswContext *ctx, Relation index, bool building);
 // must fit one page with its element tuple.
 int HnswMaxDims(const HnswContext *ctx);
 
-// Copies the values of a vector, halfvec or bit datum (of the indexed type) into out
-// (vector_bytes), checking its dimensions against the index's.
+// Copies the values of a vector, halfvec, bit or sparsevec datum (of the indexed type) into
+// out (vector_bytes), checking its dimensions against the index's (and for sparsevec its
+// non-zero count against kHnswMaxSparseNnz).
 void HnswDatumValues(const HnswContext *ctx, Datum datum, void *out);
+
+// A query's stored vector, palloc'd; as HnswDatumValues but with no limit on a sparsevec's
+// non-zero count (a query is never stored).
+void *HnswQueryValues(const HnswContext *ctx, Datum datum);
+
+// The bytes of a stored vector: vector_bytes, except for sparsevec.
+std::size_t HnswStoredBytes(const HnswContext *ctx, const void *values);
 
 // Normalizes a stored vector in place for cosine; false when the vector cannot be indexed
 // (zero for cosine).
@@ -298,7 +371,8 @@ bool HnswPrepareVector(const HnswContext *ctx, void *values);
 float HnswDistance(const HnswContext *ctx, const void *a, const void *b);
 
 // Stored vector <-> float32, for the in-memory build (exact both ways for halves that came
-// from the index).
+// from the index). A sparse vector's float form is a pointer to the stored vector (the
+// builder's sparse mode); narrowing copies the vector it points to.
 void HnswWidenVector(const HnswContext *ctx, const void *in, float *out);
 void HnswNarrowVector(const HnswContext *ctx, const float *in, void *out);
 
@@ -371,14 +445,31 @@ void HnswEditStart(HnswPageEdit *edit, Relation index, bool building);
 Page HnswEditRegister(HnswPageEdit *edit, Buffer buffer, bool new_page);
 void HnswEditFinish(HnswPageEdit *edit);
 
+// ---- hnsw_repair.cpp ----
+
+// Gives every live element the base layer cannot reach from the entry point an incoming edge
+// from its nearest reached node; returns how many were linked. For the end of a build that
+// inserted into pages (the caller has the index to itself).
+int HnswLinkUnreachable(const HnswContext *ctx);
+
 // ---- hnsw_insert.cpp ----
 
 // The candidates' vectors, loaded once for the pairwise distances of the selection heuristic.
 struct CandidateVectors {
-	char *values; // count stored vectors, vector_bytes apart
+	char *values;          // the stored vectors, back to back
+	std::size_t *offsets;  // where each starts in values (i * vector_bytes unless sparse)
 	int count;
+
+	const char *
+	At(int i) const
+	{
+		return values + offsets[i];
+	}
 };
+// Sparse vectors are packed at their own sizes: a fixed stride of the largest one (8 kB) would
+// make every selection allocate hundreds of kB.
 CandidateVectors LoadCandidateVectors(const HnswContext *ctx, const HnswCandidate *cands, int n);
+void FreeCandidateVectors(CandidateVectors *cv);
 
 // Chooses up to max_count neighbours among candidates sorted by distance to the base node:
 // a candidate is kept when it is closer to the base than to every neighbour kept before it
@@ -388,9 +479,12 @@ int SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const Ca
                     int *chosen);
 
 // Makes `node` (at `level`) point to `added`, which is at `added_distance` from it, pruning
-// node's list with the selection heuristic when it is full. Caller holds the update lock in
-// either mode (safe against concurrent inserts changing the same list).
-void HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level);
+// node's list with the selection heuristic when it is full; with `force`, `added` replaces the
+// weakest kept neighbour when the heuristic would drop it. True when the list holds `added`
+// afterwards. Caller holds the update lock in either mode (safe against concurrent inserts
+// changing the same list).
+bool HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level,
+                  bool force = false);
 
 // Adds one heap tuple's vector to the graph on disk, taking the update lock itself (none during
 // a build). values is modified (normalized).

@@ -86,6 +86,8 @@ struct BuildState {
 	double per_vector;    // bytes of memory one more vector costs (copy + graph)
 	double graph_fixed;   // bytes the graph costs regardless of size
 	bool in_memory;       // false once the graph was flushed: later tuples go to the pages
+	bool inserted_on_pages; // some tuples went through the page insert path (repair at the end)
+	double sparse_bytes;    // packed sparse vectors kept for the in-memory build
 	double index_tuples;
 	int threads;
 	CoreObjects *objs;
@@ -127,7 +129,7 @@ CheckBuildOptions(Relation index, int dims, int max_dims)
 bool
 AugmentsForInnerProduct(const HnswContext *ctx)
 {
-	return ctx->metric == core::Metric::InnerProduct;
+	return ctx->metric == core::Metric::InnerProduct && ctx->value_size != kHnswSparseValueSize;
 }
 
 // The base-layer fill takes neighbours' neighbours through a node's 8 nearest neighbours only.
@@ -147,7 +149,8 @@ constexpr std::size_t kFillSecondHopSources = 8;
 std::size_t
 FillSecondHopSources(const HnswContext *ctx)
 {
-	if (AugmentsForInnerProduct(ctx) || ctx->build_dim < 32)
+	// build_dim says nothing about a sparse vector (its float form is a pointer).
+	if (AugmentsForInnerProduct(ctx) || (ctx->build_dim < 32 && ctx->value_size != kHnswSparseValueSize))
 		return 0;
 	return kFillSecondHopSources;
 }
@@ -170,6 +173,7 @@ BuilderParams(const HnswContext *ctx, std::size_t n)
 		p.metric = core::Metric::InnerProduct;
 	p.max_elements = n;
 	p.seed = 42;
+	p.sparse = ctx->value_size == kHnswSparseValueSize;
 	return p;
 }
 
@@ -299,7 +303,15 @@ FlushGraph(BuildState *bs)
 
 	auto *pos = static_cast<NodePosition *>(
 	    MemoryContextAllocHuge(bs->build_ctx, sizeof(NodePosition) * (n > 0 ? n : 1)));
-	std::size_t element_size = ElementTupleSize(ctx->vector_bytes);
+	// Sparse elements differ in size: each is its packed vector's.
+	auto element_size_of = [&](std::size_t id) {
+		if (ctx->value_size != kHnswSparseValueSize)
+			return ElementTupleSize(ctx->vector_bytes);
+		const void *packed;
+		memcpy(&packed, bs->vectors + static_cast<std::size_t>(g.Label(static_cast<std::uint32_t>(id))) * bs->stride,
+		       sizeof packed);
+		return ElementTupleSize(core::PackedSparseBytes(core::PackedSparseView(packed).nnz));
+	};
 
 	// Placement: node after node, a node's two tuples on one page when they fit together.
 	BlockNumber blkno = RelationGetNumberOfBlocks(ctx->index);
@@ -311,6 +323,7 @@ FlushGraph(BuildState *bs)
 		if (level > level_cap)
 			level = level_cap;
 		std::size_t neighbor_size = NeighborTupleSize(level, ctx->m);
+		std::size_t element_size = element_size_of(id);
 		pos[id].level = level;
 		if (!page.Fits(element_size, neighbor_size)) {
 			if (page_used) {
@@ -373,7 +386,7 @@ FlushGraph(BuildState *bs)
 	}
 
 	// Writing: every page once, its tuples in the order placed.
-	auto *element = static_cast<HnswElementTuple *>(palloc0(element_size));
+	auto *element = static_cast<HnswElementTuple *>(palloc0(ElementTupleSize(ctx->vector_bytes)));
 	auto *neighbor = static_cast<HnswNeighborTuple *>(palloc0(NeighborTupleSize(level_cap, ctx->m)));
 	Buffer buf = InvalidBuffer;
 	BlockNumber current = InvalidBlockNumber;
@@ -405,11 +418,12 @@ FlushGraph(BuildState *bs)
 		std::uint32_t label = g.Label(static_cast<std::uint32_t>(id));
 		int level = pos[id].level;
 
+		std::size_t element_size = element_size_of(id);
 		memset(element, 0, element_size);
 		element->type = kHnswElementType;
 		element->level = static_cast<std::uint8_t>(level);
 		element->value_size = static_cast<std::uint8_t>(ctx->value_size);
-		element->dims = static_cast<std::uint16_t>(ctx->dims);
+		element->dims = ctx->value_size == kHnswSparseValueSize ? 0 : static_cast<std::uint16_t>(ctx->dims);
 		HnswNarrowVector(ctx, bs->vectors + static_cast<std::size_t>(label) * bs->stride, ElementValues(element));
 		for (int i = 0; i < kHnswHeapTids; i++)
 			ItemPointerSetInvalid(&ElementHeapTids(element)[i]);
@@ -487,13 +501,31 @@ FlushLoaded(BuildState *bs)
 	bs->tids = nullptr;
 }
 
+// The bytes that make a loaded vector what it is: its floats, or the packed sparse vector its
+// slot points to.
+struct VectorKey {
+	const void *data;
+	std::size_t size;
+};
+
+VectorKey
+KeyOf(const BuildState *bs, const float *v)
+{
+	if (bs->ctx.value_size == kHnswSparseValueSize) {
+		const void *packed;
+		memcpy(&packed, v, sizeof packed);
+		return VectorKey{packed, core::PackedSparseBytes(core::PackedSparseView(packed).nnz)};
+	}
+	return VectorKey{v, sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim)};
+}
+
 std::uint64_t
-HashVector(const float *v, int dims)
+HashVector(VectorKey key)
 {
 	// FNV-1a over the bytes: equal vectors (bit for bit) hash equally, which is all we need.
 	std::uint64_t h = 1469598103934665603ull;
-	const auto *p = reinterpret_cast<const unsigned char *>(v);
-	for (std::size_t i = 0; i < sizeof(float) * static_cast<std::size_t>(dims); i++) {
+	const auto *p = static_cast<const unsigned char *>(key.data);
+	for (std::size_t i = 0; i < key.size; i++) {
 		h ^= p[i];
 		h *= 1099511628211ull;
 	}
@@ -503,7 +535,7 @@ HashVector(const float *v, int dims)
 void
 DupTableInsert(BuildState *bs, std::size_t node)
 {
-	std::size_t slot = HashVector(bs->vectors + node * bs->stride, bs->ctx.build_dim) & bs->dup_mask;
+	std::size_t slot = HashVector(KeyOf(bs, bs->vectors + node * bs->stride)) & bs->dup_mask;
 	while (bs->dup_table[slot] != 0)
 		slot = (slot + 1) & bs->dup_mask;
 	bs->dup_table[slot] = static_cast<std::uint32_t>(node + 1);
@@ -513,11 +545,12 @@ DupTableInsert(BuildState *bs, std::size_t node)
 std::int64_t
 DupTableFind(const BuildState *bs, const float *v)
 {
-	std::size_t bytes = sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim);
-	std::size_t slot = HashVector(v, bs->ctx.build_dim) & bs->dup_mask;
+	VectorKey key = KeyOf(bs, v);
+	std::size_t slot = HashVector(key) & bs->dup_mask;
 	while (bs->dup_table[slot] != 0) {
 		std::size_t node = bs->dup_table[slot] - 1;
-		if (memcmp(bs->vectors + node * bs->stride, v, bytes) == 0)
+		VectorKey other = KeyOf(bs, bs->vectors + node * bs->stride);
+		if (other.size == key.size && memcmp(other.data, key.data, key.size) == 0)
 			return static_cast<std::int64_t>(node);
 		slot = (slot + 1) & bs->dup_mask;
 	}
@@ -584,12 +617,15 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 	HnswDatumValues(&bs->ctx, values[0], stored);
 	bool indexable = HnswPrepareVector(&bs->ctx, stored);
 	// The in-memory graph works on float32 (exact for halves; narrowed back when written).
-	auto *copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim)));
-	HnswWidenVector(&bs->ctx, stored, copy);
+	float *copy = nullptr;
+	if (bs->in_memory) {
+		copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim)));
+		HnswWidenVector(&bs->ctx, stored, copy);
+	}
 	MemoryContextSwitchTo(old);
 
 	if (indexable && bs->in_memory &&
-	    bs->graph_fixed + bs->per_vector * static_cast<double>(bs->loaded + 1) > bs->memory_limit) {
+	    bs->graph_fixed + bs->per_vector * static_cast<double>(bs->loaded + 1) + bs->sparse_bytes > bs->memory_limit) {
 		ereport(NOTICE, (errmsg("hnsw graph no longer fits into maintenance_work_mem after %zu tuples", bs->loaded),
 		                 errdetail("Building will take significantly more time."),
 		                 errhint("Increase maintenance_work_mem to speed up builds.")));
@@ -608,6 +644,14 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 			} else {
 				if (bs->loaded == bs->capacity)
 					GrowArrays(bs);
+				if (bs->ctx.value_size == kHnswSparseValueSize) {
+					// The slot points into this tuple's memory: keep a copy for the build.
+					std::size_t bytes = HnswStoredBytes(&bs->ctx, stored);
+					void *kept = MemoryContextAlloc(bs->build_ctx, bytes);
+					memcpy(kept, stored, bytes);
+					memcpy(copy, &kept, sizeof kept);
+					bs->sparse_bytes += static_cast<double>(bytes) + 16; // with the chunk header
+				}
 				memcpy(bs->vectors + bs->loaded * bs->stride, copy,
 				       sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim));
 				bs->tids[bs->loaded] = *tid;
@@ -615,8 +659,7 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 				// A full node stays findable until a newer equal one replaces it in the table
 				// (the newer one sits later in the probe sequence only if we remove the old).
 				if (same >= 0) {
-					std::size_t slot =
-					    HashVector(copy, bs->ctx.build_dim) & bs->dup_mask;
+					std::size_t slot = HashVector(KeyOf(bs, copy)) & bs->dup_mask;
 					while (bs->dup_table[slot] != static_cast<std::uint32_t>(same + 1))
 						slot = (slot + 1) & bs->dup_mask;
 					bs->dup_table[slot] = static_cast<std::uint32_t>(bs->loaded + 1);
@@ -626,6 +669,7 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 				bs->loaded++;
 			}
 		} else {
+			bs->inserted_on_pages = true;
 			old = MemoryContextSwitchTo(bs->tmp_ctx);
 			HnswInsertVector(&bs->ctx, stored, tid);
 			MemoryContextSwitchTo(old);
@@ -661,15 +705,17 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 
 	// Memory per loaded vector: its copy and TID (arrays grow by doubling, so count twice) plus
 	// the graph's share, from the builder's own estimate at two sizes.
-	std::size_t big = 1 << 20;
-	double graph_big = static_cast<double>(core::HnswBuilder::EstimateMemory(BuilderParams(&bs.ctx, big), bs.threads));
-	double graph_one = static_cast<double>(core::HnswBuilder::EstimateMemory(BuilderParams(&bs.ctx, 1), bs.threads));
-	bs.per_vector = (graph_big - graph_one) / static_cast<double>(big - 1) +
-	                2.0 * (sizeof(float) * static_cast<double>(bs.ctx.build_dim) + sizeof(ItemPointerData) + 1 +
-	                       2 * sizeof(std::uint32_t)) +
-	                sizeof(NodePosition) +
-	                static_cast<double>(core::BaseLayerFill::EstimateMemory(big, bs.ctx.m)) / static_cast<double>(big);
-	bs.graph_fixed = graph_one;
+	if (bs.in_memory) {
+		std::size_t big = 1 << 20;
+		double graph_big = static_cast<double>(core::HnswBuilder::EstimateMemory(BuilderParams(&bs.ctx, big), bs.threads));
+		double graph_one = static_cast<double>(core::HnswBuilder::EstimateMemory(BuilderParams(&bs.ctx, 1), bs.threads));
+		bs.per_vector = (graph_big - graph_one) / static_cast<double>(big - 1) +
+		                2.0 * (sizeof(float) * static_cast<double>(bs.ctx.build_dim) + sizeof(ItemPointerData) + 1 +
+		                       2 * sizeof(std::uint32_t)) +
+		                sizeof(NodePosition) +
+		                static_cast<double>(core::BaseLayerFill::EstimateMemory(big, bs.ctx.m)) / static_cast<double>(big);
+		bs.graph_fixed = graph_one;
+	}
 	bs.memory_limit = static_cast<double>(maintenance_work_mem) * 1024.0;
 
 	HnswWriteMetaPage(index, MAIN_FORKNUM, dims, bs.ctx.m, bs.ctx.ef_construction, bs.ctx.metric);
@@ -681,6 +727,11 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	if (bs.in_memory)
 		FlushLoaded(&bs);
 	MemoryContextDelete(bs.tmp_ctx);
+	if (bs.inserted_on_pages) {
+		int linked = HnswLinkUnreachable(&bs.ctx);
+		if (linked > 0)
+			elog(DEBUG1, "hnsw: linked %d unreachable elements of index \"%s\"", linked, RelationGetRelationName(index));
+	}
 
 	if (RelationNeedsWAL(index))
 		log_newpage_range(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index), true);

@@ -1,6 +1,7 @@
 // Page-level graph primitives of the hnsw AM: metapage, pages, element reads, distances,
 // layer search, and the Generic WAL wrapper. Everything here runs in the backend's main
 // thread with palloc'd memory only.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -53,6 +54,8 @@ DescribeIndex(Relation index, core::Metric *metric, int *value_size)
 		*value_size = 2;
 	else if (strcmp(NameStr(type), "bit") == 0)
 		*value_size = 0;
+	else if (strcmp(NameStr(type), "sparsevec") == 0)
+		*value_size = kHnswSparseValueSize;
 	else
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("hnsw does not support type %s", NameStr(type))));
 
@@ -84,8 +87,13 @@ HnswInitContext(HnswContext *ctx, Relation index, bool building)
 	ctx->index = index;
 	DescribeIndex(index, &ctx->metric, &ctx->value_size);
 	ctx->dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
-	ctx->vector_bytes = StoredVectorBytes(ctx->value_size, ctx->dims > 0 ? ctx->dims : 0);
-	ctx->build_dim = ctx->value_size == 0 ? static_cast<int>(ctx->vector_bytes / sizeof(float)) : ctx->dims;
+	if (ctx->value_size == kHnswSparseValueSize) {
+		ctx->vector_bytes = StoredSparseBytes(kHnswMaxSparseNnz);
+		ctx->build_dim = static_cast<int>(sizeof(void *) / sizeof(float)); // a pointer (HnswWidenVector)
+	} else {
+		ctx->vector_bytes = StoredVectorBytes(ctx->value_size, ctx->dims > 0 ? ctx->dims : 0);
+		ctx->build_dim = ctx->value_size == 0 ? static_cast<int>(ctx->vector_bytes / sizeof(float)) : ctx->dims;
+	}
 	ctx->m = HnswGetM(index);
 	ctx->ef_construction = HnswGetEfConstruction(index);
 	ctx->building = building;
@@ -94,7 +102,53 @@ HnswInitContext(HnswContext *ctx, Relation index, bool building)
 int
 HnswMaxDims(const HnswContext *ctx)
 {
-	return ctx->value_size == 2 ? kHnswMaxHalfDim : ctx->value_size == 0 ? kHnswMaxBitDim : kHnswMaxDim;
+	switch (ctx->value_size) {
+	case 2:
+		return kHnswMaxHalfDim;
+	case 0:
+		return kHnswMaxBitDim;
+	case kHnswSparseValueSize:
+		return core::kSparseMaxDim; // sparse: the non-zero count is what is limited
+	default:
+		return kHnswMaxDim;
+	}
+}
+
+std::size_t
+HnswStoredBytes(const HnswContext *ctx, const void *values)
+{
+	if (ctx->value_size == kHnswSparseValueSize)
+		return StoredSparseBytes(static_cast<const HnswStoredSparse *>(values)->nnz);
+	return ctx->vector_bytes;
+}
+
+namespace {
+
+// A sparsevec datum's stored form into out (room for StoredSparseBytes(nnz)).
+void
+SparseToStored(const SparseVector *v, void *out)
+{
+	auto *h = static_cast<HnswStoredSparse *>(out);
+	h->dim = v->dim;
+	h->nnz = v->nnz;
+	memcpy(h + 1, SparseIndices(v), (sizeof(int32) + sizeof(float)) * static_cast<std::size_t>(v->nnz));
+}
+
+} // namespace
+
+void *
+HnswQueryValues(const HnswContext *ctx, Datum datum)
+{
+	if (ctx->value_size != kHnswSparseValueSize) {
+		void *out = palloc0(ctx->vector_bytes);
+		HnswDatumValues(ctx, datum, out);
+		return out;
+	}
+	SparseVector *v = DatumGetSparseVector(datum);
+	CheckExpectedDim(ctx->dims, v->dim);
+	void *out = palloc(StoredSparseBytes(v->nnz));
+	SparseToStored(v, out);
+	return out;
 }
 
 void
@@ -107,6 +161,16 @@ HnswDatumValues(const HnswContext *ctx, Datum datum, void *out)
 		memcpy(out, VARBITS(b), VARBITBYTES(b));
 		return;
 	}
+	if (ctx->value_size == kHnswSparseValueSize) {
+		SparseVector *sv = DatumGetSparseVector(datum);
+		CheckExpectedDim(ctx->dims, sv->dim);
+		if (sv->nnz > kHnswMaxSparseNnz)
+			ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			                errmsg("sparsevec cannot have more than %d non-zero elements for hnsw index",
+			                       kHnswMaxSparseNnz)));
+		SparseToStored(sv, out);
+		return;
+	}
 	// vector and halfvec share the header (dimensions, then the values).
 	Vector *v = DatumGetVector(datum);
 	CheckExpectedDim(ctx->dims, v->dim);
@@ -116,7 +180,9 @@ HnswDatumValues(const HnswContext *ctx, Datum datum, void *out)
 void
 HnswWidenVector(const HnswContext *ctx, const void *in, float *out)
 {
-	if (ctx->value_size == 2)
+	if (ctx->value_size == kHnswSparseValueSize)
+		memcpy(out, &in, sizeof in);
+	else if (ctx->value_size == 2)
 		core::HalfToFloatArray(static_cast<const core::Half *>(in), out, static_cast<std::size_t>(ctx->dims));
 	else
 		memcpy(out, in, ctx->vector_bytes); // float32, or bits in the floats' bytes
@@ -125,7 +191,11 @@ HnswWidenVector(const HnswContext *ctx, const void *in, float *out)
 void
 HnswNarrowVector(const HnswContext *ctx, const float *in, void *out)
 {
-	if (ctx->value_size == 2)
+	if (ctx->value_size == kHnswSparseValueSize) {
+		const void *packed;
+		memcpy(&packed, in, sizeof packed);
+		memcpy(out, packed, HnswStoredBytes(ctx, packed));
+	} else if (ctx->value_size == 2)
 		core::FloatToHalfArray(in, static_cast<core::Half *>(out), static_cast<std::size_t>(ctx->dims));
 	else
 		memcpy(out, in, ctx->vector_bytes);
@@ -136,6 +206,16 @@ HnswPrepareVector(const HnswContext *ctx, void *values)
 {
 	if (ctx->metric != core::Metric::Cosine)
 		return true;
+	if (ctx->value_size == kHnswSparseValueSize) {
+		core::SparseView v = StoredSparseView(values);
+		double norm = std::sqrt(core::SparseNormSquaredDouble(v));
+		if (norm == 0)
+			return false;
+		auto *x = const_cast<float *>(v.values);
+		for (int i = 0; i < v.nnz; i++)
+			x[i] = static_cast<float>(x[i] / norm);
+		return true;
+	}
 	// Normalized in float32 then stored back in the column's format, as l2_normalize() does.
 	auto *x = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
 	HnswWidenVector(ctx, values, x);
@@ -184,6 +264,23 @@ float
 HnswDistance(const HnswContext *ctx, const void *a, const void *b)
 {
 	std::size_t n = static_cast<std::size_t>(ctx->dims);
+	if (ctx->value_size == kHnswSparseValueSize) {
+		core::SparseView x = StoredSparseView(a), y = StoredSparseView(b);
+		switch (ctx->metric) {
+		case core::Metric::L2:
+			return core::SparseL2Squared(x, y);
+		case core::Metric::InnerProduct:
+			return -core::SparseInnerProduct(x, y);
+		case core::Metric::Cosine:
+			return 1.0f - core::SparseInnerProduct(x, y);
+		case core::Metric::L1:
+			return core::SparseL1(x, y);
+		case core::Metric::Hamming:
+		case core::Metric::Jaccard:
+			break;
+		}
+		return 0;
+	}
 	if (ctx->value_size == 0) {
 		const core::BitKernels &k = core::ActiveBitKernels();
 		const auto *x = static_cast<const std::uint8_t *>(a);
@@ -409,7 +506,9 @@ HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, c
 				__builtin_prefetch(pages[i] + SizeOfPageHeaderData + sizeof(ItemIdData) * (off - 1));
 		}
 	}
-	const std::size_t vector_bytes = sizeof(HnswElementTuple) + ctx->vector_bytes;
+	// A sparse vector's size is only known once read; its first KB holds most short ones.
+	const std::size_t vector_bytes =
+	    sizeof(HnswElementTuple) + (ctx->value_size == kHnswSparseValueSize ? std::min<std::size_t>(ctx->vector_bytes, 1024) : ctx->vector_bytes);
 	for (int i = 0; i < n; i++) {
 		if (pages[i] == nullptr)
 			continue;
@@ -439,6 +538,8 @@ HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, c
 		                                   kHnswElementType);
 		if (e != nullptr) {
 			HnswCandidate &c = out[found++];
+			if (ctx->value_size == kHnswSparseValueSize)
+				(void) ElementValueBytes(e); // checks the stored count before the distance reads by it
 			c.distance = query != nullptr ? HnswDistance(ctx, query, ElementValues(e)) : 0.0f;
 			c.element = tids[i];
 			c.neighbors = *ElementNeighborTid(e);
@@ -460,7 +561,7 @@ HnswLoadVector(const HnswContext *ctx, ItemPointer tid, void *values)
 		UnlockReleaseBuffer(buf);
 		return false;
 	}
-	memcpy(values, ElementValues(e), ctx->vector_bytes);
+	memcpy(values, ElementValues(e), ElementValueBytes(e));
 	UnlockReleaseBuffer(buf);
 	return true;
 }

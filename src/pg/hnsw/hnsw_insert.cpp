@@ -54,11 +54,41 @@ CandidateVectors
 LoadCandidateVectors(const HnswContext *ctx, const HnswCandidate *cands, int n)
 {
 	CandidateVectors cv;
-	cv.values = static_cast<char *>(palloc(ctx->vector_bytes * static_cast<std::size_t>(n > 0 ? n : 1)));
+	std::size_t slots = static_cast<std::size_t>(n > 0 ? n : 1);
 	cv.count = n;
-	for (int i = 0; i < n; i++)
-		MustLoadVector(ctx, const_cast<ItemPointer>(&cands[i].element), cv.values + static_cast<std::size_t>(i) * ctx->vector_bytes);
+	cv.offsets = static_cast<std::size_t *>(palloc(sizeof(std::size_t) * slots));
+	if (ctx->value_size != kHnswSparseValueSize) {
+		cv.values = static_cast<char *>(palloc(ctx->vector_bytes * slots));
+		for (int i = 0; i < n; i++) {
+			cv.offsets[i] = static_cast<std::size_t>(i) * ctx->vector_bytes;
+			MustLoadVector(ctx, const_cast<ItemPointer>(&cands[i].element), cv.values + cv.offsets[i]);
+		}
+		return cv;
+	}
+	char *scratch = static_cast<char *>(palloc(ctx->vector_bytes));
+	std::size_t cap = slots * 256, used = 0;
+	cv.values = static_cast<char *>(palloc(cap));
+	for (int i = 0; i < n; i++) {
+		MustLoadVector(ctx, const_cast<ItemPointer>(&cands[i].element), scratch);
+		std::size_t bytes = HnswStoredBytes(ctx, scratch);
+		if (used + bytes > cap) {
+			while (used + bytes > cap)
+				cap *= 2;
+			cv.values = static_cast<char *>(repalloc(cv.values, cap));
+		}
+		memcpy(cv.values + used, scratch, bytes);
+		cv.offsets[i] = used;
+		used += bytes;
+	}
+	pfree(scratch);
 	return cv;
+}
+
+void
+FreeCandidateVectors(CandidateVectors *cv)
+{
+	pfree(cv->values);
+	pfree(cv->offsets);
 }
 
 // Chooses up to max_count neighbours among candidates sorted by distance to the base node:
@@ -75,10 +105,10 @@ SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const Candid
 	for (int i = 0; i < n && count < max_count; i++) {
 		if (cands[i].deleted)
 			continue;
-		const char *vi = cv.values + static_cast<std::size_t>(i) * ctx->vector_bytes;
+		const char *vi = cv.At(i);
 		bool diverse = true;
 		for (int j = 0; j < count; j++) {
-			const char *vj = cv.values + static_cast<std::size_t>(chosen[j]) * ctx->vector_bytes;
+			const char *vj = cv.At(chosen[j]);
 			if (HnswDistance(ctx, vi, vj) < cands[i].distance) {
 				diverse = false;
 				break;
@@ -224,10 +254,11 @@ WriteLevelSlots(const HnswContext *ctx, Buffer buf, const ItemPointerData *neigh
 
 // The pruned list when `node`'s level list `current` (count slots, all used) gets `added`:
 // the old neighbours and the new node ranked by distance to `node`, a diverse subset kept.
-// False when `added` is not among the kept ones (nothing to write).
+// False when `added` is not among the kept ones (nothing to write), unless `force`: then
+// `added` takes the place of the last one kept.
 bool
 PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPointerData *current, int count,
-               ItemPointer added, float added_distance, int level, ItemPointerData *updated)
+               ItemPointer added, float added_distance, int level, bool force, ItemPointerData *updated)
 {
 	void *base = palloc(ctx->vector_bytes);
 	MustLoadVector(ctx, const_cast<ItemPointer>(&node.element), base);
@@ -253,6 +284,10 @@ PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPoin
 			ItemPointerSetInvalid(&updated[i]);
 		}
 	}
+	if (!keeps_added && force && count > 0) {
+		updated[kept < count ? kept : count - 1] = *added;
+		keeps_added = true;
+	}
 	return keeps_added;
 }
 
@@ -265,9 +300,11 @@ PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPoin
 // lock itself. A full list is pruned without any lock held (pruning reads other pages, and
 // waiting for one content lock while holding another could deadlock), then written only if
 // the list is still what the pruning saw; otherwise it is read again and pruned again.
-void
-HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level)
+bool
+HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level,
+             bool force)
 {
+	bool linked = false;
 	int start = LevelSlotStart(level, ctx->m);
 	int count = LevelSlotCount(level, ctx->m);
 	auto *current = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
@@ -296,17 +333,19 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 		}
 		if (present) {
 			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			linked = true;
 			break;
 		}
 		if (free_slot >= 0) {
 			current[free_slot] = *added;
 			WriteLevelSlots(ctx, buf, &node.neighbors, start, count, current);
 			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+			linked = true;
 			break;
 		}
 		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 
-		if (!PruneWithAdded(ctx, node, current, count, added, added_distance, level, updated))
+		if (!PruneWithAdded(ctx, node, current, count, added, added_distance, level, force, updated))
 			break; // the new node is not among the best: nothing to write
 
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -315,10 +354,13 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 		if (unchanged)
 			WriteLevelSlots(ctx, buf, &node.neighbors, start, count, updated);
 		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-		if (unchanged)
+		if (unchanged) {
+			linked = true;
 			break;
+		}
 	}
 	ReleaseBuffer(buf);
+	return linked;
 }
 
 namespace {
@@ -394,7 +436,8 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int lev
 						continue;
 					void *other = palloc(ctx->vector_bytes);
 					MustLoadVector(ctx, &found[i].element, other);
-					bool same = memcmp(other, values, ctx->vector_bytes) == 0;
+					std::size_t bytes = HnswStoredBytes(ctx, values);
+					bool same = HnswStoredBytes(ctx, other) == bytes && memcmp(other, values, bytes) == 0;
 					pfree(other);
 					if (same && AddHeapTid(ctx, &found[i].element, heap_tid))
 						return;
@@ -409,7 +452,7 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int lev
 			for (int i = 0; i < kept; i++)
 				chosen_cands[lc][i] = found[chosen[i]];
 			chosen_counts[lc] = kept;
-			pfree(cv.values);
+			FreeCandidateVectors(&cv);
 			pfree(chosen);
 			eps = found;
 			n_eps = n;
@@ -417,14 +460,15 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int lev
 	}
 
 	// Build and place the new node's tuples.
-	std::size_t element_size = ElementTupleSize(ctx->vector_bytes);
+	std::size_t value_bytes = HnswStoredBytes(ctx, values);
+	std::size_t element_size = ElementTupleSize(value_bytes);
 	std::size_t neighbor_size = NeighborTupleSize(level, ctx->m);
 	auto *element = static_cast<HnswElementTuple *>(palloc0(element_size));
 	element->type = kHnswElementType;
 	element->level = static_cast<std::uint8_t>(level);
 	element->value_size = static_cast<std::uint8_t>(ctx->value_size);
-	element->dims = static_cast<std::uint16_t>(ctx->dims);
-	memcpy(ElementValues(element), values, ctx->vector_bytes);
+	element->dims = ctx->value_size == kHnswSparseValueSize ? 0 : static_cast<std::uint16_t>(ctx->dims);
+	memcpy(ElementValues(element), values, value_bytes);
 	for (int i = 0; i < kHnswHeapTids; i++)
 		ItemPointerSetInvalid(&ElementHeapTids(element)[i]);
 	ElementHeapTids(element)[0] = *heap_tid;
@@ -484,10 +528,15 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int lev
 		UnlockReleaseBuffer(nbuf);
 	UnlockReleaseBuffer(ebuf);
 
-	// Now that the node exists, link its neighbours back to it.
+	// Now that the node exists, link its neighbours back to it. When every one of them prunes
+	// it away (common where many distances are equal), nothing would point to it and no search
+	// could find it: the nearest neighbour then keeps it in place of its weakest link.
 	for (int lc = 0; lc <= top; lc++) {
+		bool any = false;
 		for (int i = 0; i < chosen_counts[lc]; i++)
-			HnswLinkBack(ctx, chosen_cands[lc][i], &new_tid, chosen_cands[lc][i].distance, lc);
+			any |= HnswLinkBack(ctx, chosen_cands[lc][i], &new_tid, chosen_cands[lc][i].distance, lc);
+		if (!any && lc == 0 && chosen_counts[0] > 0)
+			HnswLinkBack(ctx, chosen_cands[0][0], &new_tid, chosen_cands[0][0].distance, 0, true);
 	}
 }
 

@@ -190,11 +190,13 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 				elog(ERROR, "non-MVCC snapshots are not supported with hnsw");
 
 			MemoryContext old = MemoryContextSwitchTo(so->search_ctx);
-			so->query = palloc0(so->ctx.vector_bytes);
-			// A NULL query orders nothing; the rows still come back, in graph order from a zero vector.
+			// A NULL query orders nothing; the rows still come back, in graph order from a zero
+			// vector (zero bytes are also an empty sparse vector).
 			if (!(scan->orderByData[0].sk_flags & SK_ISNULL)) {
-				HnswDatumValues(&so->ctx, scan->orderByData[0].sk_argument, so->query);
+				so->query = HnswQueryValues(&so->ctx, scan->orderByData[0].sk_argument);
 				HnswPrepareVector(&so->ctx, so->query);
+			} else {
+				so->query = palloc0(so->ctx.vector_bytes);
 			}
 			StartSearch(so);
 			MemoryContextSwitchTo(old);

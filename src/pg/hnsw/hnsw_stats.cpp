@@ -153,24 +153,6 @@ CompareTid(const void *a, const void *b)
 	                          const_cast<ItemPointer>(static_cast<const ItemPointerData *>(b)));
 }
 
-template <typename T>
-int
-FindByTid(const T *items, int n, const ItemPointerData *tid)
-{
-	int lo = 0, hi = n - 1;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		int c = ItemPointerCompare(const_cast<ItemPointer>(&items[mid].tid), const_cast<ItemPointer>(tid));
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
-}
-
 struct Checker {
 	Tuplestorestate *store;
 	TupleDesc desc;
@@ -283,8 +265,26 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 			ItemPointerSet(&tid, blkno, off);
 			if (start[0] == kHnswElementType) {
 				auto *e = reinterpret_cast<HnswElementTuple *>(start);
-				if (len < sizeof(HnswElementTuple) || (e->value_size != 0 && e->value_size != 2 && e->value_size != 4) ||
-				    e->dims != meta.dims || len != ElementTupleSize(StoredVectorBytes(e->value_size, e->dims))) {
+				if (len >= sizeof(HnswElementTuple) + sizeof(HnswStoredSparse) && e->value_size == kHnswSparseValueSize) {
+					// Read the count without trusting it (ElementValueBytes would raise an ERROR).
+					HnswStoredSparse h;
+					memcpy(&h, ElementValues(e), sizeof h);
+					quiver::core::SparseView v{};
+					bool sound = e->dims == 0 && h.dim == static_cast<std::int32_t>(meta.dims) && h.nnz >= 0 &&
+					             h.nnz <= kHnswMaxSparseNnz && len == ElementTupleSize(StoredSparseBytes(h.nnz));
+					if (sound) {
+						v = StoredSparseView(ElementValues(e));
+						for (int i = 0; i < v.nnz && sound; i++)
+							sound = v.indices[i] >= 0 && v.indices[i] < v.dim && (i == 0 || v.indices[i - 1] < v.indices[i]);
+					}
+					if (!sound) {
+						check.Report("(%u,%u): element tuple of length %zu holds a malformed sparse vector (%d of %d dimensions)",
+						             blkno, off, len, h.nnz, h.dim);
+						continue;
+					}
+				} else if (len < sizeof(HnswElementTuple) ||
+				           (e->value_size != 0 && e->value_size != 2 && e->value_size != 4) || e->dims != meta.dims ||
+				           len != ElementTupleSize(StoredVectorBytes(e->value_size, e->dims))) {
 					check.Report("(%u,%u): element tuple of length %zu does not match %u dimensions of %u bytes", blkno,
 					             off, len, e->dims, e->value_size);
 					continue;

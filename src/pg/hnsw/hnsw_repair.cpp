@@ -1,0 +1,201 @@
+// Reachability repair of the page graph.
+//
+// Inserting into an HNSW graph links the new node to its neighbours and those back to it; a
+// neighbour whose list is full prunes it, and when every neighbour does, nothing points to the
+// new node and no search can find it. Data with many equal distances (sparse vectors that share
+// no index, bit strings, duplicates) makes that common: a 300-row sparsevec table built by
+// inserts left 171 of its rows unreachable. The in-memory build repairs its own graph
+// (BaseLayerFill::LinkUnreachable); this pass does the same for a graph built on pages, after a
+// build that inserted there (sparsevec, or the rest of a build that outgrew
+// maintenance_work_mem).
+//
+// It reads every element and base-layer list, walks the base layer from the entry point, and
+// gives each live element the walk missed an incoming edge from its nearest reached node. A host
+// with a full list gives up the slot of the neighbour with the most incoming edges, never one
+// that would be cut off in turn.
+#include <cstring>
+
+#include "hnsw.hpp"
+
+extern "C" {
+#include "miscadmin.h"
+}
+
+namespace quiver::pg::hnsw {
+
+namespace {
+
+struct Node {
+	ItemPointerData tid;
+	ItemPointerData neighbors;
+	bool deleted;
+};
+
+struct List {
+	ItemPointerData tid; // the neighbour tuple
+	std::size_t first;   // its base-layer slots in the slot array
+};
+
+template <typename T>
+void
+Grow(T *&array, std::size_t &cap, std::size_t need)
+{
+	while (need > cap) {
+		cap *= 2;
+		array = static_cast<T *>(repalloc_huge(array, sizeof(T) * cap));
+	}
+}
+
+// Marks everything reachable from start through the base layer (deleted nodes included: a
+// search passes through them). slot_target maps each slot to a node index or -1.
+void
+Walk(int start, const int *list_of, const int *slot_target, int width, bool *reached, int *queue)
+{
+	int head = 0, tail = 0;
+	reached[start] = true;
+	queue[tail++] = start;
+	while (head < tail) {
+		int i = queue[head++];
+		if (list_of[i] < 0)
+			continue;
+		const int *targets = slot_target + static_cast<std::size_t>(list_of[i]) * width;
+		for (int s = 0; s < width; s++) {
+			int t = targets[s];
+			if (t >= 0 && !reached[t]) {
+				reached[t] = true;
+				queue[tail++] = t;
+			}
+		}
+	}
+}
+
+} // namespace
+
+int
+HnswLinkUnreachable(const HnswContext *ctx)
+{
+	HnswEntryPoint entry = HnswReadEntryPoint(ctx->index);
+	if (!ItemPointerIsValid(&entry.tid))
+		return 0;
+	const int width = LevelSlotCount(0, ctx->m);
+	const int start_slot = LevelSlotStart(0, ctx->m);
+
+	// Every element and every base-layer list, in TID order (the scan order).
+	std::size_t cap_n = 1024, cap_l = 1024, cap_s = 1024 * static_cast<std::size_t>(width);
+	int n_nodes = 0, n_lists = 0;
+	auto *nodes = static_cast<Node *>(palloc(sizeof(Node) * cap_n));
+	auto *lists = static_cast<List *>(palloc(sizeof(List) * cap_l));
+	auto *slots = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * cap_s));
+	BlockNumber nblocks = RelationGetNumberOfBlocks(ctx->index);
+	for (BlockNumber blkno = kHnswMetaBlock + 1; blkno < nblocks; blkno++) {
+		CHECK_FOR_INTERRUPTS();
+		Buffer buf = ReadBuffer(ctx->index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		Page page = BufferGetPage(buf);
+		OffsetNumber maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
+			ItemId item = PageGetItemId(page, off);
+			if (!ItemIdIsNormal(item))
+				continue;
+			auto *start = reinterpret_cast<std::uint8_t *>(PageGetItem(page, item));
+			ItemPointerData tid;
+			ItemPointerSet(&tid, blkno, off);
+			if (start[0] == kHnswElementType) {
+				auto *e = reinterpret_cast<HnswElementTuple *>(start);
+				Grow(nodes, cap_n, static_cast<std::size_t>(n_nodes) + 1);
+				nodes[n_nodes++] = Node{tid, *ElementNeighborTid(e), e->deleted != 0};
+			} else if (start[0] == kHnswNeighborType) {
+				auto *nt = reinterpret_cast<HnswNeighborTuple *>(start);
+				if (nt->count < start_slot + width)
+					continue;
+				std::size_t first = static_cast<std::size_t>(n_lists) * width;
+				Grow(lists, cap_l, static_cast<std::size_t>(n_lists) + 1);
+				Grow(slots, cap_s, first + width);
+				lists[n_lists++] = List{tid, first};
+				memcpy(slots + first, NeighborSlots(nt) + start_slot, sizeof(ItemPointerData) * width);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	int entry_index = FindByTid(nodes, n_nodes, &entry.tid);
+	if (entry_index < 0)
+		return 0;
+
+	// Slots resolved to node indexes once; list_of maps a node to its list.
+	auto *slot_target = static_cast<int *>(palloc_extended(sizeof(int) * (static_cast<std::size_t>(n_lists) * width + 1), MCXT_ALLOC_HUGE));
+	for (std::size_t s = 0; s < static_cast<std::size_t>(n_lists) * width; s++)
+		slot_target[s] = ItemPointerIsValid(&slots[s]) ? FindByTid(nodes, n_nodes, &slots[s]) : -1;
+	auto *list_of = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(n_nodes)));
+	auto *indegree = static_cast<int *>(palloc0(sizeof(int) * static_cast<std::size_t>(n_nodes)));
+	for (int i = 0; i < n_nodes; i++)
+		list_of[i] = FindByTid(lists, n_lists, &nodes[i].neighbors);
+	for (std::size_t s = 0; s < static_cast<std::size_t>(n_lists) * width; s++)
+		if (slot_target[s] >= 0)
+			indegree[slot_target[s]]++;
+
+	auto *reached = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<std::size_t>(n_nodes)));
+	auto *queue = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(n_nodes)));
+	Walk(entry_index, list_of, slot_target, width, reached, queue);
+
+	int linked = 0;
+	void *values = palloc(ctx->vector_bytes);
+	for (int u = 0; u < n_nodes; u++) {
+		if (reached[u] || nodes[u].deleted)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		if (!HnswLoadVector(ctx, &nodes[u].tid, values))
+			continue;
+		// Nearest nodes to u by a search (u itself cannot be among them: nothing reaches it).
+		HnswCandidate start;
+		if (!HnswGreedyDescend(ctx, values, entry, 0, &start))
+			break;
+		HnswCandidate *found;
+		int n = HnswSearchLayer(ctx, values, &start, 1, ctx->ef_construction, 0, &found);
+		for (int c = 0; c < n; c++) {
+			int host = FindByTid(nodes, n_nodes, &found[c].element);
+			if (host < 0 || host == u || !reached[host] || list_of[host] < 0)
+				continue;
+			int *targets = slot_target + static_cast<std::size_t>(list_of[host]) * width;
+			// A free slot, else the slot of the neighbour with the most other incoming edges.
+			int slot = -1;
+			for (int s = 0; s < width && slot < 0; s++)
+				if (targets[s] < 0)
+					slot = s;
+			if (slot < 0) {
+				for (int s = 0; s < width; s++)
+					if (indegree[targets[s]] > 1 && (slot < 0 || indegree[targets[s]] > indegree[targets[slot]]))
+						slot = s;
+			}
+			if (slot < 0)
+				continue; // every neighbour of this host depends on it: try the next nearest
+
+			const List &list = lists[list_of[host]];
+			Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&list.tid));
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			HnswPageEdit edit;
+			HnswEditStart(&edit, ctx->index, ctx->building);
+			Page page = HnswEditRegister(&edit, buf, false);
+			auto *nt = ItemAt<HnswNeighborTuple>(ctx->index, page, const_cast<ItemPointer>(&list.tid), kHnswNeighborType);
+			if (nt == nullptr)
+				elog(ERROR, "hnsw: neighbour tuple (%u,%u) vanished during repair", ItemPointerGetBlockNumber(&list.tid),
+				     ItemPointerGetOffsetNumber(&list.tid));
+			NeighborSlots(nt)[start_slot + slot] = nodes[u].tid;
+			HnswEditFinish(&edit);
+			UnlockReleaseBuffer(buf);
+
+			if (targets[slot] >= 0)
+				indegree[targets[slot]]--;
+			targets[slot] = u;
+			indegree[u]++;
+			linked++;
+			// u, and whatever only u leads to, is reached now.
+			Walk(u, list_of, slot_target, width, reached, queue);
+			break;
+		}
+		if (n > 0)
+			pfree(found);
+	}
+	return linked;
+}
+
+} // namespace quiver::pg::hnsw
