@@ -105,8 +105,7 @@ BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 		if (queue.size() == n_)
 			break;
 		// The search for a host is exhaustive, so a pathological graph with many unreached
-		// nodes is only partly repaired (kMaxPerRound per round) rather than taking minutes.
-		constexpr std::size_t kMaxPerRound = 256;
+		// nodes is only partly repaired (kLinkPerRound per round) rather than taking minutes.
 		std::size_t this_round = 0;
 		// A host gives up its farthest extra edge only when the node it points to keeps another
 		// incoming edge from a reached node, so that no node is cut off in turn.
@@ -119,7 +118,7 @@ BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 				for (std::uint32_t to : list)
 					indegree[to]++;
 		}
-		for (std::size_t u = 0; u < n_ && this_round < kMaxPerRound; u++) {
+		for (std::size_t u = 0; u < n_ && this_round < kLinkPerRound; u++) {
 			if (reached[u])
 				continue;
 			this_round++;

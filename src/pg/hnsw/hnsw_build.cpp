@@ -728,7 +728,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 		FlushLoaded(&bs);
 	MemoryContextDelete(bs.tmp_ctx);
 	if (bs.inserted_on_pages) {
-		int linked = HnswLinkUnreachable(&bs.ctx);
+		int linked = HnswLinkUnreachable(&bs.ctx, true);
 		if (linked > 0)
 			elog(DEBUG1, "hnsw: linked %d unreachable elements of index \"%s\"", linked, RelationGetRelationName(index));
 	}

@@ -72,7 +72,7 @@ Walk(int start, const int *list_of, const int *slot_target, int width, bool *rea
 } // namespace
 
 int
-HnswLinkUnreachable(const HnswContext *ctx)
+HnswLinkUnreachable(const HnswContext *ctx, bool replace)
 {
 	HnswEntryPoint entry = HnswReadEntryPoint(ctx->index);
 	if (!ItemPointerIsValid(&entry.tid))
@@ -151,24 +151,29 @@ HnswLinkUnreachable(const HnswContext *ctx)
 			break;
 		HnswCandidate *found;
 		int n = HnswSearchLayer(ctx, values, &start, 1, ctx->ef_construction, 0, &found);
-		for (int c = 0; c < n; c++) {
-			int host = FindByTid(nodes, n_nodes, &found[c].element);
-			if (host < 0 || host == u || !reached[host] || list_of[host] < 0)
-				continue;
-			int *targets = slot_target + static_cast<std::size_t>(list_of[host]) * width;
-			// A free slot, else the slot of the neighbour with the most other incoming edges.
-			int slot = -1;
-			for (int s = 0; s < width && slot < 0; s++)
-				if (targets[s] < 0)
-					slot = s;
-			if (slot < 0) {
-				for (int s = 0; s < width; s++)
-					if (indegree[targets[s]] > 1 && (slot < 0 || indegree[targets[s]] > indegree[targets[slot]]))
+		// The nearest reached node with a free slot; failing that, the nearest one that can give
+		// up the slot of a neighbour with other incoming edges (giving up edges costs the
+		// graph navigability, so free slots come first).
+		int host = -1, slot = -1;
+		for (int pass = 0; pass < (replace ? 2 : 1) && host < 0; pass++) {
+			for (int c = 0; c < n && host < 0; c++) {
+				int h = FindByTid(nodes, n_nodes, &found[c].element);
+				if (h < 0 || h == u || !reached[h] || list_of[h] < 0)
+					continue;
+				const int *targets = slot_target + static_cast<std::size_t>(list_of[h]) * width;
+				for (int s = 0; s < width; s++) {
+					if (pass == 0 ? targets[s] < 0
+					              : targets[s] >= 0 && indegree[targets[s]] > 1 && (slot < 0 || indegree[targets[s]] > indegree[targets[slot]]))
 						slot = s;
+					if (pass == 0 && slot >= 0)
+						break;
+				}
+				if (slot >= 0)
+					host = h;
 			}
-			if (slot < 0)
-				continue; // every neighbour of this host depends on it: try the next nearest
-
+		}
+		if (host >= 0) {
+			int *targets = slot_target + static_cast<std::size_t>(list_of[host]) * width;
 			const List &list = lists[list_of[host]];
 			Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&list.tid));
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -190,7 +195,6 @@ HnswLinkUnreachable(const HnswContext *ctx)
 			linked++;
 			// u, and whatever only u leads to, is reached now.
 			Walk(u, list_of, slot_target, width, reached, queue);
-			break;
 		}
 		if (n > 0)
 			pfree(found);
