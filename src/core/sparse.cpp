@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <numeric>
 
 #include "quiver/float_format.hpp"
 #include "quiver/vector_text.hpp"
@@ -189,19 +188,21 @@ SortSparseEntries(std::int32_t *indices, float *values, int nnz, int dim) noexce
 	for (int i = 1; i < nnz && sorted; i++)
 		sorted = indices[i - 1] < indices[i];
 	if (!sorted) {
-		// Text input is usually in order already; only a permutation needs scratch space, and
-		// nnz is at most kSparseMaxNnz, so it lives on the stack.
-		std::int32_t order[kSparseMaxNnz];
-		std::int32_t idx[kSparseMaxNnz];
-		float val[kSparseMaxNnz];
-		std::iota(order, order + nnz, 0);
-		std::stable_sort(order, order + nnz, [&](std::int32_t x, std::int32_t y) { return indices[x] < indices[y]; });
+		// Text input is usually in order already; sorting needs scratch space only otherwise,
+		// and nnz is at most kSparseMaxNnz, so it lives on the stack.
+		struct Entry {
+			std::int32_t index;
+			float value;
+		};
+		Entry entries[kSparseMaxNnz];
+		for (int i = 0; i < nnz; i++)
+			entries[i] = Entry{indices[i], values[i]};
+		// Not stable_sort: it may allocate, and equal indices are an error whatever their order.
+		std::sort(entries, entries + nnz, [](const Entry &x, const Entry &y) { return x.index < y.index; });
 		for (int i = 0; i < nnz; i++) {
-			idx[i] = indices[order[i]];
-			val[i] = values[order[i]];
+			indices[i] = entries[i].index;
+			values[i] = entries[i].value;
 		}
-		std::memcpy(indices, idx, sizeof(std::int32_t) * static_cast<std::size_t>(nnz));
-		std::memcpy(values, val, sizeof(float) * static_cast<std::size_t>(nnz));
 	}
 	for (int i = 0; i < nnz; i++) {
 		SparseIndexStatus s = CheckSparseIndex(indices, i, dim);

@@ -202,22 +202,7 @@ QUIVER_FUNCTION(sparsevec_out)
 	PG_RETURN_CSTRING(buf);
 }
 
-QUIVER_FUNCTION(sparsevec_typmod_in)
-{
-	ArrayType *ta = PG_GETARG_ARRAYTYPE_P(0);
-	int n;
-	int32 *tl = ArrayGetIntegerTypmods(ta, &n);
-
-	if (n != 1)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid type modifier")));
-	if (*tl < 1)
-		ereport(ERROR,
-		        (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("dimensions for type sparsevec must be at least 1")));
-	if (*tl > core::kSparseMaxDim)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-		                errmsg("dimensions for type sparsevec cannot exceed %d", core::kSparseMaxDim)));
-	PG_RETURN_INT32(*tl);
-}
+QUIVER_FUNCTION(sparsevec_typmod_in) { return impl::DimensionTypmodIn(fcinfo, "sparsevec", core::kSparseMaxDim); }
 
 QUIVER_FUNCTION(sparsevec_recv)
 {

@@ -191,9 +191,9 @@ Out(FunctionCallInfo fcinfo)
 	PG_RETURN_CSTRING(buf);
 }
 
-template <class E>
-Datum
-TypmodIn(FunctionCallInfo fcinfo)
+// typmod_in of the vector types: one dimension count in 1..max_dim (pgvector's messages).
+inline Datum
+DimensionTypmodIn(FunctionCallInfo fcinfo, const char *type, int max_dim)
 {
 	ArrayType *ta = PG_GETARG_ARRAYTYPE_P(0);
 	int n;
@@ -202,12 +202,19 @@ TypmodIn(FunctionCallInfo fcinfo)
 	if (n != 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid type modifier")));
 	if (*tl < 1)
+		ereport(ERROR,
+		        (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("dimensions for type %s must be at least 1", type)));
+	if (*tl > max_dim)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-		                errmsg("dimensions for type %s must be at least 1", E::kName)));
-	if (*tl > kVectorMaxDim)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-		                errmsg("dimensions for type %s cannot exceed %d", E::kName, kVectorMaxDim)));
+		                errmsg("dimensions for type %s cannot exceed %d", type, max_dim)));
 	PG_RETURN_INT32(*tl);
+}
+
+template <class E>
+Datum
+TypmodIn(FunctionCallInfo fcinfo)
+{
+	return DimensionTypmodIn(fcinfo, E::kName, kVectorMaxDim);
 }
 
 template <class E>
