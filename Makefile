@@ -22,6 +22,8 @@ OBJS = \
 	src/pg/types/halfvec.o \
 	src/pg/types/bit.o \
 	src/pg/types/sparsevec.o \
+	src/pg/index/values.o \
+	src/pg/index/am.o \
 	src/pg/hnsw/hnsw_handler.o \
 	src/pg/hnsw/hnsw_graph.o \
 	src/pg/hnsw/hnsw_build.o \
@@ -29,7 +31,13 @@ OBJS = \
 	src/pg/hnsw/hnsw_scan.o \
 	src/pg/hnsw/hnsw_vacuum.o \
 	src/pg/hnsw/hnsw_stats.o \
-	src/pg/hnsw/hnsw_repair.o
+	src/pg/hnsw/hnsw_repair.o \
+	src/pg/ivf/ivf_handler.o \
+	src/pg/ivf/ivf_pages.o \
+	src/pg/ivf/ivf_build.o \
+	src/pg/ivf/ivf_insert.o \
+	src/pg/ivf/ivf_scan.o \
+	src/pg/ivf/ivf_vacuum.o
 DATA = $(wildcard quiver--*.sql)
 
 REGRESS = $(shell cat schedule)

@@ -6,8 +6,9 @@
 // seconds and index size. The extension is chosen with --ext, so Quiver and pgvector (same
 // SQL names) can be measured side by side in two databases of one server.
 //
-//   bench_ann --dataset DIR --metric l2|cosine [--ext quiver] [--index hnsw] [--m 16]
+//   bench_ann --dataset DIR --metric l2|cosine [--ext quiver] [--index hnsw|ivfflat] [--m 16]
 //             [--ef-construction 64] [--ef 10,20,40,80,160] [--rows N] [--queries Q]
+//             [--lists 1000] [--probes 1,5,10,20,40]   (ivfflat: lists, and the probes swept)
 //             [--clients C] [--conninfo "dbname=bench"] [--keep]
 //             [--build-setup "SET maintenance_work_mem = '64MB'"]   (SQL run before CREATE INDEX)
 //             [--delete-pct P]   then delete P% of the rows (id % 100 < P), VACUUM (timed), measure
@@ -197,7 +198,7 @@ main(int argc, char **argv)
 	std::size_t inserts = 0;
 	bool reuse = false;
 	std::string type = "vector";
-	int m = 16, efc = 64, clients = 2;
+	int m = 16, efc = 64, clients = 2, lists = 1000;
 	bool keep = false;
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
@@ -223,6 +224,8 @@ main(int argc, char **argv)
 		else if (a == "--reuse") reuse = true;
 		else if (a == "--type") type = next();
 		else if (a == "--inserts") inserts = std::stoul(next());
+		else if (a == "--lists") lists = std::stoi(next());
+		else if (a == "--probes") efs = next();
 		else throw std::runtime_error("unknown option " + a);
 	}
 	if (dataset.empty()) {
@@ -261,6 +264,12 @@ main(int argc, char **argv)
 		}
 	}
 	std::string op = metric == "l2" ? "<->" : "<=>";
+	const bool ivf = index == "ivfflat";
+	if (ivf && efs == "10,20,40,80,160")
+		efs = "1,5,10,20,40";
+	const std::string index_options = ivf ? "lists = " + std::to_string(lists)
+	                                      : "m = " + std::to_string(m) + ", ef_construction = " + std::to_string(efc);
+	const std::string search_setting = ivf ? "ivfflat.probes" : "hnsw.ef_search";
 	std::string opclass = type + (metric == "l2" ? "_l2_ops" : "_cosine_ops");
 
 	PGconn *c = Connect(conninfo);
@@ -278,14 +287,14 @@ main(int argc, char **argv)
 
 		Exec(c, build_setup);
 		t0 = Now();
-		Exec(c, "CREATE INDEX bench_idx ON bench_items USING " + index + " (v " + opclass + ") WITH (m = " +
-		            std::to_string(m) + ", ef_construction = " + std::to_string(efc) + ")");
+		Exec(c, "CREATE INDEX bench_idx ON bench_items USING " + index + " (v " + opclass + ") WITH (" +
+		            index_options + ")");
 		build_s = Now() - t0;
 	}
 	double size_mb = std::stod(Scalar(c, "SELECT pg_relation_size('bench_idx')")) / (1024.0 * 1024.0);
 
-	std::printf("dataset=%s rows=%zu dim=%zu type=%s metric=%s ext=%s %s index=%s m=%d ef_construction=%d\n", dataset.c_str(),
-	            base.rows, base.dim, type.c_str(), metric.c_str(), ext.c_str(), version.c_str(), index.c_str(), m, efc);
+	std::printf("dataset=%s rows=%zu dim=%zu type=%s metric=%s ext=%s %s index=%s %s\n", dataset.c_str(), base.rows,
+	            base.dim, type.c_str(), metric.c_str(), ext.c_str(), version.c_str(), index.c_str(), index_options.c_str());
 	std::printf("load_s=%.1f build_s=%.2f index_mb=%.1f\n", load_s, build_s, size_mb);
 	std::vector<std::string> queries;
 	for (std::size_t q = 0; q < query.rows; q++)
@@ -298,7 +307,7 @@ main(int argc, char **argv)
 	// index's own cost (plus fetching 10 heap rows per query).
 	auto server_seconds = [&](const std::string &ef) {
 		PGconn *s = Connect(conninfo);
-		Exec(s, "SET enable_seqscan = off; SET hnsw.ef_search = " + ef);
+		Exec(s, "SET enable_seqscan = off; SET " + search_setting + " = " + ef);
 		std::string sql = "SELECT count(*) FROM bench_queries q CROSS JOIN LATERAL (SELECT id FROM bench_items b "
 		                  "ORDER BY b.v " + op + " q.v LIMIT 10) nn";
 		Scalar(s, sql); // warm
@@ -313,14 +322,14 @@ main(int argc, char **argv)
 	};
 
 	auto measure = [&](const Matrix &truth) {
-		std::printf("%6s %9s %10s %10s %9s %9s %12s\n", "ef", "recall@10", "qps_1", "qps_n", "p50_ms", "p99_ms",
+		std::printf("%6s %9s %10s %10s %9s %9s %12s\n", ivf ? "probes" : "ef", "recall@10", "qps_1", "qps_n", "p50_ms", "p99_ms",
 		            "server_qps");
 		std::size_t pos = 0;
 		while (pos < efs.size()) {
 			std::size_t comma = efs.find(',', pos);
 			std::string ef = efs.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
 			pos = comma == std::string::npos ? efs.size() : comma + 1;
-			std::string setup = "SET enable_seqscan = off; SET hnsw.ef_search = " + ef;
+			std::string setup = "SET enable_seqscan = off; SET " + search_setting + " = " + ef;
 
 			RunResult one;
 			double s0 = Now();
@@ -376,8 +385,8 @@ main(int argc, char **argv)
 		Exec(c, "DROP INDEX bench_idx");
 		Exec(c, build_setup);
 		t0 = Now();
-		Exec(c, "CREATE INDEX bench_idx ON bench_items USING " + index + " (v " + opclass + ") WITH (m = " +
-		            std::to_string(m) + ", ef_construction = " + std::to_string(efc) + ")");
+		Exec(c, "CREATE INDEX bench_idx ON bench_items USING " + index + " (v " + opclass + ") WITH (" +
+		            index_options + ")");
 		std::printf("fresh index on the remaining rows: build_s=%.2f\n", Now() - t0);
 		measure(kept);
 	}

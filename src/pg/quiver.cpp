@@ -2,6 +2,7 @@
 #include "quiver/error.hpp"
 #include "quiver/kernels.hpp"
 #include "hnsw/hnsw.hpp"
+#include "ivf/ivf.hpp"
 
 extern "C" {
 #include "utils/builtins.h"
@@ -23,6 +24,7 @@ _PG_init(void)
 	// Kernels are chosen once per backend; QUIVER_KERNEL_LEVEL (read from the server's
 	// environment) can force a lower level to reproduce what users on older CPUs get.
 	quiver::pg::hnsw::HnswInit();
+	quiver::pg::ivf::IvfInit();
 
 	bool ignored_request = false;
 	quiver::core::InitKernels(&ignored_request);

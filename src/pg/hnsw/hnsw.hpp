@@ -39,10 +39,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "quiver/metric.hpp"
-#include "quiver/sparse.hpp"
-#include "../types/vector.hpp"
-#include "../types/sparsevec.hpp"
+#include "../index/values.hpp"
+#include "../index/am.hpp"
 
 extern "C" {
 #include "access/amapi.h"
@@ -66,13 +64,10 @@ inline constexpr BlockNumber kHnswMetaBlock = 0;
 inline constexpr BlockNumber kHnswUpdateLockBlock = 0;
 
 inline constexpr int kHnswHeapTids = 10;
-inline constexpr int kHnswMaxDim = 2000;     // vector (float32)
-inline constexpr int kHnswMaxHalfDim = 4000; // halfvec (binary16)
-inline constexpr int kHnswMaxBitDim = 64000;  // bit
 // sparsevec: a stored sparse vector must fit one page with its element tuple (as in pgvector).
 inline constexpr int kHnswMaxSparseNnz = 1000;
-// HnswElementTuple::value_size of a stored sparsevec (see HnswStoredSparse).
-inline constexpr int kHnswSparseValueSize = 8;
+// HnswElementTuple::value_size of a stored sparsevec (see StoredSparse).
+inline constexpr int kHnswSparseValueSize = kSparseValueSize;
 inline constexpr int kHnswMinM = 2;
 inline constexpr int kHnswMaxM = 100;
 inline constexpr int kHnswDefaultM = 16;
@@ -82,16 +77,7 @@ inline constexpr int kHnswDefaultEfConstruction = 64;
 inline constexpr int kHnswDefaultEfSearch = 40;
 inline constexpr int kHnswMaxEfSearch = 1000;
 
-// Support function numbers of the opclasses (pgvector's).
-inline constexpr int kHnswDistanceProc = 1;
-inline constexpr int kHnswNormProc = 2;
-
-struct HnswPageOpaque {
-	BlockNumber next_blkno; // unused for now (InvalidBlockNumber)
-	std::uint16_t flags;
-	std::uint16_t page_id; // kHnswPageId
-};
-static_assert(sizeof(HnswPageOpaque) == 8);
+using HnswPageOpaque = IndexPageOpaque; // next_blkno unused (InvalidBlockNumber)
 
 struct HnswMetaData {
 	std::uint32_t magic;
@@ -131,39 +117,7 @@ struct HnswNeighborTuple {
 };
 static_assert(sizeof(HnswNeighborTuple) == 4);
 
-// A stored sparsevec: its dimensions and non-zero count, then nnz 0-based indices (ascending)
-// and nnz float32 values (the core's packed form); 8 + 8 * nnz bytes, so the heap TIDs after
-// it stay aligned.
-struct HnswStoredSparse {
-	std::int32_t dim;
-	std::int32_t nnz;
-	// followed by: int32 indices[nnz]; float values[nnz];
-};
-static_assert(sizeof(HnswStoredSparse) == 8);
-
-inline std::size_t
-StoredSparseBytes(int nnz)
-{
-	return core::PackedSparseBytes(nnz);
-}
-
-// The layout is the core's packed form, which the in-memory build uses too.
-inline core::SparseView
-StoredSparseView(const void *stored)
-{
-	return core::PackedSparseView(stored);
-}
-
-// Bytes of a dense stored vector: value_size per dimension, or for bit strings (value_size 0)
-// the bits rounded up to whole 8-byte words (zero-padded), which keeps the heap TIDs after them
-// aligned and lets the popcount kernels work a word at a time.
-inline std::size_t
-StoredVectorBytes(int value_size, int dims)
-{
-	if (value_size == 0)
-		return (static_cast<std::size_t>(dims) + 63) / 64 * 8;
-	return static_cast<std::size_t>(value_size) * static_cast<std::size_t>(dims);
-}
+using HnswStoredSparse = StoredSparse;
 
 // The stored vector, in the index's value format (see HnswContext::value_size).
 inline char *
@@ -332,49 +286,17 @@ int HnswGetEfConstruction(Relation index);
 // passed as void pointers): float32 for vector, binary16 for halfvec, packed bits for bit,
 // vector_bytes in all. Only the in-memory build widens them to float32 for hnswlib (bit
 // strings are copied into the floats' bytes as they are: the builder counts bits).
-struct HnswContext {
+// The column's value format (IndexValues: metric, dims, value_size, vector_bytes; stored
+// vectors, distances and conversions in ../index/values.hpp), and the graph's parameters.
+struct HnswContext : IndexValues {
 	Relation index;
-	core::Metric metric;
-	int dims;
-	int value_size;           // 4 (vector), 2 (halfvec), 0 (bit), kHnswSparseValueSize (sparsevec)
-	std::size_t vector_bytes; // StoredVectorBytes(value_size, dims); for sparsevec the largest
-	                          // stored vector (StoredSparseBytes(kHnswMaxSparseNnz)): buffer sizes
-	int build_dim;            // floats per vector in the in-memory build
+	int build_dim; // floats per vector in the in-memory build
 	int m;
 	int ef_construction;
 	bool building; // pages are WAL-logged in bulk at the end of the build, not one by one
 };
 
 void HnswInitContext(HnswContext *ctx, Relation index, bool building);
-
-// The largest number of dimensions an index of this value format accepts: a stored vector
-// must fit one page with its element tuple.
-int HnswMaxDims(const HnswContext *ctx);
-
-// Copies the values of a vector, halfvec, bit or sparsevec datum (of the indexed type) into
-// out (vector_bytes), checking its dimensions against the index's (and for sparsevec its
-// non-zero count against kHnswMaxSparseNnz).
-void HnswDatumValues(const HnswContext *ctx, Datum datum, void *out);
-
-// A query's stored vector, palloc'd; as HnswDatumValues but with no limit on a sparsevec's
-// non-zero count (a query is never stored).
-void *HnswQueryValues(const HnswContext *ctx, Datum datum);
-
-// The bytes of a stored vector: vector_bytes, except for sparsevec.
-std::size_t HnswStoredBytes(const HnswContext *ctx, const void *values);
-
-// Normalizes a stored vector in place for cosine; false when the vector cannot be indexed
-// (zero for cosine).
-bool HnswPrepareVector(const HnswContext *ctx, void *values);
-
-// The distance between two stored vectors: smaller is closer, in the SQL operator's order.
-float HnswDistance(const HnswContext *ctx, const void *a, const void *b);
-
-// Stored vector <-> float32, for the in-memory build (exact both ways for halves that came
-// from the index). A sparse vector's float form is a pointer to the stored vector (the
-// builder's sparse mode); narrowing copies the vector it points to.
-void HnswWidenVector(const HnswContext *ctx, const void *in, float *out);
-void HnswNarrowVector(const HnswContext *ctx, const float *in, void *out);
 
 // ReadBuffer for index blocks through backend-local hints of the buffer last seen holding the
 // block (skips the shared mapping-table lookup when the hint is still right).
@@ -383,8 +305,6 @@ Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 // prefetched. Neither pinned nor checked: only for prefetch addresses ahead of HnswReadBuffer.
 const char *HnswHintedPage(Relation index, BlockNumber blkno);
 
-void HnswInitPage(Page page);
-Buffer HnswNewBuffer(Relation index, ForkNumber fork);
 void HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_construction, core::Metric metric);
 
 struct HnswEntryPoint {

@@ -21,6 +21,7 @@
 #include "quiver/parallel_for.hpp"
 #include "quiver/parallel_insert.hpp"
 #include "hnsw_search.hpp"
+#include "../index/build_job.hpp"
 
 extern "C" {
 #include "access/parallel.h"
@@ -93,31 +94,15 @@ struct BuildState {
 	CoreObjects *objs;
 };
 
-int
-BuildThreads()
-{
-	int threads = hnsw_build_threads;
-	if (threads <= 0)
-		threads = max_parallel_maintenance_workers + 1;
-	int cores = static_cast<int>(std::thread::hardware_concurrency());
-	if (cores > 0 && threads > cores)
-		threads = cores;
-	return threads < 1 ? 1 : threads;
-}
-
 void
-CheckBuildOptions(Relation index, int dims, int max_dims)
+CheckBuildOptions(Relation index, const HnswContext *ctx)
 {
 	int m = HnswGetM(index);
 	int ef_construction = HnswGetEfConstruction(index);
 	if (ef_construction < 2 * m)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 		                errmsg("ef_construction must be greater than or equal to 2 * m")));
-	if (dims < 0)
-		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("column does not have dimensions")));
-	if (dims > max_dims)
-		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-		                errmsg("column cannot have more than %d dimensions for hnsw index", max_dims)));
+	CheckIndexDimensions(ctx);
 }
 
 // Inner product is not a metric, and hnswlib's neighbour selection, which treats it as one,
@@ -164,7 +149,7 @@ BuilderParams(const HnswContext *ctx, std::size_t n)
 	p.m = ctx->m;
 	p.ef_construction = ctx->ef_construction;
 	p.metric = augment ? core::Metric::L2 : ctx->metric;
-	// Cosine vectors reach the builder normalized (HnswPrepareVector), so 1 - cos is 1 - dot:
+	// Cosine vectors reach the builder normalized (IndexPrepareVector), so 1 - cos is 1 - dot:
 	// the builder's inner-product distance (-dot, the same order and, on the unit sphere, half
 	// the squared L2 distance less 1, so the neighbour heuristic sees a metric) computes one sum
 	// per element instead of the three of a full cosine, which was half of a glove build's time.
@@ -175,43 +160,6 @@ BuilderParams(const HnswContext *ctx, std::size_t n)
 	p.seed = 42;
 	p.sparse = ctx->value_size == kHnswSparseValueSize;
 	return p;
-}
-
-// Runs a core job (ParallelInserter, ParallelFor) to completion on its worker threads while
-// this thread reports progress and watches for a cancel.
-template <typename Job>
-void
-RunJob(Job &job)
-{
-	// Threads inherit the signal mask: block everything while they are created so that only
-	// this thread ever runs PostgreSQL's signal handlers.
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	job.Start();
-	pthread_sigmask(SIG_SETMASK, &old, nullptr);
-
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, static_cast<int64>(job.Total()));
-	while (!job.WaitFor(100)) {
-		// Only a cancel or a termination ends the build. Other interrupts (signal barriers,
-		// memory context logging, ...) wait until the threads are done: processing them here
-		// could longjmp past live threads, and stopping for them would leave the work
-		// half-done.
-		if (QueryCancelPending || ProcDiePending) {
-			job.RequestStop();
-			try {
-				job.Join();
-			} catch (...) {
-				// The cancel is what the user asked for; a worker error after it is moot.
-			}
-			CHECK_FOR_INTERRUPTS();
-			// Still here (the cancel was held off): the work is incomplete, so do not go on.
-			ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("hnsw index build was interrupted")));
-		}
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(job.Done()));
-	}
-	job.Join();
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(job.Total()));
 }
 
 // Builds the in-memory graph of the loaded vectors with the worker threads.
@@ -247,7 +195,7 @@ BuildGraph(BuildState *bs)
 		ereport(DEBUG1, (errmsg("using %d parallel workers", bs->threads),
 		                 errdetail("hnsw builds its graph with %d threads inside this backend.", bs->threads)));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 3);
-	RunJob(*bs->objs->inserter);
+	RunBuildJob(*bs->objs->inserter, "hnsw");
 }
 
 struct NodePosition {
@@ -374,7 +322,7 @@ FlushGraph(BuildState *bs)
 		std::size_t begin = chunk * kFillChunk;
 		fill->FillRange(begin, begin + kFillChunk < n ? begin + kFillChunk : n);
 	});
-	RunJob(*bs->objs->fill_job);
+	RunBuildJob(*bs->objs->fill_job, "hnsw");
 	if (g.EntryPoint() >= 0) {
 		std::size_t linked = 0;
 		Guarded([&] {
@@ -396,10 +344,10 @@ FlushGraph(BuildState *bs)
 				MarkBufferDirty(buf);
 				UnlockReleaseBuffer(buf);
 			}
-			buf = HnswNewBuffer(ctx->index, MAIN_FORKNUM);
+			buf = NewIndexBuffer(ctx->index, MAIN_FORKNUM);
 			if (BufferGetBlockNumber(buf) != target)
 				elog(ERROR, "hnsw: build expected block %u, got %u", target, BufferGetBlockNumber(buf));
-			HnswInitPage(BufferGetPage(buf));
+			InitIndexPage(BufferGetPage(buf), kHnswPageId);
 			current = target;
 		}
 		return BufferGetPage(buf);
@@ -424,7 +372,7 @@ FlushGraph(BuildState *bs)
 		element->level = static_cast<std::uint8_t>(level);
 		element->value_size = static_cast<std::uint8_t>(ctx->value_size);
 		element->dims = ctx->value_size == kHnswSparseValueSize ? 0 : static_cast<std::uint16_t>(ctx->dims);
-		HnswNarrowVector(ctx, bs->vectors + static_cast<std::size_t>(label) * bs->stride, ElementValues(element));
+		IndexNarrowVector(ctx, bs->vectors + static_cast<std::size_t>(label) * bs->stride, ElementValues(element));
 		for (int i = 0; i < kHnswHeapTids; i++)
 			ItemPointerSetInvalid(&ElementHeapTids(element)[i]);
 		ElementHeapTids(element)[0] = bs->tids[label];
@@ -614,13 +562,13 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_ctx);
 	void *stored = palloc(bs->ctx.vector_bytes);
-	HnswDatumValues(&bs->ctx, values[0], stored);
-	bool indexable = HnswPrepareVector(&bs->ctx, stored);
+	IndexDatumValues(&bs->ctx, values[0], stored);
+	bool indexable = IndexPrepareVector(&bs->ctx, stored);
 	// The in-memory graph works on float32 (exact for halves; narrowed back when written).
 	float *copy = nullptr;
 	if (bs->in_memory) {
 		copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim)));
-		HnswWidenVector(&bs->ctx, stored, copy);
+		IndexWidenVector(&bs->ctx, stored, copy);
 	}
 	MemoryContextSwitchTo(old);
 
@@ -646,7 +594,7 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 					GrowArrays(bs);
 				if (bs->ctx.value_size == kHnswSparseValueSize) {
 					// The slot points into this tuple's memory: keep a copy for the build.
-					std::size_t bytes = HnswStoredBytes(&bs->ctx, stored);
+					std::size_t bytes = IndexStoredBytes(&bs->ctx, stored);
 					void *kept = MemoryContextAlloc(bs->build_ctx, bytes);
 					memcpy(kept, stored, bytes);
 					memcpy(copy, &kept, sizeof kept);
@@ -688,11 +636,11 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	BuildState bs;
 	memset(&bs, 0, sizeof bs);
 	HnswInitContext(&bs.ctx, index, true);
-	CheckBuildOptions(index, dims, HnswMaxDims(&bs.ctx));
+	CheckBuildOptions(index, &bs.ctx);
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 
-	bs.threads = BuildThreads();
+	bs.threads = BuildThreads(hnsw_build_threads);
 	bs.in_memory = true;
 	bs.stride = static_cast<std::size_t>(bs.ctx.build_dim) + (AugmentsForInnerProduct(&bs.ctx) ? 1 : 0);
 	bs.tmp_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build tuple", ALLOCSET_DEFAULT_SIZES);

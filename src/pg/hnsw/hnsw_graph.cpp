@@ -25,275 +25,18 @@ extern "C" {
 
 namespace quiver::pg::hnsw {
 
-namespace {
-
-// The metric and the value format follow from the opclass's distance support function
-// (pgvector's opclasses, unchanged): its name gives the metric, its argument type the format.
-// The kernels are then called directly instead of through fmgr.
-void
-DescribeIndex(Relation index, core::Metric *metric, int *value_size)
-{
-	Oid proc = index_getprocid(index, 1, kHnswDistanceProc);
-	char *name = get_func_name(proc);
-	if (name == nullptr)
-		elog(ERROR, "hnsw: distance support function %u not found", proc);
-	Oid *argtypes;
-	int nargs;
-	get_func_signature(proc, &argtypes, &nargs);
-	HeapTuple tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(argtypes[0]));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "hnsw: cache lookup failed for type %u", argtypes[0]);
-	NameData type = reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typname;
-	ReleaseSysCache(tuple);
-	// A varbit column passes bit opclasses (binary coercible) but has no fixed length.
-	if (TupleDescAttr(RelationGetDescr(index), 0)->atttypid != argtypes[0])
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("type not supported for hnsw index")));
-	if (strcmp(NameStr(type), "vector") == 0)
-		*value_size = 4;
-	else if (strcmp(NameStr(type), "halfvec") == 0)
-		*value_size = 2;
-	else if (strcmp(NameStr(type), "bit") == 0)
-		*value_size = 0;
-	else if (strcmp(NameStr(type), "sparsevec") == 0)
-		*value_size = kHnswSparseValueSize;
-	else
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("hnsw does not support type %s", NameStr(type))));
-
-	auto ends_with = [name](const char *suffix) {
-		std::size_t n = strlen(name), k = strlen(suffix);
-		return n >= k && strcmp(name + n - k, suffix) == 0;
-	};
-	bool has_norm = OidIsValid(index_getprocid(index, 1, kHnswNormProc));
-	if (ends_with("l2_squared_distance"))
-		*metric = core::Metric::L2;
-	else if (ends_with("negative_inner_product"))
-		*metric = has_norm ? core::Metric::Cosine : core::Metric::InnerProduct;
-	else if (strcmp(name, "l1_distance") == 0)
-		*metric = core::Metric::L1;
-	else if (strcmp(name, "hamming_distance") == 0)
-		*metric = core::Metric::Hamming;
-	else if (strcmp(name, "jaccard_distance") == 0)
-		*metric = core::Metric::Jaccard;
-	else
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-		                errmsg("hnsw does not support distance function %s", name)));
-}
-
-} // namespace
-
 void
 HnswInitContext(HnswContext *ctx, Relation index, bool building)
 {
 	ctx->index = index;
-	DescribeIndex(index, &ctx->metric, &ctx->value_size);
-	ctx->dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
-	if (ctx->value_size == kHnswSparseValueSize) {
-		ctx->vector_bytes = StoredSparseBytes(kHnswMaxSparseNnz);
-		ctx->build_dim = static_cast<int>(sizeof(void *) / sizeof(float)); // a pointer (HnswWidenVector)
-	} else {
-		ctx->vector_bytes = StoredVectorBytes(ctx->value_size, ctx->dims > 0 ? ctx->dims : 0);
+	DescribeIndexValues(index, "hnsw", kHnswMaxSparseNnz, ctx);
+	if (ctx->value_size == kHnswSparseValueSize)
+		ctx->build_dim = static_cast<int>(sizeof(void *) / sizeof(float)); // a pointer (IndexWidenVector)
+	else
 		ctx->build_dim = ctx->value_size == 0 ? static_cast<int>(ctx->vector_bytes / sizeof(float)) : ctx->dims;
-	}
 	ctx->m = HnswGetM(index);
 	ctx->ef_construction = HnswGetEfConstruction(index);
 	ctx->building = building;
-}
-
-int
-HnswMaxDims(const HnswContext *ctx)
-{
-	switch (ctx->value_size) {
-	case 2:
-		return kHnswMaxHalfDim;
-	case 0:
-		return kHnswMaxBitDim;
-	case kHnswSparseValueSize:
-		return core::kSparseMaxDim; // sparse: the non-zero count is what is limited
-	default:
-		return kHnswMaxDim;
-	}
-}
-
-std::size_t
-HnswStoredBytes(const HnswContext *ctx, const void *values)
-{
-	if (ctx->value_size == kHnswSparseValueSize)
-		return StoredSparseBytes(static_cast<const HnswStoredSparse *>(values)->nnz);
-	return ctx->vector_bytes;
-}
-
-namespace {
-
-// A sparsevec datum's stored form into out (room for StoredSparseBytes(nnz)).
-void
-SparseToStored(const SparseVector *v, void *out)
-{
-	auto *h = static_cast<HnswStoredSparse *>(out);
-	h->dim = v->dim;
-	h->nnz = v->nnz;
-	memcpy(h + 1, SparseIndices(v), (sizeof(int32) + sizeof(float)) * static_cast<std::size_t>(v->nnz));
-}
-
-} // namespace
-
-void *
-HnswQueryValues(const HnswContext *ctx, Datum datum)
-{
-	if (ctx->value_size != kHnswSparseValueSize) {
-		void *out = palloc0(ctx->vector_bytes);
-		HnswDatumValues(ctx, datum, out);
-		return out;
-	}
-	SparseVector *v = DatumGetSparseVector(datum);
-	CheckExpectedDim(ctx->dims, v->dim);
-	void *out = palloc(StoredSparseBytes(v->nnz));
-	SparseToStored(v, out);
-	return out;
-}
-
-void
-HnswDatumValues(const HnswContext *ctx, Datum datum, void *out)
-{
-	if (ctx->value_size == 0) {
-		VarBit *b = DatumGetVarBitP(datum);
-		CheckExpectedDim(ctx->dims, VARBITLEN(b));
-		memset(out, 0, ctx->vector_bytes);
-		memcpy(out, VARBITS(b), VARBITBYTES(b));
-		return;
-	}
-	if (ctx->value_size == kHnswSparseValueSize) {
-		SparseVector *sv = DatumGetSparseVector(datum);
-		CheckExpectedDim(ctx->dims, sv->dim);
-		if (sv->nnz > kHnswMaxSparseNnz)
-			ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			                errmsg("sparsevec cannot have more than %d non-zero elements for hnsw index",
-			                       kHnswMaxSparseNnz)));
-		SparseToStored(sv, out);
-		return;
-	}
-	// vector and halfvec share the header (dimensions, then the values).
-	Vector *v = DatumGetVector(datum);
-	CheckExpectedDim(ctx->dims, v->dim);
-	memcpy(out, VectorValues(v), ctx->vector_bytes);
-}
-
-void
-HnswWidenVector(const HnswContext *ctx, const void *in, float *out)
-{
-	if (ctx->value_size == kHnswSparseValueSize)
-		memcpy(out, &in, sizeof in);
-	else if (ctx->value_size == 2)
-		core::HalfToFloatArray(static_cast<const core::Half *>(in), out, static_cast<std::size_t>(ctx->dims));
-	else
-		memcpy(out, in, ctx->vector_bytes); // float32, or bits in the floats' bytes
-}
-
-void
-HnswNarrowVector(const HnswContext *ctx, const float *in, void *out)
-{
-	if (ctx->value_size == kHnswSparseValueSize) {
-		const void *packed;
-		memcpy(&packed, in, sizeof packed);
-		memcpy(out, packed, HnswStoredBytes(ctx, packed));
-	} else if (ctx->value_size == 2)
-		core::FloatToHalfArray(in, static_cast<core::Half *>(out), static_cast<std::size_t>(ctx->dims));
-	else
-		memcpy(out, in, ctx->vector_bytes);
-}
-
-bool
-HnswPrepareVector(const HnswContext *ctx, void *values)
-{
-	if (ctx->metric != core::Metric::Cosine)
-		return true;
-	if (ctx->value_size == kHnswSparseValueSize) {
-		core::SparseView v = StoredSparseView(values);
-		double norm = std::sqrt(core::SparseNormSquaredDouble(v));
-		if (norm == 0)
-			return false;
-		auto *x = const_cast<float *>(v.values);
-		for (int i = 0; i < v.nnz; i++)
-			x[i] = static_cast<float>(x[i] / norm);
-		return true;
-	}
-	// Normalized in float32 then stored back in the column's format, as l2_normalize() does.
-	auto *x = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
-	HnswWidenVector(ctx, values, x);
-	double norm = 0;
-	for (int i = 0; i < ctx->dims; i++)
-		norm += static_cast<double>(x[i]) * x[i];
-	if (norm == 0) {
-		pfree(x);
-		return false;
-	}
-	norm = std::sqrt(norm);
-	for (int i = 0; i < ctx->dims; i++)
-		x[i] = static_cast<float>(x[i] / norm);
-	HnswNarrowVector(ctx, x, values);
-	pfree(x);
-	return true;
-}
-
-namespace {
-
-template <class Kernels, class T>
-float
-DistanceWith(const Kernels &k, core::Metric metric, const T *a, const T *b, std::size_t n)
-{
-	switch (metric) {
-	case core::Metric::L2:
-		return k.l2_squared(a, b, n);
-	case core::Metric::InnerProduct:
-		return -k.dot(a, b, n);
-	case core::Metric::Cosine:
-		return 1.0f - k.dot(a, b, n);
-	case core::Metric::L1:
-		return k.l1(a, b, n);
-	case core::Metric::Hamming:
-	case core::Metric::Jaccard:
-		break; // bit strings: see HnswDistance
-	}
-	return 0;
-}
-
-} // namespace
-
-// Smaller is closer, and the order matches the SQL operator's: squared L2 for <->,
-// negative dot for <#>, 1 - dot of normalized vectors for <=>, L1 for <+>.
-float
-HnswDistance(const HnswContext *ctx, const void *a, const void *b)
-{
-	std::size_t n = static_cast<std::size_t>(ctx->dims);
-	if (ctx->value_size == kHnswSparseValueSize) {
-		core::SparseView x = StoredSparseView(a), y = StoredSparseView(b);
-		switch (ctx->metric) {
-		case core::Metric::L2:
-			return core::SparseL2Squared(x, y);
-		case core::Metric::InnerProduct:
-			return -core::SparseInnerProduct(x, y);
-		case core::Metric::Cosine:
-			return 1.0f - core::SparseInnerProduct(x, y);
-		case core::Metric::L1:
-			return core::SparseL1(x, y);
-		case core::Metric::Hamming:
-		case core::Metric::Jaccard:
-			break;
-		}
-		return 0;
-	}
-	if (ctx->value_size == 0) {
-		const core::BitKernels &k = core::ActiveBitKernels();
-		const auto *x = static_cast<const std::uint8_t *>(a);
-		const auto *y = static_cast<const std::uint8_t *>(b);
-		if (ctx->metric == core::Metric::Jaccard)
-			return static_cast<float>(core::JaccardDistance(k.jaccard(x, y, ctx->vector_bytes)));
-		return static_cast<float>(k.hamming(x, y, ctx->vector_bytes));
-	}
-	if (ctx->value_size == 2)
-		return DistanceWith(core::ActiveHalfKernels(), ctx->metric, static_cast<const core::Half *>(a),
-		                    static_cast<const core::Half *>(b), n);
-	return DistanceWith(core::ActiveKernels(), ctx->metric, static_cast<const float *>(a),
-	                    static_cast<const float *>(b), n);
 }
 
 namespace {
@@ -370,39 +113,15 @@ HnswHintedPage(Relation index, BlockNumber blkno)
 }
 
 void
-HnswInitPage(Page page)
-{
-	PageInit(page, BLCKSZ, sizeof(HnswPageOpaque));
-	auto *opaque = reinterpret_cast<HnswPageOpaque *>(PageGetSpecialPointer(page));
-	opaque->next_blkno = InvalidBlockNumber;
-	opaque->flags = 0;
-	opaque->page_id = kHnswPageId;
-}
-
-// A new page at the end of the relation, returned pinned and exclusively locked.
-Buffer
-HnswNewBuffer(Relation index, ForkNumber fork)
-{
-	bool need_lock = !RELATION_IS_LOCAL(index);
-	if (need_lock)
-		LockRelationForExtension(index, ExclusiveLock);
-	Buffer buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, nullptr);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	if (need_lock)
-		UnlockRelationForExtension(index, ExclusiveLock);
-	return buf;
-}
-
-void
 HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_construction, core::Metric metric)
 {
-	Buffer buf = HnswNewBuffer(index, fork);
+	Buffer buf = NewIndexBuffer(index, fork);
 	if (BufferGetBlockNumber(buf) != kHnswMetaBlock)
 		elog(ERROR, "hnsw: metapage must be block 0");
 
 	GenericXLogState *state = GenericXLogStart(index);
 	Page page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
-	HnswInitPage(page);
+	InitIndexPage(page, kHnswPageId);
 	auto *meta = reinterpret_cast<HnswMetaData *>(PageGetContents(page));
 	memset(meta, 0, sizeof *meta);
 	meta->magic = kHnswMagic;
@@ -473,7 +192,7 @@ HnswLoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const void *que
 	auto *e = ItemAt<HnswElementTuple>(ctx->index, BufferGetPage(buf), const_cast<ItemPointer>(&c.element),
 	                                   kHnswElementType);
 	int n = 0;
-	if (e != nullptr && !e->deleted && HnswDistance(ctx, query, ElementValues(e)) == c.distance) {
+	if (e != nullptr && !e->deleted && IndexDistance(ctx, query, ElementValues(e)) == c.distance) {
 		ItemPointerData *tids = ElementHeapTids(e);
 		for (int i = 0; i < kHnswHeapTids; i++) {
 			if (ItemPointerIsValid(&tids[i]))
@@ -540,7 +259,7 @@ HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, c
 			HnswCandidate &c = out[found++];
 			if (ctx->value_size == kHnswSparseValueSize)
 				(void) ElementValueBytes(e); // checks the stored count before the distance reads by it
-			c.distance = query != nullptr ? HnswDistance(ctx, query, ElementValues(e)) : 0.0f;
+			c.distance = query != nullptr ? IndexDistance(ctx, query, ElementValues(e)) : 0.0f;
 			c.element = tids[i];
 			c.neighbors = *ElementNeighborTid(e);
 			c.level = e->level;

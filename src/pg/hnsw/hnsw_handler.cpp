@@ -149,14 +149,8 @@ void
 hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup_cost, Cost *total_cost,
                  Selectivity *selectivity, double *correlation, double *pages)
 {
-	if (path->indexorderbys == NIL) {
-		*startup_cost = get_float8_infinity();
-		*total_cost = get_float8_infinity();
-		*selectivity = 0;
-		*correlation = 0;
-		*pages = 0;
+	if (quiver::pg::CostWithoutOrderBy(path, startup_cost, total_cost, selectivity, correlation, pages))
 		return;
-	}
 
 	GenericCosts costs;
 	memset(&costs, 0, sizeof costs);
@@ -204,50 +198,22 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *st
 
 QUIVER_FUNCTION(hnswhandler)
 {
-	IndexAmRoutine *am = makeNode(IndexAmRoutine);
-
-	am->amstrategies = 0;
+	IndexAmRoutine *am = quiver::pg::MakeOrderByOnlyAmRoutine();
 	am->amsupport = 3;
-	am->amoptsprocnum = 0;
-	am->amcanorder = false;
-	am->amcanorderbyop = true;
-	am->amcanbackward = false;
-	am->amcanunique = false;
-	am->amcanmulticol = false;
-	am->amoptionalkey = true;
-	am->amsearcharray = false;
-	am->amsearchnulls = false;
-	am->amstorage = false;
-	am->amclusterable = false;
-	am->ampredlocks = false;
-	am->amcanparallel = false;
-	am->amcaninclude = false;
-	am->amusemaintenanceworkmem = false;
-	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
-	am->amkeytype = InvalidOid;
 
 	am->ambuild = hnswbuild;
 	am->ambuildempty = hnswbuildempty;
 	am->aminsert = hnswinsert;
 	am->ambulkdelete = hnswbulkdelete;
 	am->amvacuumcleanup = hnswvacuumcleanup;
-	am->amcanreturn = nullptr;
 	am->amcostestimate = hnswcostestimate;
 	am->amoptions = hnswoptions;
-	am->amproperty = nullptr;
 	am->ambuildphasename = hnswbuildphasename;
 	am->amvalidate = hnswvalidate;
-	am->amadjustmembers = nullptr;
 	am->ambeginscan = hnswbeginscan;
 	am->amrescan = hnswrescan;
 	am->amgettuple = hnswgettuple;
-	am->amgetbitmap = nullptr;
 	am->amendscan = hnswendscan;
-	am->ammarkpos = nullptr;
-	am->amrestrpos = nullptr;
-	am->amestimateparallelscan = nullptr;
-	am->aminitparallelscan = nullptr;
-	am->amparallelrescan = nullptr;
 
 	PG_RETURN_POINTER(am);
 }

@@ -70,7 +70,7 @@ LoadCandidateVectors(const HnswContext *ctx, const HnswCandidate *cands, int n)
 	cv.values = static_cast<char *>(palloc(cap));
 	for (int i = 0; i < n; i++) {
 		MustLoadVector(ctx, const_cast<ItemPointer>(&cands[i].element), scratch);
-		std::size_t bytes = HnswStoredBytes(ctx, scratch);
+		std::size_t bytes = IndexStoredBytes(ctx, scratch);
 		if (used + bytes > cap) {
 			while (used + bytes > cap)
 				cap *= 2;
@@ -109,7 +109,7 @@ SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const Candid
 		bool diverse = true;
 		for (int j = 0; j < count; j++) {
 			const char *vj = cv.At(chosen[j]);
-			if (HnswDistance(ctx, vi, vj) < cands[i].distance) {
+			if (IndexDistance(ctx, vi, vj) < cands[i].distance) {
 				diverse = false;
 				break;
 			}
@@ -166,13 +166,13 @@ ReservePages(const HnswContext *ctx, BlockNumber insert_blkno, std::size_t eleme
 		}
 		UnlockReleaseBuffer(buf);
 	}
-	*element_buf = HnswNewBuffer(ctx->index, MAIN_FORKNUM);
+	*element_buf = NewIndexBuffer(ctx->index, MAIN_FORKNUM);
 	*element_new = true;
 	if (both <= kHnswMaxItemSize + sizeof(ItemIdData)) {
 		*neighbor_buf = *element_buf;
 		*neighbor_new = true;
 	} else {
-		*neighbor_buf = HnswNewBuffer(ctx->index, MAIN_FORKNUM);
+		*neighbor_buf = NewIndexBuffer(ctx->index, MAIN_FORKNUM);
 		*neighbor_new = true;
 	}
 }
@@ -430,14 +430,14 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int lev
 			// (Identical vectors give bit-identical distances, so only candidates at exactly
 			// the vector's distance to itself need comparing.)
 			if (lc == 0) {
-				float self = HnswDistance(ctx, values, values);
+				float self = IndexDistance(ctx, values, values);
 				for (int i = 0; i < n; i++) {
 					if (found[i].deleted || found[i].distance != self)
 						continue;
 					void *other = palloc(ctx->vector_bytes);
 					MustLoadVector(ctx, &found[i].element, other);
-					std::size_t bytes = HnswStoredBytes(ctx, values);
-					bool same = HnswStoredBytes(ctx, other) == bytes && memcmp(other, values, bytes) == 0;
+					std::size_t bytes = IndexStoredBytes(ctx, values);
+					bool same = IndexStoredBytes(ctx, other) == bytes && memcmp(other, values, bytes) == 0;
 					pfree(other);
 					if (same && AddHeapTid(ctx, &found[i].element, heap_tid))
 						return;
@@ -460,7 +460,7 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int lev
 	}
 
 	// Build and place the new node's tuples.
-	std::size_t value_bytes = HnswStoredBytes(ctx, values);
+	std::size_t value_bytes = IndexStoredBytes(ctx, values);
 	std::size_t element_size = ElementTupleSize(value_bytes);
 	std::size_t neighbor_size = NeighborTupleSize(level, ctx->m);
 	auto *element = static_cast<HnswElementTuple *>(palloc0(element_size));
@@ -492,12 +492,12 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int lev
 	HnswEditStart(&edit, ctx->index, ctx->building);
 	Page epage = HnswEditRegister(&edit, ebuf, enew);
 	if (enew)
-		HnswInitPage(epage);
+		InitIndexPage(epage, kHnswPageId);
 	Page npage = epage;
 	if (nbuf != ebuf) {
 		npage = HnswEditRegister(&edit, nbuf, nnew);
 		if (nnew)
-			HnswInitPage(npage);
+			InitIndexPage(npage, kHnswPageId);
 	}
 	// The neighbour tuple goes in first so that the element can carry its TID; offsets come
 	// from PageAddItem, which reuses line pointers vacuum freed.
@@ -560,9 +560,9 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Re
 		HnswContext ctx;
 		HnswInitContext(&ctx, index, false);
 		void *copy = palloc(ctx.vector_bytes);
-		HnswDatumValues(&ctx, values[0], copy);
+		IndexDatumValues(&ctx, values[0], copy);
 
-		if (HnswPrepareVector(&ctx, copy))
+		if (IndexPrepareVector(&ctx, copy))
 			HnswInsertVector(&ctx, copy, heap_tid);
 
 		MemoryContextSwitchTo(old);

@@ -160,10 +160,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 {
 	quiver::pg::Guarded([&] {
 		auto *so = static_cast<ScanState *>(scan->opaque);
-		if (keys != nullptr && scan->numberOfKeys > 0)
-			memmove(scan->keyData, keys, sizeof(ScanKeyData) * static_cast<std::size_t>(nkeys));
-		if (orderbys != nullptr && scan->numberOfOrderBys > 0)
-			memmove(scan->orderByData, orderbys, sizeof(ScanKeyData) * static_cast<std::size_t>(norderbys));
+		quiver::pg::CopyScanKeys(scan, keys, nkeys, orderbys, norderbys);
 		MemoryContextReset(so->search_ctx);
 		so->started = false;
 		so->exhausted = false;
@@ -193,8 +190,8 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 			// A NULL query orders nothing; the rows still come back, in graph order from a zero
 			// vector (zero bytes are also an empty sparse vector).
 			if (!(scan->orderByData[0].sk_flags & SK_ISNULL)) {
-				so->query = HnswQueryValues(&so->ctx, scan->orderByData[0].sk_argument);
-				HnswPrepareVector(&so->ctx, so->query);
+				so->query = IndexQueryValues(&so->ctx, scan->orderByData[0].sk_argument);
+				IndexPrepareVector(&so->ctx, so->query);
 			} else {
 				so->query = palloc0(so->ctx.vector_bytes);
 			}

@@ -23,6 +23,7 @@ extern "C" {
 }
 
 using namespace quiver::pg::hnsw;
+using namespace quiver::pg;
 
 namespace {
 

@@ -1,0 +1,118 @@
+#include "quiver/core_only.hpp"
+// k-means for IVF indexes: k-means++ seeding, then Lloyd iterations accelerated with Hamerly's
+// bounds (one upper and one lower bound per point, so most points skip the scan over all
+// centres once the clustering settles), spread over several threads.
+//
+// The data are float32 rows. Euclidean k-means serves L2 directly; `spherical` serves inner
+// product and cosine (rows and centres on the unit sphere, where the nearest centre by
+// Euclidean distance is the one of largest dot product); bit strings are trained as rows of
+// 0/1 floats (squared Euclidean distance between them is the Hamming distance) and the
+// caller rounds the centres.
+//
+// Deterministic: the same data, k, seed and max_iterations give the same centres whatever
+// the number of threads (each centre's mean is summed over its members in row order).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "quiver/parallel_for.hpp"
+
+namespace quiver::core {
+
+struct KmeansParams {
+	std::size_t k = 0;
+	std::size_t dim = 0;
+	bool spherical = false; // rows are unit vectors and centres are kept on the unit sphere
+	int max_iterations = 20;
+	int threads = 1;
+	std::uint64_t seed = 42;
+};
+
+struct KmeansResult {
+	std::vector<float> centers; // k * dim
+	int iterations = 0;         // Lloyd iterations run
+	double inertia = 0;         // sum over rows of squared distance to their centre
+	std::size_t distance_evaluations = 0; // row-centre distances computed in the iterations
+};
+
+// Clusters n rows of dim floats into k centres (k <= n required; with fewer distinct rows than
+// k, the extra centres duplicate rows). Stops early when no row changes its centre. `stop`
+// (optional) is polled between chunks of work: when set, returns promptly with what it has.
+// `progress` (optional) counts finished iterations. Throws Error(DataException) on k == 0,
+// k > n or dim == 0.
+KmeansResult Kmeans(const float *rows, std::size_t n, const KmeansParams &params,
+                    const std::atomic<bool> *stop = nullptr, std::atomic<std::size_t> *progress = nullptr);
+
+// Plain Lloyd iterations from the same seeding, without bounds: the reference the tests and
+// benchmarks compare Kmeans against.
+KmeansResult KmeansLloyd(const float *rows, std::size_t n, const KmeansParams &params);
+
+// The index of the nearest of k centres to one row (squared Euclidean distance; the first of
+// equals).
+std::int32_t NearestCenter(const float *centers, std::size_t k, const float *row, std::size_t dim);
+
+// NearestCenter for each of n rows, computed on `threads` threads.
+void AssignNearest(const float *centers, std::size_t k, const float *rows, std::size_t n, std::size_t dim,
+                   std::int32_t *out, int threads);
+
+// Kmeans as a job with ParallelFor's owner interface (Start, WaitFor, RequestStop, Join, Done,
+// Total), so the extension's backend thread can wait on it in short slices and cancel it.
+// Done and Total count iterations.
+class KmeansJob {
+  public:
+	KmeansJob(const float *rows, std::size_t n, const KmeansParams &params);
+	KmeansJob(const KmeansJob &) = delete;
+	KmeansJob &operator=(const KmeansJob &) = delete;
+
+	void
+	Start()
+	{
+		job_.Start();
+	}
+	bool
+	WaitFor(int milliseconds)
+	{
+		return job_.WaitFor(milliseconds);
+	}
+	void
+	RequestStop() noexcept
+	{
+		stop_.store(true, std::memory_order_relaxed);
+		job_.RequestStop();
+	}
+	void
+	Join()
+	{
+		job_.Join();
+	}
+	std::size_t
+	Done() const noexcept
+	{
+		return progress_.load(std::memory_order_relaxed);
+	}
+	std::size_t
+	Total() const noexcept
+	{
+		return static_cast<std::size_t>(params_.max_iterations);
+	}
+	// Valid after Join returned without a stop.
+	const KmeansResult &
+	Result() const noexcept
+	{
+		return result_;
+	}
+
+  private:
+	const float *rows_;
+	std::size_t n_;
+	KmeansParams params_;
+	std::atomic<bool> stop_{false};
+	std::atomic<std::size_t> progress_{0};
+	KmeansResult result_;
+	ParallelFor job_;
+};
+
+} // namespace quiver::core

@@ -1,0 +1,166 @@
+-- ivfflat index access method: build, insert, ordered scans for each opclass and type,
+-- options, limits, probes and iterative scans with filters, vacuum, and the planner's use of
+-- the index
+
+SET enable_seqscan = off;
+
+CREATE TABLE items (id int PRIMARY KEY, category int NOT NULL, embedding vector(3));
+INSERT INTO items
+SELECT i, i % 4, ARRAY[cos(i * 0.1), sin(i * 0.1), (i % 10) / 10.0]::vector(3)
+FROM generate_series(1, 1000) i;
+INSERT INTO items VALUES (1001, 0, NULL);
+
+CREATE INDEX items_l2 ON items USING ivfflat (embedding vector_l2_ops) WITH (lists = 10);
+CREATE INDEX items_ip ON items USING ivfflat (embedding vector_ip_ops) WITH (lists = 10);
+CREATE INDEX items_cos ON items USING ivfflat (embedding vector_cosine_ops) WITH (lists = 10);
+-- vector_l2_ops is the default opclass, as in pgvector
+CREATE INDEX items_default ON items USING ivfflat (embedding);
+DROP INDEX items_default;
+
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <-> '[1,0,0.5]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <#> '[1,0,0.5]' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <=> '[1,0,0.5]' LIMIT 5;
+-- not for plain filters, and not for an order it does not know
+RESET enable_seqscan;
+EXPLAIN (COSTS OFF) SELECT id FROM items WHERE embedding <-> '[1,0,0.5]' < 0.1;
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY embedding <+> '[1,0,0.5]' LIMIT 5;
+SET enable_seqscan = off;
+
+-- with every list probed the answer is exact
+CREATE FUNCTION exact_ids(op text, q vector, k int) RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE r int[];
+BEGIN
+	SET LOCAL enable_indexscan = off;
+	SET LOCAL enable_seqscan = on;
+	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM items WHERE embedding IS NOT NULL ORDER BY embedding %s $1, id LIMIT $2) s', op)
+		INTO r USING q, k;
+	RETURN r;
+END $$;
+CREATE FUNCTION index_ids(op text, q vector, k int) RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE r int[];
+BEGIN
+	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM items ORDER BY embedding %s $1 LIMIT $2) s', op)
+		INTO r USING q, k;
+	RETURN r;
+END $$;
+SET ivfflat.probes = 10;
+SELECT op, (SELECT array_agg(x ORDER BY x) FROM unnest(index_ids(op, '[0.3,0.9,0.4]', 10)) x)
+         = (SELECT array_agg(x ORDER BY x) FROM unnest(exact_ids(op, '[0.3,0.9,0.4]', 10)) x) AS exact
+FROM (VALUES ('<->'), ('<#>'), ('<=>')) v(op);
+-- and the rows come back nearest first
+SELECT bool_and(d1 <= d2) AS ordered FROM (
+	SELECT embedding <-> '[0.3,0.9,0.4]' AS d1,
+	       lead(embedding <-> '[0.3,0.9,0.4]') OVER (ORDER BY embedding <-> '[0.3,0.9,0.4]') AS d2
+	FROM (SELECT embedding FROM items ORDER BY embedding <-> '[0.3,0.9,0.4]' LIMIT 50) s) t
+WHERE d2 IS NOT NULL;
+RESET ivfflat.probes;
+
+-- one probe reads one list: fewer rows than the table, all of them rows of the nearest list
+SELECT count(*) BETWEEN 1 AND 999 AS one_list FROM (SELECT id FROM items ORDER BY embedding <-> '[1,0,0.5]') s;
+
+-- NULL rows are not indexed; a NULL query still returns the rows of the probed lists
+SET ivfflat.probes = 10;
+SELECT count(*) FROM (SELECT id FROM items ORDER BY embedding <-> (SELECT NULL::vector)) s;
+RESET ivfflat.probes;
+
+-- inserts go to their nearest list and are found
+INSERT INTO items VALUES (2000, 1, '[5,5,5]'), (2001, 1, '[5,5,5.1]');
+SELECT id FROM items ORDER BY embedding <-> '[5,5,5]' LIMIT 2;
+
+-- iterative scans: a filter that rejects the nearest lists' rows still gets its rows
+CREATE TABLE filtered (id int, tag int, v vector(2));
+INSERT INTO filtered SELECT i, CASE WHEN i <= 5 THEN 1 ELSE 0 END, ARRAY[i, 0] FROM generate_series(1, 200) i;
+CREATE INDEX ON filtered USING ivfflat (v vector_l2_ops) WITH (lists = 20);
+SELECT count(*) FROM (SELECT id FROM filtered WHERE tag = 1 ORDER BY v <-> '[200,0]' LIMIT 5) s;
+SET ivfflat.iterative_scan = relaxed_order;
+SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM filtered WHERE tag = 1 ORDER BY v <-> '[200,0]' LIMIT 5) s;
+SET ivfflat.max_probes = 3;
+SELECT count(*) FROM (SELECT id FROM filtered WHERE tag = 1 ORDER BY v <-> '[200,0]' LIMIT 5) s;
+RESET ivfflat.max_probes;
+RESET ivfflat.iterative_scan;
+
+-- vacuum removes dead rows' entries and their space is reused
+DELETE FROM filtered WHERE id > 5;
+VACUUM filtered;
+SET ivfflat.probes = 20;
+SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM filtered ORDER BY v <-> '[1,0]') s;
+SELECT pg_relation_size('filtered_v_idx') AS size_before \gset
+INSERT INTO filtered SELECT i, 0, ARRAY[i, 0] FROM generate_series(6, 200) i;
+SELECT pg_relation_size('filtered_v_idx') = :size_before AS space_reused;
+SELECT count(*) FROM (SELECT id FROM filtered ORDER BY v <-> '[1,0]') s;
+RESET ivfflat.probes;
+
+-- cosine does not index zero vectors
+CREATE TABLE zeros (v vector(2));
+INSERT INTO zeros VALUES ('[0,0]'), ('[1,1]'), ('[1,2]');
+CREATE INDEX ON zeros USING ivfflat (v vector_cosine_ops) WITH (lists = 1);
+SELECT v FROM zeros ORDER BY v <=> '[1,1]';
+
+-- halfvec and bit
+CREATE TABLE halves (id int, v halfvec(3));
+INSERT INTO halves SELECT i, ARRAY[i, i % 7, 1] FROM generate_series(1, 300) i;
+CREATE INDEX ON halves USING ivfflat (v halfvec_l2_ops) WITH (lists = 5);
+SET ivfflat.probes = 5;
+SELECT id FROM halves ORDER BY v <-> '[100,2,1]' LIMIT 3;
+DROP INDEX halves_v_idx;
+CREATE INDEX ON halves USING ivfflat (v halfvec_cosine_ops) WITH (lists = 5);
+SELECT id FROM halves ORDER BY v <=> '[0,1,0]' LIMIT 1;
+DROP INDEX halves_v_idx;
+CREATE INDEX ON halves USING ivfflat (v halfvec_ip_ops) WITH (lists = 5);
+SELECT id FROM halves ORDER BY v <#> '[1,0,0]' LIMIT 1;
+CREATE TABLE bits (id int, v bit(8));
+INSERT INTO bits SELECT i, i::bit(8) FROM generate_series(0, 255) i;
+CREATE INDEX ON bits USING ivfflat (v bit_hamming_ops) WITH (lists = 4);
+SET ivfflat.probes = 4;
+SELECT id, v FROM bits ORDER BY v <~> '11111111', id LIMIT 3;
+RESET ivfflat.probes;
+
+-- little data for the number of lists: a notice, and the index still works
+CREATE TABLE few (v vector(2));
+INSERT INTO few VALUES ('[1,1]'), ('[2,2]');
+CREATE INDEX ON few USING ivfflat (v) WITH (lists = 5);
+SET ivfflat.probes = 5;
+SELECT v FROM few ORDER BY v <-> '[0,0]';
+TRUNCATE few;
+INSERT INTO few VALUES ('[3,3]');
+SELECT v FROM few ORDER BY v <-> '[0,0]';
+RESET ivfflat.probes;
+
+-- rebuilt concurrently; on a partitioned table, one index per partition
+REINDEX INDEX CONCURRENTLY items_l2;
+SELECT id FROM items ORDER BY embedding <-> '[5,5,5]' LIMIT 2;
+CREATE TABLE parts (id int, region int, v vector(2)) PARTITION BY LIST (region);
+CREATE TABLE parts_1 PARTITION OF parts FOR VALUES IN (1);
+CREATE TABLE parts_2 PARTITION OF parts FOR VALUES IN (2);
+INSERT INTO parts SELECT i, 1 + i % 2, ARRAY[i, i] FROM generate_series(1, 100) i;
+CREATE INDEX ON parts USING ivfflat (v vector_l2_ops) WITH (lists = 2);
+SELECT count(*) FROM pg_indexes WHERE tablename IN ('parts_1', 'parts_2');
+SET ivfflat.probes = 2;
+EXPLAIN (COSTS OFF) SELECT id FROM parts WHERE region = 2 ORDER BY v <-> '[50.2,50.2]' LIMIT 3;
+SELECT id FROM parts WHERE region = 2 ORDER BY v <-> '[50.2,50.2]' LIMIT 3;
+RESET ivfflat.probes;
+
+-- errors
+CREATE INDEX ON items USING ivfflat (embedding vector_l2_ops) WITH (lists = 0);
+CREATE INDEX ON items USING ivfflat (embedding vector_l2_ops) WITH (lists = 32769);
+CREATE INDEX ON items USING ivfflat (embedding vector_l2_ops) WITH (m = 4);
+CREATE INDEX ON items USING ivfflat (embedding vector_l1_ops);
+CREATE TABLE wide (v vector(2001));
+CREATE INDEX ON wide USING ivfflat (v);
+CREATE TABLE nodims (v vector);
+CREATE INDEX ON nodims USING ivfflat (v);
+CREATE TABLE sparse (v sparsevec(3));
+CREATE INDEX ON sparse USING ivfflat (v);
+CREATE TABLE varbits (v varbit(3));
+CREATE INDEX ON varbits USING ivfflat (v bit_hamming_ops);
+CREATE INDEX ON items USING ivfflat (id);
+INSERT INTO items VALUES (3000, 0, '[1,2]');
+SET ivfflat.probes = 0;
+SET ivfflat.max_probes = 32769;
+SET ivfflat.iterative_scan = strict_order;
+SHOW ivfflat.probes;
+SHOW ivfflat.iterative_scan;
+SHOW ivfflat.max_probes;
+
+DROP TABLE items, filtered, zeros, halves, bits, few, parts, wide, nodims, sparse, varbits;
+DROP FUNCTION exact_ids, index_ids;

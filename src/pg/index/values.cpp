@@ -1,0 +1,300 @@
+// Reading an index column's type and metric, and the stored vectors of every indexed type.
+#include <cmath>
+#include <cstring>
+
+#include "quiver/bits.hpp"
+#include "quiver/half.hpp"
+#include "quiver/kernels.hpp"
+#include "values.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/varbit.h"
+}
+
+namespace quiver::pg {
+
+namespace {
+
+// The metric and the value format follow from the opclass's distance support function
+// (pgvector's opclasses, unchanged): its name gives the metric, its argument type the format.
+// The kernels are then called directly instead of through fmgr.
+void
+DescribeIndex(Relation index, const char *am_name, core::Metric *metric, int *value_size)
+{
+	Oid proc = index_getprocid(index, 1, kIndexDistanceProc);
+	char *name = get_func_name(proc);
+	if (name == nullptr)
+		elog(ERROR, "%s: distance support function %u not found", am_name, proc);
+	Oid *argtypes;
+	int nargs;
+	get_func_signature(proc, &argtypes, &nargs);
+	HeapTuple tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(argtypes[0]));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "%s: cache lookup failed for type %u", am_name, argtypes[0]);
+	NameData type = reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple))->typname;
+	ReleaseSysCache(tuple);
+	// A varbit column passes bit opclasses (binary coercible) but has no fixed length.
+	if (TupleDescAttr(RelationGetDescr(index), 0)->atttypid != argtypes[0])
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("type not supported for %s index", am_name)));
+	if (strcmp(NameStr(type), "vector") == 0)
+		*value_size = 4;
+	else if (strcmp(NameStr(type), "halfvec") == 0)
+		*value_size = 2;
+	else if (strcmp(NameStr(type), "bit") == 0)
+		*value_size = 0;
+	else if (strcmp(NameStr(type), "sparsevec") == 0)
+		*value_size = kSparseValueSize;
+	else
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("%s does not support type %s", am_name, NameStr(type))));
+
+	auto ends_with = [name](const char *suffix) {
+		std::size_t n = strlen(name), k = strlen(suffix);
+		return n >= k && strcmp(name + n - k, suffix) == 0;
+	};
+	bool has_norm = OidIsValid(index_getprocid(index, 1, kIndexNormProc));
+	if (ends_with("l2_squared_distance"))
+		*metric = core::Metric::L2;
+	else if (ends_with("negative_inner_product"))
+		*metric = has_norm ? core::Metric::Cosine : core::Metric::InnerProduct;
+	else if (strcmp(name, "l1_distance") == 0)
+		*metric = core::Metric::L1;
+	else if (strcmp(name, "hamming_distance") == 0)
+		*metric = core::Metric::Hamming;
+	else if (strcmp(name, "jaccard_distance") == 0)
+		*metric = core::Metric::Jaccard;
+	else
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("%s does not support distance function %s", am_name, name)));
+}
+
+} // namespace
+
+int
+IndexMaxDims(const IndexValues *ctx)
+{
+	switch (ctx->value_size) {
+	case 2:
+		return kIndexMaxHalfDim;
+	case 0:
+		return kIndexMaxBitDim;
+	case kSparseValueSize:
+		return core::kSparseMaxDim; // sparse: the non-zero count is what is limited
+	default:
+		return kIndexMaxDim;
+	}
+}
+
+std::size_t
+IndexStoredBytes(const IndexValues *ctx, const void *values)
+{
+	if (ctx->value_size == kSparseValueSize)
+		return StoredSparseBytes(static_cast<const StoredSparse *>(values)->nnz);
+	return ctx->vector_bytes;
+}
+
+namespace {
+
+// A sparsevec datum's stored form into out (room for StoredSparseBytes(nnz)).
+void
+SparseToStored(const SparseVector *v, void *out)
+{
+	auto *h = static_cast<StoredSparse *>(out);
+	h->dim = v->dim;
+	h->nnz = v->nnz;
+	memcpy(h + 1, SparseIndices(v), (sizeof(int32) + sizeof(float)) * static_cast<std::size_t>(v->nnz));
+}
+
+} // namespace
+
+void *
+IndexQueryValues(const IndexValues *ctx, Datum datum)
+{
+	if (ctx->value_size != kSparseValueSize) {
+		void *out = palloc0(ctx->vector_bytes);
+		IndexDatumValues(ctx, datum, out);
+		return out;
+	}
+	SparseVector *v = DatumGetSparseVector(datum);
+	CheckExpectedDim(ctx->dims, v->dim);
+	void *out = palloc(StoredSparseBytes(v->nnz));
+	SparseToStored(v, out);
+	return out;
+}
+
+void
+IndexDatumValues(const IndexValues *ctx, Datum datum, void *out)
+{
+	if (ctx->value_size == 0) {
+		VarBit *b = DatumGetVarBitP(datum);
+		CheckExpectedDim(ctx->dims, VARBITLEN(b));
+		memset(out, 0, ctx->vector_bytes);
+		memcpy(out, VARBITS(b), VARBITBYTES(b));
+		return;
+	}
+	if (ctx->value_size == kSparseValueSize) {
+		SparseVector *sv = DatumGetSparseVector(datum);
+		CheckExpectedDim(ctx->dims, sv->dim);
+		if (sv->nnz > ctx->max_sparse_nnz)
+			ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			                errmsg("sparsevec cannot have more than %d non-zero elements for %s index",
+			                       ctx->max_sparse_nnz, ctx->am_name)));
+		SparseToStored(sv, out);
+		return;
+	}
+	// vector and halfvec share the header (dimensions, then the values).
+	Vector *v = DatumGetVector(datum);
+	CheckExpectedDim(ctx->dims, v->dim);
+	memcpy(out, VectorValues(v), ctx->vector_bytes);
+}
+
+void
+IndexWidenVector(const IndexValues *ctx, const void *in, float *out)
+{
+	if (ctx->value_size == kSparseValueSize)
+		memcpy(out, &in, sizeof in);
+	else if (ctx->value_size == 2)
+		core::HalfToFloatArray(static_cast<const core::Half *>(in), out, static_cast<std::size_t>(ctx->dims));
+	else
+		memcpy(out, in, ctx->vector_bytes); // float32, or bits in the floats' bytes
+}
+
+void
+IndexNarrowVector(const IndexValues *ctx, const float *in, void *out)
+{
+	if (ctx->value_size == kSparseValueSize) {
+		const void *packed;
+		memcpy(&packed, in, sizeof packed);
+		memcpy(out, packed, IndexStoredBytes(ctx, packed));
+	} else if (ctx->value_size == 2)
+		core::FloatToHalfArray(in, static_cast<core::Half *>(out), static_cast<std::size_t>(ctx->dims));
+	else
+		memcpy(out, in, ctx->vector_bytes);
+}
+
+bool
+IndexPrepareVector(const IndexValues *ctx, void *values)
+{
+	if (ctx->metric != core::Metric::Cosine)
+		return true;
+	if (ctx->value_size == kSparseValueSize) {
+		core::SparseView v = StoredSparseView(values);
+		double norm = std::sqrt(core::SparseNormSquaredDouble(v));
+		if (norm == 0)
+			return false;
+		auto *x = const_cast<float *>(v.values);
+		for (int i = 0; i < v.nnz; i++)
+			x[i] = static_cast<float>(x[i] / norm);
+		return true;
+	}
+	// Normalized in float32 then stored back in the column's format, as l2_normalize() does.
+	auto *x = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+	IndexWidenVector(ctx, values, x);
+	double norm = 0;
+	for (int i = 0; i < ctx->dims; i++)
+		norm += static_cast<double>(x[i]) * x[i];
+	if (norm == 0) {
+		pfree(x);
+		return false;
+	}
+	norm = std::sqrt(norm);
+	for (int i = 0; i < ctx->dims; i++)
+		x[i] = static_cast<float>(x[i] / norm);
+	IndexNarrowVector(ctx, x, values);
+	pfree(x);
+	return true;
+}
+
+namespace {
+
+template <class Kernels, class T>
+float
+DistanceWith(const Kernels &k, core::Metric metric, const T *a, const T *b, std::size_t n)
+{
+	switch (metric) {
+	case core::Metric::L2:
+		return k.l2_squared(a, b, n);
+	case core::Metric::InnerProduct:
+		return -k.dot(a, b, n);
+	case core::Metric::Cosine:
+		return 1.0f - k.dot(a, b, n);
+	case core::Metric::L1:
+		return k.l1(a, b, n);
+	case core::Metric::Hamming:
+	case core::Metric::Jaccard:
+		break; // bit strings: see IndexDistance
+	}
+	return 0;
+}
+
+} // namespace
+
+// Smaller is closer, and the order matches the SQL operator's: squared L2 for <->,
+// negative dot for <#>, 1 - dot of normalized vectors for <=>, L1 for <+>.
+float
+IndexDistance(const IndexValues *ctx, const void *a, const void *b)
+{
+	std::size_t n = static_cast<std::size_t>(ctx->dims);
+	if (ctx->value_size == kSparseValueSize) {
+		core::SparseView x = StoredSparseView(a), y = StoredSparseView(b);
+		switch (ctx->metric) {
+		case core::Metric::L2:
+			return core::SparseL2Squared(x, y);
+		case core::Metric::InnerProduct:
+			return -core::SparseInnerProduct(x, y);
+		case core::Metric::Cosine:
+			return 1.0f - core::SparseInnerProduct(x, y);
+		case core::Metric::L1:
+			return core::SparseL1(x, y);
+		case core::Metric::Hamming:
+		case core::Metric::Jaccard:
+			break;
+		}
+		return 0;
+	}
+	if (ctx->value_size == 0) {
+		const core::BitKernels &k = core::ActiveBitKernels();
+		const auto *x = static_cast<const std::uint8_t *>(a);
+		const auto *y = static_cast<const std::uint8_t *>(b);
+		if (ctx->metric == core::Metric::Jaccard)
+			return static_cast<float>(core::JaccardDistance(k.jaccard(x, y, ctx->vector_bytes)));
+		return static_cast<float>(k.hamming(x, y, ctx->vector_bytes));
+	}
+	if (ctx->value_size == 2)
+		return DistanceWith(core::ActiveHalfKernels(), ctx->metric, static_cast<const core::Half *>(a),
+		                    static_cast<const core::Half *>(b), n);
+	return DistanceWith(core::ActiveKernels(), ctx->metric, static_cast<const float *>(a),
+	                    static_cast<const float *>(b), n);
+}
+
+
+void
+DescribeIndexValues(Relation index, const char *am_name, int max_sparse_nnz, IndexValues *out)
+{
+	out->am_name = am_name;
+	DescribeIndex(index, am_name, &out->metric, &out->value_size);
+	out->dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
+	out->max_sparse_nnz = max_sparse_nnz;
+	if (out->value_size == kSparseValueSize)
+		out->vector_bytes = StoredSparseBytes(max_sparse_nnz);
+	else
+		out->vector_bytes = StoredVectorBytes(out->value_size, out->dims > 0 ? out->dims : 0);
+}
+
+void
+CheckIndexDimensions(const IndexValues *v)
+{
+	if (v->dims < 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("column does not have dimensions")));
+	int max_dims = IndexMaxDims(v);
+	if (v->dims > max_dims)
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+		                errmsg("column cannot have more than %d dimensions for %s index", max_dims, v->am_name)));
+}
+
+} // namespace quiver::pg

@@ -1,0 +1,119 @@
+// The vectors an index stores, shared by the hnsw and ivfflat access methods: which type and
+// metric an index column has (read from its opclass), the "stored" form of each type, and the
+// distance between two stored vectors.
+//
+// Vectors travel through index code in the column's own format ("stored vectors", passed as
+// void pointers): float32 for vector, binary16 for halfvec, packed bits for bit (rounded up
+// to whole 8-byte words), and for sparsevec its dimensions, non-zero count, indices and values
+// (StoredSparse). Only in-memory builds widen them to float32.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "quiver/metric.hpp"
+#include "quiver/sparse.hpp"
+#include "../types/vector.hpp"
+#include "../types/sparsevec.hpp"
+
+extern "C" {
+#include "utils/relcache.h"
+}
+
+namespace quiver::pg {
+
+// Support function numbers of the opclasses: 1 names the distance (and so the kernel), 2, the
+// norm, marks cosine (vectors are normalized when stored and searched).
+inline constexpr int kIndexDistanceProc = 1;
+inline constexpr int kIndexNormProc = 2;
+
+// Largest dimensions an index accepts per value format (as pgvector: a stored vector must fit
+// one page with its tuple header).
+inline constexpr int kIndexMaxDim = 2000;     // vector (float32)
+inline constexpr int kIndexMaxHalfDim = 4000; // halfvec (binary16)
+inline constexpr int kIndexMaxBitDim = 64000; // bit
+
+// IndexValues::value_size of sparsevec (see StoredSparse).
+inline constexpr int kSparseValueSize = 8;
+
+// A stored sparsevec: the core's packed form (dimensions, non-zero count, then nnz 0-based
+// ascending indices and nnz float32 values); 8 + 8 * nnz bytes, so what follows stays aligned.
+struct StoredSparse {
+	std::int32_t dim;
+	std::int32_t nnz;
+	// followed by: int32 indices[nnz]; float values[nnz];
+};
+static_assert(sizeof(StoredSparse) == 8);
+
+inline std::size_t
+StoredSparseBytes(int nnz)
+{
+	return core::PackedSparseBytes(nnz);
+}
+
+inline core::SparseView
+StoredSparseView(const void *stored)
+{
+	return core::PackedSparseView(stored);
+}
+
+// Bytes of a dense stored vector: value_size per dimension, or for bit strings (value_size 0)
+// the bits rounded up to whole 8-byte words (zero-padded), which keeps what follows aligned
+// and lets the popcount kernels work a word at a time.
+inline std::size_t
+StoredVectorBytes(int value_size, int dims)
+{
+	if (value_size == 0)
+		return (static_cast<std::size_t>(dims) + 63) / 64 * 8;
+	return static_cast<std::size_t>(value_size) * static_cast<std::size_t>(dims);
+}
+
+// What an index column holds, read once per operation.
+struct IndexValues {
+	const char *am_name;      // "hnsw", "ivfflat": for messages
+	core::Metric metric;
+	int dims;                 // the column's typmod (-1 when it has none)
+	int value_size;           // 4 (vector), 2 (halfvec), 0 (bit), kSparseValueSize (sparsevec)
+	std::size_t vector_bytes; // StoredVectorBytes(value_size, dims); for sparsevec the largest
+	                          // stored vector (max_sparse_nnz non-zeros): buffer sizes
+	int max_sparse_nnz;       // non-zeros a stored sparsevec may have
+};
+
+// Fills *out from the index's opclass and column: its distance support function's name gives
+// the metric, its argument type the format. Unsupported types (varbit) are an ERROR naming
+// am_name.
+void DescribeIndexValues(Relation index, const char *am_name, int max_sparse_nnz, IndexValues *out);
+
+// The largest number of dimensions the index's value format accepts.
+int IndexMaxDims(const IndexValues *v);
+
+// ERROR unless the column has dimensions within IndexMaxDims (pgvector's messages).
+void CheckIndexDimensions(const IndexValues *v);
+
+// Copies the values of a datum of the indexed type into out (vector_bytes), checking its
+// dimensions against the column's (and a sparsevec's non-zero count against max_sparse_nnz).
+void IndexDatumValues(const IndexValues *v, Datum datum, void *out);
+
+// A query's stored vector, palloc'd; as IndexDatumValues but with no limit on a sparsevec's
+// non-zero count (a query is never stored).
+void *IndexQueryValues(const IndexValues *v, Datum datum);
+
+// The bytes of a stored vector: vector_bytes, except for sparsevec.
+std::size_t IndexStoredBytes(const IndexValues *v, const void *values);
+
+// Normalizes a stored vector in place for cosine; false when the vector cannot be indexed
+// (zero for cosine).
+bool IndexPrepareVector(const IndexValues *v, void *values);
+
+// The distance between two stored vectors: smaller is closer, in the SQL operator's order
+// (squared L2 for <->, negative dot for <#>, 1 - dot of normalized vectors for <=>, L1 for
+// <+>, bit counts for <~> and <%>).
+float IndexDistance(const IndexValues *v, const void *a, const void *b);
+
+// Stored vector <-> float32 (exact both ways for halves that came from the index; bit strings
+// are copied into the floats' bytes as they are). A sparse vector's float form is a pointer to
+// the stored vector (the hnsw builder's sparse mode); narrowing copies the vector it points to.
+void IndexWidenVector(const IndexValues *v, const void *in, float *out);
+void IndexNarrowVector(const IndexValues *v, const float *in, void *out);
+
+} // namespace quiver::pg

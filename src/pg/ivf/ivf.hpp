@@ -1,0 +1,172 @@
+// The `ivfflat` index access method: on-disk layout, locking rules and the functions shared by
+// its phases (handler/options/cost in ivf_handler.cpp, pages in ivf_pages.cpp, build, insert,
+// scan and vacuum in their own files).
+//
+// Layout
+// ------
+// Block 0 is the metapage (IvfMetaData after the page header). Blocks 1 .. center_pages hold
+// the lists: one IvfListTuple per list, in list order, each with the list's centre (in the
+// column's format, so a query is compared with the centres by the same kernels as with the
+// rows) and the first and insert blocks of its chain of entry pages. Every later block is an
+// entry page of one list: IvfEntryTuples (a heap TID and the vector), and in its special space
+// the next block of the chain. A list's pages are written back to back by the build, so a
+// probe reads them sequentially; a list with no rows has no page (InvalidBlockNumber).
+//
+// Locks (who protects what)
+// -------------------------
+//   - Centres never change after the build; a list tuple's block numbers change under the
+//     exclusive content lock of its centre page (through Generic WAL).
+//   - Entry pages: their buffer content locks. A scan holds a share lock while it computes
+//     the distances of one page's entries and copies them out; an insert adds its entry under
+//     the exclusive lock of the list's last page; vacuum removes entries under a cleanup lock.
+//   - Lock order: a centre page before an entry page, never the reverse (an insert that
+//     starts a list's first page holds the centre page while it adds the page; one that
+//     appends a page releases the entry pages before it moves the list's insert block).
+//   - A chain only grows at its end, and the insert block is a hint: an insert walks forward
+//     from it to the first page with room, so a stale hint (after a crash between the two
+//     WAL records of an append, or after vacuum moved it back to a page with free space)
+//     costs a few page reads, never a lost entry.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "../index/values.hpp"
+#include "../index/am.hpp"
+
+extern "C" {
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
+#include "storage/itemptr.h"
+#include "utils/rel.h"
+}
+
+namespace quiver::pg::ivf {
+
+inline constexpr std::uint32_t kIvfMagic = 0x51495646; // "QIVF"
+inline constexpr std::uint32_t kIvfLayoutVersion = 1;
+// Page id in the special space (pgvector's ivfflat uses 0xFF84, hnsw 0xFF71 here).
+inline constexpr std::uint16_t kIvfPageId = 0xFF72;
+inline constexpr BlockNumber kIvfMetaBlock = 0;
+inline constexpr BlockNumber kIvfFirstCenterBlock = 1;
+
+inline constexpr int kIvfMinLists = 1;
+inline constexpr int kIvfMaxLists = 32768;
+inline constexpr int kIvfDefaultLists = 100;
+inline constexpr int kIvfMaxProbes = 32768;
+
+// Pages carry IndexPageOpaque; on entry pages next_blkno is the next page of the list
+// (InvalidBlockNumber at the end).
+
+struct IvfMetaData {
+	std::uint32_t magic;
+	std::uint32_t version;
+	std::uint32_t dims;
+	std::uint32_t lists; // lists the index has (at most the `lists` option: fewer rows than that
+	                     // at build time give one list per sampled row, and none give one list)
+	std::uint32_t center_pages;
+	std::uint8_t metric;     // core::Metric
+	std::uint8_t value_size; // IndexValues::value_size
+	std::uint16_t pad;
+	std::uint64_t inserted; // rows added after the build (statistics only)
+};
+
+struct IvfListTuple {
+	BlockNumber start_blkno;  // first entry page (InvalidBlockNumber: no page yet)
+	BlockNumber insert_blkno; // where inserts start looking for room
+	// followed by the centre: vector_bytes in the column's format
+};
+static_assert(sizeof(IvfListTuple) == 8, "centres must start 8-byte aligned");
+
+struct IvfEntryTuple {
+	ItemPointerData heap_tid;
+	std::uint16_t pad;
+	// followed by the vector: vector_bytes in the column's format
+};
+static_assert(sizeof(IvfEntryTuple) == 8, "vectors must start 8-byte aligned");
+
+inline char *
+ListCenter(IvfListTuple *t)
+{
+	return reinterpret_cast<char *>(t + 1);
+}
+
+inline char *
+EntryValues(IvfEntryTuple *t)
+{
+	return reinterpret_cast<char *>(t + 1);
+}
+
+inline std::size_t
+ListTupleSize(std::size_t vector_bytes)
+{
+	return sizeof(IvfListTuple) + vector_bytes;
+}
+
+inline std::size_t
+EntryTupleSize(std::size_t vector_bytes)
+{
+	return sizeof(IvfEntryTuple) + vector_bytes;
+}
+
+// List tuples per centre page (each list tuple fits a page: vectors are at most 8,000 bytes).
+inline int
+ListsPerPage(std::size_t vector_bytes)
+{
+	std::size_t usable = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(IndexPageOpaque));
+	return static_cast<int>(usable / (MAXALIGN(ListTupleSize(vector_bytes)) + sizeof(ItemIdData)));
+}
+
+// Where list `list` lives: its centre page and item offset.
+inline BlockNumber
+ListBlock(int list, int per_page)
+{
+	return kIvfFirstCenterBlock + static_cast<BlockNumber>(list / per_page);
+}
+
+inline OffsetNumber
+ListOffset(int list, int per_page)
+{
+	return static_cast<OffsetNumber>(FirstOffsetNumber + list % per_page);
+}
+
+// Relation options (WITH (lists = ...)).
+struct IvfOptions {
+	int32 vl_len_;
+	int lists;
+};
+
+// GUCs
+enum IvfIterativeScan { kIvfIterativeOff, kIvfIterativeRelaxed };
+extern int ivfflat_probes;
+extern int ivfflat_iterative_scan;
+extern int ivfflat_max_probes;
+
+// What an operation needs to know about the index.
+struct IvfContext : IndexValues {
+	Relation index;
+	int lists;    // from the metapage (0 before it is read)
+	int per_page; // ListsPerPage(vector_bytes)
+};
+
+// ---- ivf_handler.cpp ----
+void IvfInit();
+int IvfGetLists(Relation index);
+
+// ---- ivf_pages.cpp ----
+// Describes the index column (ERROR for types ivfflat does not index).
+void IvfInitContext(IvfContext *ctx, Relation index);
+// Reads and checks the metapage (ERROR when it is not a Quiver ivfflat metapage of this layout).
+void IvfReadMeta(Relation index, IvfMetaData *out);
+// The list tuple at (blkno, offset) of a locked centre page, checked.
+IvfListTuple *IvfListAt(Relation index, Page page, BlockNumber blkno, OffsetNumber offset, std::size_t vector_bytes);
+// The nearest list's number to a stored (prepared) vector, reading every centre (the first of
+// equally near lists wins, as in the build).
+int IvfNearestList(const IvfContext *ctx, const void *values);
+// Writes a fresh index's metapage and empty centre pages into `fork` (the build, and the init
+// fork of unlogged tables).
+void IvfWriteEmptyIndex(Relation index, ForkNumber fork, const IvfContext *ctx, int lists, const void *centers);
+
+} // namespace quiver::pg::ivf

@@ -1,0 +1,129 @@
+// ivfflat vacuum: entries of dead rows are removed page by page, and each list's insert block
+// moves back to the first page that got room, so later inserts fill the freed space.
+#include "ivf.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+}
+
+namespace quiver::pg::ivf {
+
+namespace {
+
+BlockNumber
+ListStart(const IvfContext *ctx, int list, BufferAccessStrategy strategy, BlockNumber *insert)
+{
+	BlockNumber blkno = ListBlock(list, ctx->per_page);
+	Buffer buf = ReadBufferExtended(ctx->index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	IvfListTuple *t =
+	    IvfListAt(ctx->index, BufferGetPage(buf), blkno, ListOffset(list, ctx->per_page), ctx->vector_bytes);
+	BlockNumber start = t->start_blkno;
+	*insert = t->insert_blkno;
+	UnlockReleaseBuffer(buf);
+	return start;
+}
+
+void
+SetInsertBlock(const IvfContext *ctx, int list, BufferAccessStrategy strategy, BlockNumber to)
+{
+	BlockNumber blkno = ListBlock(list, ctx->per_page);
+	Buffer buf = ReadBufferExtended(ctx->index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	GenericXLogState *state = GenericXLogStart(ctx->index);
+	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	IvfListAt(ctx->index, page, blkno, ListOffset(list, ctx->per_page), ctx->vector_bytes)->insert_blkno = to;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+IndexBulkDeleteResult *
+BulkDelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback, void *callback_state)
+{
+	if (stats == nullptr)
+		stats = static_cast<IndexBulkDeleteResult *>(palloc0(sizeof(IndexBulkDeleteResult)));
+	IvfContext ctx;
+	IvfInitContext(&ctx, info->index);
+	IvfMetaData meta;
+	IvfReadMeta(info->index, &meta);
+	ctx.lists = static_cast<int>(meta.lists);
+	std::size_t entry_size = EntryTupleSize(ctx.vector_bytes);
+	OffsetNumber deletable[MaxOffsetNumber];
+
+	for (int list = 0; list < ctx.lists; list++) {
+		BlockNumber insert;
+		BlockNumber blkno = ListStart(&ctx, list, info->strategy, &insert);
+		BlockNumber first_freed = InvalidBlockNumber;
+		bool insert_seen = false;
+		while (blkno != InvalidBlockNumber) {
+			vacuum_delay_point();
+			Buffer buf = ReadBufferExtended(info->index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
+			// A cleanup lock waits out scans that still have the page pinned.
+			LockBufferForCleanup(buf);
+			Page page = BufferGetPage(buf);
+			int ndeletable = 0;
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
+				ItemId item = PageGetItemId(page, off);
+				if (!ItemIdIsNormal(item) || ItemIdGetLength(item) != entry_size)
+					continue;
+				auto *entry = reinterpret_cast<IvfEntryTuple *>(PageGetItem(page, item));
+				if (callback(&entry->heap_tid, callback_state)) {
+					deletable[ndeletable++] = off;
+					stats->tuples_removed++;
+				} else {
+					stats->num_index_tuples++;
+				}
+			}
+			if (ndeletable > 0) {
+				GenericXLogState *state = GenericXLogStart(info->index);
+				page = GenericXLogRegisterBuffer(state, buf, 0);
+				PageIndexMultiDelete(page, deletable, ndeletable);
+				GenericXLogFinish(state);
+				// Only pages before the insert block need pointing back to.
+				if (first_freed == InvalidBlockNumber && !insert_seen)
+					first_freed = blkno;
+			}
+			if (blkno == insert)
+				insert_seen = true;
+			BlockNumber next = PageOpaque(page)->next_blkno;
+			UnlockReleaseBuffer(buf);
+			blkno = next;
+		}
+		if (first_freed != InvalidBlockNumber && first_freed != insert)
+			SetInsertBlock(&ctx, list, info->strategy, first_freed);
+	}
+	return stats;
+}
+
+} // namespace
+
+} // namespace quiver::pg::ivf
+
+using namespace quiver::pg::ivf;
+
+extern "C" IndexBulkDeleteResult *
+ivfflatbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback,
+                  void *callback_state)
+{
+	return quiver::pg::Guarded([&] { return BulkDelete(info, stats, callback, callback_state); });
+}
+
+extern "C" IndexBulkDeleteResult *
+ivfflatvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	return quiver::pg::Guarded([&]() -> IndexBulkDeleteResult * {
+		if (info->analyze_only)
+			return stats;
+		if (stats == nullptr) {
+			// No bulk delete ran: the heap's count is the best estimate there is.
+			stats = static_cast<IndexBulkDeleteResult *>(palloc0(sizeof(IndexBulkDeleteResult)));
+			stats->num_index_tuples = info->num_heap_tuples;
+			stats->estimated_count = info->estimated_count;
+		}
+		stats->num_pages = RelationGetNumberOfBlocks(info->index);
+		return stats;
+	});
+}
