@@ -1,7 +1,8 @@
 #include "quiver/core_only.hpp"
-// k-means for IVF indexes: k-means++ seeding, then Lloyd iterations accelerated with Hamerly's
-// bounds (one upper and one lower bound per point, so most points skip the scan over all
-// centres once the clustering settles), spread over several threads.
+// k-means for IVF indexes: k-means++ seeding, then Lloyd iterations accelerated by bounds
+// from the triangle inequality, which let a row skip centres that cannot be nearer than its
+// own: Elkan's (a lower bound per row and centre) when they fit KmeansParams::bound_memory,
+// else Hamerly's (one lower bound per row); spread over several threads.
 //
 // The data are float32 rows. Euclidean k-means serves L2 directly; `spherical` serves inner
 // product and cosine (rows and centres on the unit sphere, where the nearest centre by
@@ -29,6 +30,9 @@ struct KmeansParams {
 	int max_iterations = 20;
 	int threads = 1;
 	std::uint64_t seed = 42;
+	// Bytes the per-row bounds may take: Elkan's bounds (n * k + k * k floats), which skip far
+	// more distances in many dimensions, when they fit; else Hamerly's (2 n floats).
+	std::size_t bound_memory = std::size_t{256} << 20;
 };
 
 struct KmeansResult {
@@ -36,6 +40,9 @@ struct KmeansResult {
 	int iterations = 0;         // Lloyd iterations run
 	double inertia = 0;         // sum over rows of squared distance to their centre
 	std::size_t distance_evaluations = 0; // row-centre distances computed in the iterations
+	double seed_seconds = 0;              // k-means++ seeding
+	double iterate_seconds = 0;           // the iterations (and the final centres)
+	bool elkan = false;                   // Elkan's bounds were used (else Hamerly's)
 };
 
 // Clusters n rows of dim floats into k centres (k <= n required; with fewer distinct rows than

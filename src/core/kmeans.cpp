@@ -1,6 +1,7 @@
 #include "quiver/kmeans.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -43,6 +44,12 @@ ParallelRanges(std::size_t n, int threads, Fn fn)
 	for (auto &e : errors)
 		if (e)
 			std::rethrow_exception(e);
+}
+
+double
+Seconds(std::chrono::steady_clock::time_point since)
+{
+	return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
 bool
@@ -220,60 +227,20 @@ NearestTwo(const float *x, const float *centers, std::size_t k, std::size_t d, D
 	*second_dist = std::sqrt(s);
 }
 
-} // namespace
 
-std::int32_t
-NearestCenter(const float *centers, std::size_t k, const float *row, std::size_t dim)
-{
-	const DistanceFn l2 = ActiveKernels().l2_squared;
-	float best = std::numeric_limits<float>::infinity();
-	std::int32_t bi = 0;
-	for (std::size_t j = 0; j < k; j++) {
-		float dist = l2(row, centers + j * dim, dim);
-		if (dist < best) {
-			best = dist;
-			bi = static_cast<std::int32_t>(j);
-		}
-	}
-	return bi;
-}
-
+// Lloyd iterations with Hamerly's bounds.
 void
-AssignNearest(const float *centers, std::size_t k, const float *rows, std::size_t n, std::size_t dim,
-              std::int32_t *out, int threads)
+IterateHamerly(const float *rows, std::size_t n, const KmeansParams &p, const std::atomic<bool> *stop,
+               std::atomic<std::size_t> *progress, KmeansResult &result, std::vector<std::int32_t> &assign,
+               std::vector<float> &upper, std::atomic<std::size_t> &evaluations)
 {
-	ParallelRanges(n, threads, [&](std::size_t begin, std::size_t end) {
-		for (std::size_t i = begin; i < end; i++)
-			out[i] = NearestCenter(centers, k, rows + i * dim, dim);
-	});
-}
-
-KmeansResult
-Kmeans(const float *rows, std::size_t n, const KmeansParams &p, const std::atomic<bool> *stop,
-       std::atomic<std::size_t> *progress)
-{
-	CheckParams(n, p);
 	const std::size_t k = p.k, d = p.dim;
 	const DistanceFn l2 = ActiveKernels().l2_squared;
-	KmeansResult result;
-	result.centers = SeedCenters(rows, n, p, stop);
-	if (k == 1 && n > 0) {
-		// One centre: its mean, whatever the seed.
-		std::vector<std::int32_t> assign(n, 0);
-		std::vector<float> far(n, 1.0f);
-		MoveCenters(rows, n, p, assign.data(), result.centers, far.data());
-		result.iterations = 1;
-		result.inertia = Inertia(rows, n, d, result.centers, assign.data());
-		return result;
-	}
-
-	// Hamerly: upper[i] bounds the distance from row i to its centre from above, lower[i]
+// Hamerly: upper[i] bounds the distance from row i to its centre from above, lower[i]
 	// the distance to every other centre from below. A row whose upper bound is below both
 	// its lower bound and half the distance from its centre to the nearest other centre
 	// cannot change centre, and costs nothing.
-	std::vector<std::int32_t> assign(n);
-	std::vector<float> upper(n), lower(n);
-	std::atomic<std::size_t> evaluations{0};
+	std::vector<float> lower(n);
 	ParallelRanges(n, p.threads, [&](std::size_t begin, std::size_t end) {
 		for (std::size_t i = begin; i < end && !Stopped(stop); i++)
 			NearestTwo(rows + i * d, result.centers.data(), k, d, l2, &assign[i], &upper[i], &lower[i]);
@@ -338,10 +305,184 @@ Kmeans(const float *rows, std::size_t n, const KmeansParams &p, const std::atomi
 		if (changed.load() == 0)
 			break;
 	}
+}
+
+// Half the distances between every two centres, and for each centre half the distance to its
+// nearest other one.
+void
+CenterGaps(const KmeansParams &p, const std::vector<float> &centers, std::vector<float> &half_dist,
+           std::vector<float> &half_gap)
+{
+	const std::size_t k = p.k, d = p.dim;
+	const DistanceFn l2 = ActiveKernels().l2_squared;
+	ParallelRanges(k, p.threads, [&](std::size_t begin, std::size_t end) {
+		for (std::size_t j = begin; j < end; j++) {
+			float nearest = std::numeric_limits<float>::infinity();
+			for (std::size_t o = 0; o < k; o++) {
+				float h = o == j ? 0.0f : 0.5f * std::sqrt(l2(centers.data() + j * d, centers.data() + o * d, d));
+				half_dist[j * k + o] = h;
+				if (o != j)
+					nearest = std::min(nearest, h);
+			}
+			half_gap[j] = nearest;
+		}
+	});
+}
+
+// Lloyd iterations with Elkan's bounds: one lower bound per row and centre, so in many
+// dimensions, where a single bound (Hamerly) rarely holds, a row still skips every centre
+// whose bound or half-distance to its own centre rules it out. Needs n * k + k * k floats.
+void
+IterateElkan(const float *rows, std::size_t n, const KmeansParams &p, const std::atomic<bool> *stop,
+             std::atomic<std::size_t> *progress, KmeansResult &result, std::vector<std::int32_t> &assign,
+             std::vector<float> &upper, std::atomic<std::size_t> &evaluations)
+{
+	const std::size_t k = p.k, d = p.dim;
+	const DistanceFn l2 = ActiveKernels().l2_squared;
+	std::vector<float> lower(n * k, 0.0f), half_dist(k * k), half_gap(k);
+	std::vector<float> moved(k, 0.0f);
+
+	// Visits the centres of row i that its bounds do not rule out, starting from centre a
+	// (upper: exact when `fresh`), and returns how many distances it computed.
+	auto settle = [&](std::size_t i, std::size_t a, bool fresh) -> std::size_t {
+		const float *x = rows + i * d;
+		float *lo = lower.data() + i * k;
+		float u = upper[i];
+		std::size_t evals = 0;
+		for (std::size_t j = 0; j < k; j++) {
+			if (j == a)
+				continue;
+			float z = std::max(lo[j], half_dist[a * k + j]);
+			if (u <= z)
+				continue;
+			if (!fresh) {
+				u = std::sqrt(l2(x, result.centers.data() + a * d, d));
+				lo[a] = u;
+				evals++;
+				fresh = true;
+				if (u <= z)
+					continue;
+			}
+			float dj = std::sqrt(l2(x, result.centers.data() + j * d, d));
+			lo[j] = dj;
+			evals++;
+			if (dj < u) {
+				a = j;
+				u = dj;
+			}
+		}
+		upper[i] = u;
+		assign[i] = static_cast<std::int32_t>(a);
+		return evals;
+	};
+
+	CenterGaps(p, result.centers, half_dist, half_gap);
+	evaluations += k * (k - 1) / 2;
+	ParallelRanges(n, p.threads, [&](std::size_t begin, std::size_t end) {
+		std::size_t evals = 0;
+		for (std::size_t i = begin; i < end && !Stopped(stop); i++) {
+			upper[i] = std::sqrt(l2(rows + i * d, result.centers.data(), d));
+			lower[i * k] = upper[i];
+			evals += 1 + settle(i, 0, true);
+		}
+		evaluations += evals;
+	});
+
+	for (int iter = 0; iter < p.max_iterations && !Stopped(stop); iter++) {
+		moved = MoveCenters(rows, n, p, assign.data(), result.centers, upper.data());
+		CenterGaps(p, result.centers, half_dist, half_gap);
+		evaluations += k * (k - 1) / 2;
+		std::atomic<std::size_t> changed{0};
+		ParallelRanges(n, p.threads, [&](std::size_t begin, std::size_t end) {
+			std::size_t local_changed = 0, evals = 0;
+			for (std::size_t i = begin; i < end; i++) {
+				if ((i & 1023) == 0 && Stopped(stop))
+					break;
+				float *lo = lower.data() + i * k;
+				for (std::size_t j = 0; j < k; j++)
+					lo[j] = std::max(0.0f, lo[j] - moved[j]);
+				std::size_t a = static_cast<std::size_t>(assign[i]);
+				upper[i] += moved[a];
+				if (upper[i] <= half_gap[a])
+					continue;
+				evals += settle(i, a, false);
+				if (static_cast<std::size_t>(assign[i]) != a)
+					local_changed++;
+			}
+			changed += local_changed;
+			evaluations += evals;
+		});
+		result.iterations = iter + 1;
+		if (progress != nullptr)
+			progress->store(static_cast<std::size_t>(result.iterations), std::memory_order_relaxed);
+		if (changed.load() == 0)
+			break;
+	}
+}
+
+} // namespace
+
+std::int32_t
+NearestCenter(const float *centers, std::size_t k, const float *row, std::size_t dim)
+{
+	const DistanceFn l2 = ActiveKernels().l2_squared;
+	float best = std::numeric_limits<float>::infinity();
+	std::int32_t bi = 0;
+	for (std::size_t j = 0; j < k; j++) {
+		float dist = l2(row, centers + j * dim, dim);
+		if (dist < best) {
+			best = dist;
+			bi = static_cast<std::int32_t>(j);
+		}
+	}
+	return bi;
+}
+
+void
+AssignNearest(const float *centers, std::size_t k, const float *rows, std::size_t n, std::size_t dim,
+              std::int32_t *out, int threads)
+{
+	ParallelRanges(n, threads, [&](std::size_t begin, std::size_t end) {
+		for (std::size_t i = begin; i < end; i++)
+			out[i] = NearestCenter(centers, k, rows + i * dim, dim);
+	});
+}
+
+KmeansResult
+Kmeans(const float *rows, std::size_t n, const KmeansParams &p, const std::atomic<bool> *stop,
+       std::atomic<std::size_t> *progress)
+{
+	CheckParams(n, p);
+	const std::size_t k = p.k, d = p.dim;
+	KmeansResult result;
+	auto start = std::chrono::steady_clock::now();
+	result.centers = SeedCenters(rows, n, p, stop);
+	result.seed_seconds = Seconds(start);
+	start = std::chrono::steady_clock::now();
+	if (k == 1 && n > 0) {
+		// One centre: its mean, whatever the seed.
+		std::vector<std::int32_t> assign(n, 0);
+		std::vector<float> far(n, 1.0f);
+		MoveCenters(rows, n, p, assign.data(), result.centers, far.data());
+		result.iterations = 1;
+		result.inertia = Inertia(rows, n, d, result.centers, assign.data());
+		return result;
+	}
+
+	std::vector<std::int32_t> assign(n);
+	std::vector<float> upper(n);
+	std::atomic<std::size_t> evaluations{0};
+	const std::size_t elkan_bytes = sizeof(float) * (n * k + k * k);
+	if (elkan_bytes <= p.bound_memory)
+		IterateElkan(rows, n, p, stop, progress, result, assign, upper, evaluations);
+	else
+		IterateHamerly(rows, n, p, stop, progress, result, assign, upper, evaluations);
+	result.elkan = elkan_bytes <= p.bound_memory;
 	if (!Stopped(stop))
 		MoveCenters(rows, n, p, assign.data(), result.centers, upper.data());
 	result.inertia = Inertia(rows, n, d, result.centers, assign.data());
 	result.distance_evaluations = evaluations.load();
+	result.iterate_seconds = Seconds(start);
 	return result;
 }
 
@@ -352,7 +493,10 @@ KmeansLloyd(const float *rows, std::size_t n, const KmeansParams &p)
 	const std::size_t k = p.k, d = p.dim;
 	const DistanceFn l2 = ActiveKernels().l2_squared;
 	KmeansResult result;
+	auto start = std::chrono::steady_clock::now();
 	result.centers = SeedCenters(rows, n, p, nullptr);
+	result.seed_seconds = Seconds(start);
+	start = std::chrono::steady_clock::now();
 	std::vector<std::int32_t> assign(n), previous(n, -1);
 	std::vector<float> dist(n);
 	for (int iter = 0; iter <= p.max_iterations; iter++) {
@@ -368,6 +512,7 @@ KmeansLloyd(const float *rows, std::size_t n, const KmeansParams &p)
 		result.iterations = iter + 1;
 	}
 	result.inertia = Inertia(rows, n, d, result.centers, assign.data());
+	result.iterate_seconds = Seconds(start);
 	return result;
 }
 

@@ -207,6 +207,10 @@ ComputeCenters(BuildState *bs)
 	params.spherical = bs->normalize || bs->ctx.metric == core::Metric::Cosine;
 	params.threads = bs->threads;
 	params.seed = 42;
+	// Elkan's bounds get what maintenance_work_mem leaves after the samples and centres.
+	std::size_t budget = static_cast<std::size_t>(maintenance_work_mem) * 1024;
+	std::size_t used = sizeof(float) * bs->width * (bs->sampled + 3 * k) + bs->ctx.vector_bytes * k;
+	params.bound_memory = budget > used ? budget - used : 0;
 	bs->objs->kmeans = new core::KmeansJob(bs->samples, bs->sampled, params);
 	RunBuildJob(*bs->objs->kmeans, "ivfflat", false);
 	const std::vector<float> &centers = bs->objs->kmeans->Result().centers;
