@@ -37,7 +37,8 @@ OBJS = \
 	src/pg/ivf/ivf_build.o \
 	src/pg/ivf/ivf_insert.o \
 	src/pg/ivf/ivf_scan.o \
-	src/pg/ivf/ivf_vacuum.o
+	src/pg/ivf/ivf_vacuum.o \
+	src/pg/ivf/ivf_stats.o
 DATA = $(wildcard quiver--*.sql)
 
 REGRESS = $(shell cat schedule)

@@ -798,3 +798,12 @@ CREATE OPERATOR CLASS bit_hamming_ops
 	FOR TYPE bit USING ivfflat AS
 	OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
 	FUNCTION 1 hamming_distance(bit, bit);
+
+-- What an ivfflat index holds, list by list, read from its pages (needs SELECT on the table).
+-- entries counts index entries, including those of dead rows not yet vacuumed.
+CREATE FUNCTION quiver_ivfflat_stats(index regclass,
+	OUT lists int, OUT empty_lists int, OUT entries bigint, OUT min_list_entries bigint,
+	OUT max_list_entries bigint, OUT avg_list_entries float8, OUT pages bigint, OUT bytes bigint,
+	OUT free_bytes bigint, OUT dimensions int, OUT metric text)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION quiver_ivfflat_stats(regclass) IS 'statistics of an ivfflat index';

@@ -79,9 +79,17 @@ SELECT count(*) FROM (SELECT id FROM filtered WHERE tag = 1 ORDER BY v <-> '[200
 RESET ivfflat.max_probes;
 RESET ivfflat.iterative_scan;
 
+-- statistics: every row in some list, lists filled evenly on evenly spread rows
+SELECT lists, empty_lists, entries, min_list_entries, max_list_entries, avg_list_entries, pages > 20 AS pages,
+       bytes = pages * 8192 AS bytes, dimensions, metric
+FROM quiver_ivfflat_stats('filtered_v_idx');
+SELECT quiver_ivfflat_stats('items');
+SELECT quiver_ivfflat_stats('items_pkey');
+
 -- vacuum removes dead rows' entries and their space is reused
 DELETE FROM filtered WHERE id > 5;
 VACUUM filtered;
+SELECT entries FROM quiver_ivfflat_stats('filtered_v_idx');
 SET ivfflat.probes = 20;
 SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM filtered ORDER BY v <-> '[1,0]') s;
 SELECT pg_relation_size('filtered_v_idx') AS size_before \gset

@@ -27,21 +27,6 @@ using namespace quiver::pg;
 
 namespace {
 
-bool
-IsHnswIndex(Relation rel)
-{
-	if (rel->rd_rel->relkind != RELKIND_INDEX)
-		return false;
-	HeapTuple tup = SearchSysCache1(AMOID, ObjectIdGetDatum(rel->rd_rel->relam));
-	if (!HeapTupleIsValid(tup))
-		return false;
-	auto *am = reinterpret_cast<Form_pg_am>(GETSTRUCT(tup));
-	char *handler = get_func_name(am->amhandler);
-	bool is = strcmp(NameStr(am->amname), "hnsw") == 0 && handler != nullptr && strcmp(handler, "hnswhandler") == 0;
-	ReleaseSysCache(tup);
-	return is;
-}
-
 } // namespace
 
 QUIVER_FUNCTION(quiver_hnsw_stats)
@@ -51,15 +36,7 @@ QUIVER_FUNCTION(quiver_hnsw_stats)
 	if (get_call_result_type(fcinfo, nullptr, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	Relation index = relation_open(relid, AccessShareLock);
-	if (!IsHnswIndex(index))
-		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-		                errmsg("\"%s\" is not an hnsw index", RelationGetRelationName(index))));
-	// Reading the index reveals its vectors' statistics: require the right to read the table.
-	Oid heap = index->rd_index->indrelid;
-	if (pg_class_aclcheck(heap, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-		                errmsg("permission denied for table %s", get_rel_name(heap))));
+	Relation index = OpenIndexToInspect(relid, "hnsw", AccessShareLock);
 
 	HnswMetaData meta;
 	HnswReadMeta(index, &meta);
@@ -188,13 +165,7 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	Checker check{rsinfo->setResult, rsinfo->setDesc};
 
-	Relation index = relation_open(relid, ShareLock);
-	if (!IsHnswIndex(index))
-		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-		                errmsg("\"%s\" is not an hnsw index", RelationGetRelationName(index))));
-	if (pg_class_aclcheck(index->rd_index->indrelid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-		                errmsg("permission denied for table %s", get_rel_name(index->rd_index->indrelid))));
+	Relation index = OpenIndexToInspect(relid, "hnsw", ShareLock);
 
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	if (nblocks == 0) {

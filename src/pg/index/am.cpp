@@ -3,7 +3,14 @@
 #include "am.hpp"
 
 extern "C" {
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/pg_am.h"
 #include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "storage/lmgr.h"
 #include "utils/float.h"
 #include "utils/rel.h"
@@ -58,6 +65,32 @@ CostWithoutOrderBy(IndexPath *path, Cost *startup_cost, Cost *total_cost, Select
 	*correlation = 0;
 	*pages = 0;
 	return true;
+}
+
+Relation
+OpenIndexToInspect(Oid relid, const char *am_name, LOCKMODE lockmode)
+{
+	Relation index = relation_open(relid, lockmode);
+	bool ours = false;
+	if (index->rd_rel->relkind == RELKIND_INDEX) {
+		HeapTuple tup = SearchSysCache1(AMOID, ObjectIdGetDatum(index->rd_rel->relam));
+		if (HeapTupleIsValid(tup)) {
+			auto *am = reinterpret_cast<Form_pg_am>(GETSTRUCT(tup));
+			char *handler = get_func_name(am->amhandler);
+			// The handler's name tells Quiver's AM from another extension's of the same name.
+			ours = strcmp(NameStr(am->amname), am_name) == 0 && handler != nullptr &&
+			       strncmp(handler, am_name, strlen(am_name)) == 0 && strcmp(handler + strlen(am_name), "handler") == 0;
+			ReleaseSysCache(tup);
+		}
+	}
+	if (!ours)
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+		                errmsg("\"%s\" is not an %s index", RelationGetRelationName(index), am_name)));
+	Oid heap = index->rd_index->indrelid;
+	if (pg_class_aclcheck(heap, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+		                errmsg("permission denied for table %s", get_rel_name(heap))));
+	return index;
 }
 
 void

@@ -10,6 +10,7 @@ extern "C" {
 #include "access/amapi.h"
 #include "access/relscan.h"
 #include "nodes/pathnodes.h"
+#include "storage/lockdefs.h"
 #include "storage/bufmgr.h"
 #include "storage/bufpage.h"
 #include "utils/relcache.h"
@@ -44,6 +45,11 @@ IndexAmRoutine *MakeOrderByOnlyAmRoutine();
 // True when it applied (the caller returns).
 bool CostWithoutOrderBy(IndexPath *path, Cost *startup_cost, Cost *total_cost, Selectivity *selectivity,
                         double *correlation, double *pages);
+
+// Opens an index for the inspection functions (quiver_hnsw_stats, quiver_ivfflat_stats, ...):
+// ERROR unless it is an index of Quiver's access method am_name, or when the user may not read
+// its table (the pages reveal the table's vectors). Close with relation_close(index, lockmode).
+Relation OpenIndexToInspect(Oid relid, const char *am_name, LOCKMODE lockmode);
 
 // amrescan's copy of the new scan keys into the scan descriptor.
 void CopyScanKeys(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
