@@ -804,6 +804,6 @@ CREATE OPERATOR CLASS bit_hamming_ops
 CREATE FUNCTION quiver_ivfflat_stats(index regclass,
 	OUT lists int, OUT empty_lists int, OUT entries bigint, OUT min_list_entries bigint,
 	OUT max_list_entries bigint, OUT avg_list_entries float8, OUT pages bigint, OUT bytes bigint,
-	OUT free_bytes bigint, OUT dimensions int, OUT metric text)
+	OUT free_bytes bigint, OUT dimensions int, OUT metric text, OUT quantizer text)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION quiver_ivfflat_stats(regclass) IS 'statistics of an ivfflat index';

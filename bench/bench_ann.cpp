@@ -9,6 +9,7 @@
 //   bench_ann --dataset DIR --metric l2|cosine [--ext quiver] [--index hnsw|ivfflat] [--m 16]
 //             [--ef-construction 64] [--ef 10,20,40,80,160] [--rows N] [--queries Q]
 //             [--lists 1000] [--probes 1,5,10,20,40]   (ivfflat: lists, and the probes swept)
+//             [--quantizer sq8]  (ivfflat: compressed lists; Quiver only)
 //             [--clients C] [--conninfo "dbname=bench"] [--keep]
 //             [--build-setup "SET maintenance_work_mem = '64MB'"]   (SQL run before CREATE INDEX)
 //             [--delete-pct P]   then delete P% of the rows (id % 100 < P), VACUUM (timed), measure
@@ -198,6 +199,7 @@ main(int argc, char **argv)
 	std::size_t inserts = 0;
 	bool reuse = false;
 	std::string type = "vector";
+	std::string quantizer;
 	int m = 16, efc = 64, clients = 2, lists = 1000;
 	bool keep = false;
 	for (int i = 1; i < argc; i++) {
@@ -226,6 +228,7 @@ main(int argc, char **argv)
 		else if (a == "--inserts") inserts = std::stoul(next());
 		else if (a == "--lists") lists = std::stoi(next());
 		else if (a == "--probes") efs = next();
+		else if (a == "--quantizer") quantizer = next();
 		else throw std::runtime_error("unknown option " + a);
 	}
 	if (dataset.empty()) {
@@ -267,8 +270,9 @@ main(int argc, char **argv)
 	const bool ivf = index == "ivfflat";
 	if (ivf && efs == "10,20,40,80,160")
 		efs = "1,5,10,20,40";
-	const std::string index_options = ivf ? "lists = " + std::to_string(lists)
-	                                      : "m = " + std::to_string(m) + ", ef_construction = " + std::to_string(efc);
+	const std::string index_options =
+	    ivf ? "lists = " + std::to_string(lists) + (quantizer.empty() ? "" : ", quantizer = '" + quantizer + "'")
+	        : "m = " + std::to_string(m) + ", ef_construction = " + std::to_string(efc);
 	const std::string search_setting = ivf ? "ivfflat.probes" : "hnsw.ef_search";
 	std::string opclass = type + (metric == "l2" ? "_l2_ops" : "_cosine_ops");
 

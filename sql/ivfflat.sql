@@ -81,7 +81,7 @@ RESET ivfflat.iterative_scan;
 
 -- statistics: every row in some list, lists filled evenly on evenly spread rows
 SELECT lists, empty_lists, entries, min_list_entries, max_list_entries, avg_list_entries, pages > 20 AS pages,
-       bytes = pages * 8192 AS bytes, dimensions, metric
+       bytes = pages * 8192 AS bytes, dimensions, metric, quantizer
 FROM quiver_ivfflat_stats('filtered_v_idx');
 SELECT quiver_ivfflat_stats('items');
 SELECT quiver_ivfflat_stats('items_pkey');
@@ -148,6 +148,57 @@ EXPLAIN (COSTS OFF) SELECT id FROM parts WHERE region = 2 ORDER BY v <-> '[50.2,
 SELECT id FROM parts WHERE region = 2 ORDER BY v <-> '[50.2,50.2]' LIMIT 3;
 RESET ivfflat.probes;
 
+-- compressed lists: sq8 codes (a byte per dimension), candidates re-ranked by exact distance
+CREATE TABLE sq (id int, v vector(3));
+INSERT INTO sq SELECT i, ARRAY[cos(i * 0.1), sin(i * 0.1), (i % 10) / 10.0] FROM generate_series(1, 1000) i;
+INSERT INTO sq VALUES (1001, NULL);
+CREATE INDEX sq_l2 ON sq USING ivfflat (v vector_l2_ops) WITH (lists = 10, quantizer = 'sq8');
+SELECT lists, entries, quantizer FROM quiver_ivfflat_stats('sq_l2');
+SET ivfflat.probes = 10;
+CREATE FUNCTION sq_ids(op text, q vector, k int, exact bool) RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE r int[];
+BEGIN
+	IF exact THEN
+		SET LOCAL enable_indexscan = off;
+		SET LOCAL enable_seqscan = on;
+	END IF;
+	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM sq WHERE v IS NOT NULL ORDER BY v %s $1 LIMIT $2) s', op)
+		INTO r USING q, k;
+	RETURN r;
+END $$;
+-- with every list probed, re-ranking gives the exact answer, in order
+SELECT sq_ids('<->', '[0.3,0.9,0.4]', 10, false) = sq_ids('<->', '[0.3,0.9,0.4]', 10, true) AS exact_l2;
+DROP INDEX sq_l2;
+CREATE INDEX sq_ip ON sq USING ivfflat (v vector_ip_ops) WITH (lists = 10, quantizer = 'sq8');
+SELECT sq_ids('<#>', '[0.3,0.9,0.4]', 10, false) = sq_ids('<#>', '[0.3,0.9,0.4]', 10, true) AS exact_ip;
+DROP INDEX sq_ip;
+CREATE INDEX sq_cos ON sq USING ivfflat (v vector_cosine_ops) WITH (lists = 10, quantizer = 'sq8');
+SELECT sq_ids('<=>', '[0.3,0.9,0.4]', 10, false) = sq_ids('<=>', '[0.3,0.9,0.4]', 10, true) AS exact_cosine;
+DROP INDEX sq_cos;
+CREATE INDEX sq_l2 ON sq USING ivfflat (v vector_l2_ops) WITH (lists = 10, quantizer = 'sq8');
+-- inserts (outside the learnt ranges too), deletes and vacuum
+INSERT INTO sq VALUES (2000, '[5,5,5]'), (2001, '[5,5,5.1]');
+SELECT id FROM sq ORDER BY v <-> '[5,5,5]' LIMIT 2;
+DELETE FROM sq WHERE id % 2 = 0 AND id < 2000;
+VACUUM sq;
+SELECT entries FROM quiver_ivfflat_stats('sq_l2');
+SELECT sq_ids('<->', '[0.3,0.9,0.4]', 10, false) = sq_ids('<->', '[0.3,0.9,0.4]', 10, true) AS exact_after_vacuum;
+-- a re-ranking window smaller than LIMIT: every row once, ordered within each window
+SET quiver.ivfflat_rerank = 3;
+SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM sq ORDER BY v <-> '[1,0,0.5]' LIMIT 50) s;
+RESET quiver.ivfflat_rerank;
+-- halfvec
+CREATE TABLE sqh (id int, v halfvec(3));
+INSERT INTO sqh SELECT id, v::halfvec(3) FROM sq;
+CREATE INDEX ON sqh USING ivfflat (v halfvec_l2_ops) WITH (lists = 5, quantizer = 'sq8');
+SELECT id FROM sqh ORDER BY v <-> '[5,5,5]' LIMIT 2;
+RESET ivfflat.probes;
+-- what sq8 needs
+CREATE INDEX ON sq USING ivfflat (v vector_l2_ops) WITH (quantizer = 'pq');
+CREATE INDEX ON sq USING ivfflat ((v::halfvec(3)) halfvec_l2_ops) WITH (quantizer = 'sq8');
+CREATE INDEX ON bits USING ivfflat (v bit_hamming_ops) WITH (quantizer = 'sq8');
+SET quiver.ivfflat_rerank = 0;
+
 -- errors
 CREATE INDEX ON items USING ivfflat (embedding vector_l2_ops) WITH (lists = 0);
 CREATE INDEX ON items USING ivfflat (embedding vector_l2_ops) WITH (lists = 32769);
@@ -170,5 +221,5 @@ SHOW ivfflat.probes;
 SHOW ivfflat.iterative_scan;
 SHOW ivfflat.max_probes;
 
-DROP TABLE items, filtered, zeros, halves, bits, few, parts, wide, nodims, sparse, varbits;
-DROP FUNCTION exact_ids, index_ids;
+DROP TABLE items, filtered, zeros, halves, bits, few, parts, sq, sqh, wide, nodims, sparse, varbits;
+DROP FUNCTION exact_ids, index_ids, sq_ids;

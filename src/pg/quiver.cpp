@@ -6,6 +6,7 @@
 
 extern "C" {
 #include "utils/builtins.h"
+#include "utils/guc.h"
 }
 
 #ifndef QUIVER_VERSION
@@ -25,6 +26,9 @@ _PG_init(void)
 	// environment) can force a lower level to reproduce what users on older CPUs get.
 	quiver::pg::hnsw::HnswInit();
 	quiver::pg::ivf::IvfInit();
+	// After every quiver.* setting is defined: a placeholder for one set before the library
+	// loaded is then kept, and unknown quiver.* names are rejected.
+	MarkGUCPrefixReserved("quiver");
 
 	bool ignored_request = false;
 	quiver::core::InitKernels(&ignored_request);

@@ -64,7 +64,6 @@ HnswInit()
 	                        "Sets the number of threads that build an hnsw graph in memory",
 	                        "0 means max_parallel_maintenance_workers + 1, at most the number of cores.",
 	                        &hnsw_build_threads, 0, 0, 64, PGC_USERSET, 0, nullptr, nullptr, nullptr);
-	MarkGUCPrefixReserved("quiver");
 }
 
 int

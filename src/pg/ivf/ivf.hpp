@@ -4,13 +4,17 @@
 //
 // Layout
 // ------
-// Block 0 is the metapage (IvfMetaData after the page header). Blocks 1 .. center_pages hold
-// the lists: one IvfListTuple per list, in list order, each with the list's centre (in the
-// column's format, so a query is compared with the centres by the same kernels as with the
+// Block 0 is the metapage (IvfMetaData after the page header). With quantizer = 'sq8', blocks
+// 1 .. quantizer_pages hold the quantizer: lower[dims] then step[dims] (float32), split over
+// one item per page. The next center_pages blocks, from center_blkno, hold the lists: one
+// IvfListTuple per list, in list order, each with the list's centre (in the column's format,
+// full precision, so a query is compared with the centres by the same kernels as with the
 // rows) and the first and insert blocks of its chain of entry pages. Every later block is an
-// entry page of one list: IvfEntryTuples (a heap TID and the vector), and in its special space
-// the next block of the chain. A list's pages are written back to back by the build, so a
-// probe reads them sequentially; a list with no rows has no page (InvalidBlockNumber).
+// entry page of one list: IvfEntryTuples (a heap TID and the vector, or its SQ8 codes: one
+// byte per dimension), and in its special space the next block of the chain. A list's pages
+// are written back to back by the build, so a probe reads them sequentially; a list with no
+// rows has no page (InvalidBlockNumber). Codes are approximations: a scan re-ranks the best
+// candidates by their exact distance, read from the table (the index keeps no exact copy).
 //
 // Locks (who protects what)
 // -------------------------
@@ -46,11 +50,13 @@ extern "C" {
 namespace quiver::pg::ivf {
 
 inline constexpr std::uint32_t kIvfMagic = 0x51495646; // "QIVF"
-inline constexpr std::uint32_t kIvfLayoutVersion = 1;
+inline constexpr std::uint32_t kIvfLayoutVersion = 2; // 2: quantizer pages, center_blkno
 // Page id in the special space (pgvector's ivfflat uses 0xFF84, hnsw 0xFF71 here).
 inline constexpr std::uint16_t kIvfPageId = 0xFF72;
 inline constexpr BlockNumber kIvfMetaBlock = 0;
-inline constexpr BlockNumber kIvfFirstCenterBlock = 1;
+
+// How list entries store their vectors (IvfMetaData::quantizer); never renumber.
+enum IvfQuantizer : std::uint8_t { kIvfQuantizerNone = 0, kIvfQuantizerSq8 = 1 };
 
 inline constexpr int kIvfMinLists = 1;
 inline constexpr int kIvfMaxLists = 32768;
@@ -69,7 +75,10 @@ struct IvfMetaData {
 	std::uint32_t center_pages;
 	std::uint8_t metric;     // core::Metric
 	std::uint8_t value_size; // IndexValues::value_size
-	std::uint16_t pad;
+	std::uint8_t quantizer;  // IvfQuantizer
+	std::uint8_t pad;
+	BlockNumber center_blkno; // the first centre page
+	std::uint32_t quantizer_pages;
 	std::uint64_t inserted; // rows added after the build (statistics only)
 };
 
@@ -83,7 +92,7 @@ static_assert(sizeof(IvfListTuple) == 8, "centres must start 8-byte aligned");
 struct IvfEntryTuple {
 	ItemPointerData heap_tid;
 	std::uint16_t pad;
-	// followed by the vector: vector_bytes in the column's format
+	// followed by the vector: vector_bytes in the column's format, or dims SQ8 codes
 };
 static_assert(sizeof(IvfEntryTuple) == 8, "vectors must start 8-byte aligned");
 
@@ -119,23 +128,11 @@ ListsPerPage(std::size_t vector_bytes)
 	return static_cast<int>(usable / (MAXALIGN(ListTupleSize(vector_bytes)) + sizeof(ItemIdData)));
 }
 
-// Where list `list` lives: its centre page and item offset.
-inline BlockNumber
-ListBlock(int list, int per_page)
-{
-	return kIvfFirstCenterBlock + static_cast<BlockNumber>(list / per_page);
-}
-
-inline OffsetNumber
-ListOffset(int list, int per_page)
-{
-	return static_cast<OffsetNumber>(FirstOffsetNumber + list % per_page);
-}
-
-// Relation options (WITH (lists = ...)).
+// Relation options (WITH (lists = ..., quantizer = ...)).
 struct IvfOptions {
 	int32 vl_len_;
 	int lists;
+	int quantizer_offset; // string option: 'none' or 'sq8'
 };
 
 // GUCs
@@ -143,30 +140,61 @@ enum IvfIterativeScan { kIvfIterativeOff, kIvfIterativeRelaxed };
 extern int ivfflat_probes;
 extern int ivfflat_iterative_scan;
 extern int ivfflat_max_probes;
+extern int ivfflat_rerank; // quiver.ivfflat_rerank: candidates re-ranked exactly at a time (sq8)
 
 // What an operation needs to know about the index.
 struct IvfContext : IndexValues {
 	Relation index;
-	int lists;    // from the metapage (0 before it is read)
 	int per_page; // ListsPerPage(vector_bytes)
+	// From the metapage (IvfLoadMeta):
+	int lists;
+	BlockNumber center_blkno;
+	int quantizer;           // IvfQuantizer
+	std::size_t entry_bytes; // what an entry holds after its header: vector_bytes, or dims codes
+	float *sq8_lower;        // sq8: dims each
+	float *sq8_step;
 };
+
+// Where list `list` lives: its centre page and item offset.
+inline BlockNumber
+ListBlock(const IvfContext *ctx, int list)
+{
+	return ctx->center_blkno + static_cast<BlockNumber>(list / ctx->per_page);
+}
+
+inline OffsetNumber
+ListOffset(const IvfContext *ctx, int list)
+{
+	return static_cast<OffsetNumber>(FirstOffsetNumber + list % ctx->per_page);
+}
 
 // ---- ivf_handler.cpp ----
 void IvfInit();
 int IvfGetLists(Relation index);
+int IvfGetQuantizer(Relation index); // IvfQuantizer of the `quantizer` option
 
 // ---- ivf_pages.cpp ----
 // Describes the index column (ERROR for types ivfflat does not index).
 void IvfInitContext(IvfContext *ctx, Relation index);
 // Reads and checks the metapage (ERROR when it is not a Quiver ivfflat metapage of this layout).
 void IvfReadMeta(Relation index, IvfMetaData *out);
+// Fills the context's metapage fields (and the sq8 quantizer, palloc'd); returns the metapage.
+IvfMetaData IvfLoadMeta(IvfContext *ctx);
 // The list tuple at (blkno, offset) of a locked centre page, checked.
 IvfListTuple *IvfListAt(Relation index, Page page, BlockNumber blkno, OffsetNumber offset, std::size_t vector_bytes);
 // The nearest list's number to a stored (prepared) vector, reading every centre (the first of
 // equally near lists wins, as in the build).
 int IvfNearestList(const IvfContext *ctx, const void *values);
-// Writes a fresh index's metapage and empty centre pages into `fork` (the build, and the init
-// fork of unlogged tables).
-void IvfWriteEmptyIndex(Relation index, ForkNumber fork, const IvfContext *ctx, int lists, const void *centers);
+// Writes a fresh index's metapage, quantizer pages (sq8_lower/sq8_step when the context's
+// quantizer is sq8) and centre pages with empty lists into `fork` (the build, and the init
+// fork of unlogged tables); sets the context's metapage fields.
+void IvfWriteEmptyIndex(Relation index, ForkNumber fork, IvfContext *ctx, int lists, const void *centers);
+
+// Sets the quantizer a new index will use, after checking that it suits the column (sq8:
+// vector or halfvec, a plain column, since re-ranking reads the column from the table).
+void IvfCheckQuantizer(IvfContext *ctx, int quantizer);
+
+// Encodes a stored (prepared) vector into its sq8 codes (dims bytes).
+void IvfEncodeSq8(const IvfContext *ctx, const void *values, std::uint8_t *codes);
 
 } // namespace quiver::pg::ivf

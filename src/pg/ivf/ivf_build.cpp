@@ -8,6 +8,7 @@
 #include "quiver/half.hpp"
 #include "quiver/kmeans.hpp"
 #include "quiver/parallel_for.hpp"
+#include "quiver/sq8.hpp"
 #include "ivf.hpp"
 #include "../index/build_job.hpp"
 
@@ -22,6 +23,7 @@ extern "C" {
 #include "portability/instr_time.h"
 #include "utils/tuplesort.h"
 #include "storage/itemptr.h"
+#include "utils/float.h"
 #include "utils/memutils.h"
 #include "utils/tuplesort.h"
 }
@@ -60,7 +62,9 @@ struct BuildState {
 	MemoryContext tmp_ctx;
 	CoreObjects *objs;
 
-	// Sampling (first scan)
+	// Sampling (first scan); for sq8 also the range of every dimension over all rows
+	float *sq8_lo;
+	float *sq8_hi;
 	float *samples;
 	std::size_t sample_cap;
 	std::size_t sampled;
@@ -151,6 +155,11 @@ SampleCallback(Relation, ItemPointer, Datum *values, bool *isnull, bool, void *s
 	void *stored = palloc(bs->ctx.vector_bytes);
 	if (RowValues(bs, values, isnull, stored)) {
 		float *row = static_cast<float *>(palloc(sizeof(float) * bs->width));
+		if (bs->ctx.quantizer == kIvfQuantizerSq8) {
+			// The codes cover the stored values themselves (inner product rows are not normalized).
+			IndexWidenVector(&bs->ctx, stored, row);
+			core::Sq8Extend(row, bs->width, bs->sq8_lo, bs->sq8_hi);
+		}
 		Widen(bs, stored, row);
 		// Inner product trains on directions: a zero vector has none.
 		if (!(bs->normalize && ZeroVector(row, bs->width))) {
@@ -184,7 +193,20 @@ SampleRows(BuildState *bs, Relation heap, Relation index, IndexInfo *index_info)
 	bs->sample_cap = std::max<std::size_t>(std::min(target, fit), std::min<std::size_t>(target, bs->lists_option));
 	bs->samples = static_cast<float *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(float) * bs->width * bs->sample_cap));
 	pg_prng_seed(&bs->prng, 42);
+	if (bs->ctx.quantizer == kIvfQuantizerSq8) {
+		bs->sq8_lo = static_cast<float *>(palloc(sizeof(float) * bs->width));
+		bs->sq8_hi = static_cast<float *>(palloc(sizeof(float) * bs->width));
+		for (std::size_t d = 0; d < bs->width; d++) {
+			bs->sq8_lo[d] = get_float4_infinity();
+			bs->sq8_hi[d] = -get_float4_infinity();
+		}
+	}
 	table_index_build_scan(heap, index, index_info, true, true, SampleCallback, bs, nullptr);
+	if (bs->ctx.quantizer == kIvfQuantizerSq8) {
+		bs->ctx.sq8_lower = static_cast<float *>(palloc(sizeof(float) * bs->width));
+		bs->ctx.sq8_step = static_cast<float *>(palloc(sizeof(float) * bs->width));
+		core::Sq8FromRange(bs->sq8_lo, bs->sq8_hi, bs->width, bs->ctx.sq8_lower, bs->ctx.sq8_step);
+	}
 }
 
 // Trains the centres on the samples (or makes one zero centre when there are none).
@@ -248,15 +270,15 @@ FlushBatch(BuildState *bs)
 	bs->objs->assign = nullptr;
 
 	// One sort tuple per row: (list, heap TID, stored vector as bytea).
-	bytea *value = static_cast<bytea *>(palloc(VARHDRSZ + bs->ctx.vector_bytes));
-	SET_VARSIZE(value, VARHDRSZ + bs->ctx.vector_bytes);
+	bytea *value = static_cast<bytea *>(palloc(VARHDRSZ + bs->ctx.entry_bytes));
+	SET_VARSIZE(value, VARHDRSZ + bs->ctx.entry_bytes);
 	for (std::size_t i = 0; i < bs->batch_n; i++) {
 		ExecClearTuple(bs->slot);
 		bs->slot->tts_values[0] = Int32GetDatum(bs->batch_lists[i]);
 		bs->slot->tts_isnull[0] = false;
 		bs->slot->tts_values[1] = PointerGetDatum(&bs->batch_tids[i]);
 		bs->slot->tts_isnull[1] = false;
-		memcpy(VARDATA(value), bs->batch_values + i * bs->ctx.vector_bytes, bs->ctx.vector_bytes);
+		memcpy(VARDATA(value), bs->batch_values + i * bs->ctx.entry_bytes, bs->ctx.entry_bytes);
 		bs->slot->tts_values[2] = PointerGetDatum(value);
 		bs->slot->tts_isnull[2] = false;
 		ExecStoreVirtualTuple(bs->slot);
@@ -273,14 +295,20 @@ AssignCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, voi
 {
 	auto *bs = static_cast<BuildState *>(state);
 	bs->reltuples++;
-	char *stored = bs->batch_values + bs->batch_n * bs->ctx.vector_bytes;
+	// The entry's payload: the stored vector itself, or its sq8 codes.
+	char *entry = bs->batch_values + bs->batch_n * bs->ctx.entry_bytes;
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_ctx);
+	char *stored = bs->ctx.quantizer == kIvfQuantizerSq8 ? static_cast<char *>(palloc(bs->ctx.vector_bytes)) : entry;
 	bool indexed = RowValues(bs, values, isnull, stored);
+	if (indexed) {
+		Widen(bs, stored, bs->batch_f + bs->batch_n * bs->width);
+		if (bs->ctx.quantizer == kIvfQuantizerSq8)
+			IvfEncodeSq8(&bs->ctx, stored, reinterpret_cast<std::uint8_t *>(entry));
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmp_ctx);
 	if (!indexed)
 		return;
-	Widen(bs, stored, bs->batch_f + bs->batch_n * bs->width);
 	bs->batch_tids[bs->batch_n] = *tid;
 	if (++bs->batch_n == kAssignBatch)
 		FlushBatch(bs);
@@ -290,7 +318,7 @@ void
 AssignRows(BuildState *bs, Relation heap, Relation index, IndexInfo *index_info)
 {
 	bs->batch_f = static_cast<float *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(float) * bs->width * kAssignBatch));
-	bs->batch_values = static_cast<char *>(MemoryContextAllocHuge(bs->build_ctx, bs->ctx.vector_bytes * kAssignBatch));
+	bs->batch_values = static_cast<char *>(MemoryContextAllocHuge(bs->build_ctx, bs->ctx.entry_bytes * kAssignBatch));
 	bs->batch_tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * kAssignBatch));
 	bs->batch_lists = static_cast<std::int32_t *>(palloc(sizeof(std::int32_t) * kAssignBatch));
 
@@ -324,7 +352,7 @@ WriteLists(BuildState *bs, Relation index)
 	// Pages are filled in local memory and written out whole, so no buffer lock is held while
 	// rows come out of the sort (and a cancel can act between rows). Nobody else extends the
 	// index during its build, so a list's next page is the block after the one just written.
-	std::size_t entry_size = EntryTupleSize(bs->ctx.vector_bytes);
+	std::size_t entry_size = EntryTupleSize(bs->ctx.entry_bytes);
 	auto *entry = static_cast<IvfEntryTuple *>(palloc0(entry_size));
 	Page image = static_cast<Page>(palloc(BLCKSZ));
 	int image_list = -1; // the list of the page in `image`; -1 while it is empty
@@ -349,7 +377,7 @@ WriteLists(BuildState *bs, Relation index)
 		int list = DatumGetInt32(slot_getattr(bs->sorted_slot, 1, &isnull));
 		entry->heap_tid = *reinterpret_cast<ItemPointer>(DatumGetPointer(slot_getattr(bs->sorted_slot, 2, &isnull)));
 		bytea *value = DatumGetByteaPP(slot_getattr(bs->sorted_slot, 3, &isnull));
-		memcpy(EntryValues(entry), VARDATA_ANY(value), bs->ctx.vector_bytes);
+		memcpy(EntryValues(entry), VARDATA_ANY(value), bs->ctx.entry_bytes);
 
 		if (image_list >= 0 && (list != image_list || PageGetFreeSpace(image) < MAXALIGN(entry_size))) {
 			write_image(list == image_list);
@@ -371,12 +399,12 @@ WriteLists(BuildState *bs, Relation index)
 	bs->sort = nullptr;
 
 	for (int list = 0; list < bs->lists;) {
-		BlockNumber blkno = ListBlock(list, bs->ctx.per_page);
+		BlockNumber blkno = ListBlock(&bs->ctx, list);
 		Buffer buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		Page page = BufferGetPage(buf);
-		for (; list < bs->lists && ListBlock(list, bs->ctx.per_page) == blkno; list++) {
-			IvfListTuple *t = IvfListAt(index, page, blkno, ListOffset(list, bs->ctx.per_page), bs->ctx.vector_bytes);
+		for (; list < bs->lists && ListBlock(&bs->ctx, list) == blkno; list++) {
+			IvfListTuple *t = IvfListAt(index, page, blkno, ListOffset(&bs->ctx, list), bs->ctx.vector_bytes);
 			t->start_blkno = start[list];
 			t->insert_blkno = last[list];
 		}
@@ -395,6 +423,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 	bs.lists_option = IvfGetLists(index);
+	IvfCheckQuantizer(&bs.ctx, IvfGetQuantizer(index));
 	bs.threads = BuildThreads(0);
 	bs.width = static_cast<std::size_t>(bs.ctx.dims);
 	bs.normalize = bs.ctx.metric == core::Metric::InnerProduct;
@@ -473,6 +502,13 @@ ivfflatbuildempty(Relation index)
 	quiver::pg::Guarded([&] {
 		IvfContext ctx;
 		IvfInitContext(&ctx, index);
+		IvfCheckQuantizer(&ctx, IvfGetQuantizer(index));
+		if (ctx.quantizer == kIvfQuantizerSq8) {
+			// No rows to learn ranges from: every code 0 until a REINDEX (re-ranking still
+			// orders what the probed lists hold).
+			ctx.sq8_lower = static_cast<float *>(palloc0(sizeof(float) * static_cast<std::size_t>(ctx.dims)));
+			ctx.sq8_step = static_cast<float *>(palloc0(sizeof(float) * static_cast<std::size_t>(ctx.dims)));
+		}
 		char *center = static_cast<char *>(palloc0(ctx.vector_bytes));
 		IvfWriteEmptyIndex(index, INIT_FORKNUM, &ctx, 1, center);
 		// An unlogged index's init fork must reach the WAL even though its main fork never

@@ -1,6 +1,7 @@
 // The ivfflat access method's handler, relation options, settings and cost estimate.
 #include <algorithm>
 #include <climits>
+#include <cstring>
 
 #include "ivf.hpp"
 
@@ -19,10 +20,29 @@ namespace quiver::pg::ivf {
 int ivfflat_probes = 1;
 int ivfflat_iterative_scan = kIvfIterativeOff;
 int ivfflat_max_probes = kIvfMaxProbes;
+int ivfflat_rerank = 100;
 
 namespace {
 
 relopt_kind ivf_relopt_kind;
+
+int
+ParseQuantizer(const char *value)
+{
+	if (value == nullptr || strcmp(value, "none") == 0)
+		return kIvfQuantizerNone;
+	if (strcmp(value, "sq8") == 0)
+		return kIvfQuantizerSq8;
+	return -1;
+}
+
+void
+ValidateQuantizer(const char *value)
+{
+	if (ParseQuantizer(value) < 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid value for quantizer: \"%s\"", value),
+		                errdetail("Valid values are \"none\" and \"sq8\".")));
+}
 
 const struct config_enum_entry iterative_scan_options[] = {
     {"off", kIvfIterativeOff, false},
@@ -38,6 +58,8 @@ IvfInit()
 	ivf_relopt_kind = add_reloption_kind();
 	add_int_reloption(ivf_relopt_kind, "lists", "Number of inverted lists", kIvfDefaultLists, kIvfMinLists,
 	                  kIvfMaxLists, AccessExclusiveLock);
+	add_string_reloption(ivf_relopt_kind, "quantizer", "How list entries store vectors: none or sq8", "none",
+	                     ValidateQuantizer, AccessExclusiveLock);
 
 	DefineCustomIntVariable("ivfflat.probes", "Sets the number of probes", "Valid range is 1..lists.",
 	                        &ivfflat_probes, 1, 1, kIvfMaxProbes, PGC_USERSET, 0, nullptr, nullptr, nullptr);
@@ -48,6 +70,10 @@ IvfInit()
 	                        &ivfflat_max_probes, kIvfMaxProbes, 1, kIvfMaxProbes, PGC_USERSET, 0, nullptr, nullptr,
 	                        nullptr);
 	MarkGUCPrefixReserved("ivfflat");
+	DefineCustomIntVariable("quiver.ivfflat_rerank",
+	                        "Sets how many candidates an ivfflat scan with compressed lists re-ranks at a time",
+	                        "Candidates are chosen by their approximate distance and re-ranked by their exact one.",
+	                        &ivfflat_rerank, 100, 1, 100000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
 int
@@ -55,6 +81,15 @@ IvfGetLists(Relation index)
 {
 	auto *opts = reinterpret_cast<IvfOptions *>(index->rd_options);
 	return opts != nullptr ? opts->lists : kIvfDefaultLists;
+}
+
+int
+IvfGetQuantizer(Relation index)
+{
+	auto *opts = reinterpret_cast<IvfOptions *>(index->rd_options);
+	if (opts == nullptr || opts->quantizer_offset == 0)
+		return kIvfQuantizerNone;
+	return ParseQuantizer(reinterpret_cast<const char *>(opts) + opts->quantizer_offset);
 }
 
 } // namespace quiver::pg::ivf
@@ -82,6 +117,7 @@ ivfflatoptions(Datum reloptions, bool validate)
 {
 	static const relopt_parse_elt tab[] = {
 	    {"lists", RELOPT_TYPE_INT, offsetof(IvfOptions, lists)},
+	    {"quantizer", RELOPT_TYPE_STRING, offsetof(IvfOptions, quantizer_offset)},
 	};
 	return static_cast<bytea *>(
 	    build_reloptions(reloptions, validate, ivf_relopt_kind, sizeof(IvfOptions), tab, lengthof(tab)));

@@ -19,11 +19,11 @@ struct ListPages {
 ListPages
 ReadListPages(const IvfContext *ctx, int list)
 {
-	BlockNumber blkno = ListBlock(list, ctx->per_page);
+	BlockNumber blkno = ListBlock(ctx, list);
 	Buffer buf = ReadBuffer(ctx->index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	IvfListTuple *t =
-	    IvfListAt(ctx->index, BufferGetPage(buf), blkno, ListOffset(list, ctx->per_page), ctx->vector_bytes);
+	    IvfListAt(ctx->index, BufferGetPage(buf), blkno, ListOffset(ctx, list), ctx->vector_bytes);
 	ListPages pages = {t->start_blkno, t->insert_blkno};
 	UnlockReleaseBuffer(buf);
 	return pages;
@@ -34,10 +34,10 @@ ReadListPages(const IvfContext *ctx, int list)
 bool
 StartList(const IvfContext *ctx, int list, const IvfEntryTuple *entry, std::size_t entry_size)
 {
-	BlockNumber center_blkno = ListBlock(list, ctx->per_page);
+	BlockNumber center_blkno = ListBlock(ctx, list);
 	Buffer center_buf = ReadBuffer(ctx->index, center_blkno);
 	LockBuffer(center_buf, BUFFER_LOCK_EXCLUSIVE);
-	IvfListTuple *t = IvfListAt(ctx->index, BufferGetPage(center_buf), center_blkno, ListOffset(list, ctx->per_page),
+	IvfListTuple *t = IvfListAt(ctx->index, BufferGetPage(center_buf), center_blkno, ListOffset(ctx, list),
 	                            ctx->vector_bytes);
 	if (t->start_blkno != InvalidBlockNumber) {
 		UnlockReleaseBuffer(center_buf);
@@ -52,7 +52,7 @@ StartList(const IvfContext *ctx, int list, const IvfEntryTuple *entry, std::size
 	if (PageAddItem(page, reinterpret_cast<Item>(const_cast<IvfEntryTuple *>(entry)), entry_size, InvalidOffsetNumber,
 	                false, false) == InvalidOffsetNumber)
 		elog(ERROR, "ivfflat: failed to add an entry to block %u", blkno);
-	t = IvfListAt(ctx->index, center_page, center_blkno, ListOffset(list, ctx->per_page), ctx->vector_bytes);
+	t = IvfListAt(ctx->index, center_page, center_blkno, ListOffset(ctx, list), ctx->vector_bytes);
 	t->start_blkno = blkno;
 	t->insert_blkno = blkno;
 	GenericXLogFinish(state);
@@ -65,18 +65,18 @@ StartList(const IvfContext *ctx, int list, const IvfEntryTuple *entry, std::size
 void
 AdvanceInsertBlock(const IvfContext *ctx, int list, BlockNumber from, BlockNumber to)
 {
-	BlockNumber center_blkno = ListBlock(list, ctx->per_page);
+	BlockNumber center_blkno = ListBlock(ctx, list);
 	Buffer buf = ReadBuffer(ctx->index, center_blkno);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	IvfListTuple *t =
-	    IvfListAt(ctx->index, BufferGetPage(buf), center_blkno, ListOffset(list, ctx->per_page), ctx->vector_bytes);
+	    IvfListAt(ctx->index, BufferGetPage(buf), center_blkno, ListOffset(ctx, list), ctx->vector_bytes);
 	if (t->insert_blkno != from) {
 		UnlockReleaseBuffer(buf);
 		return;
 	}
 	GenericXLogState *state = GenericXLogStart(ctx->index);
 	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	t = IvfListAt(ctx->index, page, center_blkno, ListOffset(list, ctx->per_page), ctx->vector_bytes);
+	t = IvfListAt(ctx->index, page, center_blkno, ListOffset(ctx, list), ctx->vector_bytes);
 	t->insert_blkno = to;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
@@ -154,15 +154,19 @@ ivfflatinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 
 		IvfContext ctx;
 		IvfInitContext(&ctx, index);
-		IvfMetaData meta;
-		IvfReadMeta(index, &meta);
-		ctx.lists = static_cast<int>(meta.lists);
-		std::size_t entry_size = EntryTupleSize(ctx.vector_bytes);
+		IvfLoadMeta(&ctx);
+		std::size_t entry_size = EntryTupleSize(ctx.entry_bytes);
 		auto *entry = static_cast<IvfEntryTuple *>(palloc0(entry_size));
 		entry->heap_tid = *heap_tid;
-		IndexDatumValues(&ctx, values[0], EntryValues(entry));
-		if (IndexPrepareVector(&ctx, EntryValues(entry)))
-			InsertEntry(&ctx, IvfNearestList(&ctx, EntryValues(entry)), entry, entry_size);
+		void *stored = ctx.quantizer == kIvfQuantizerSq8 ? palloc(ctx.vector_bytes) : EntryValues(entry);
+		IndexDatumValues(&ctx, values[0], stored);
+		if (IndexPrepareVector(&ctx, stored)) {
+			// The list is chosen by the exact vector, as in the build; sq8 stores its codes.
+			int list = IvfNearestList(&ctx, stored);
+			if (ctx.quantizer == kIvfQuantizerSq8)
+				IvfEncodeSq8(&ctx, stored, reinterpret_cast<std::uint8_t *>(EntryValues(entry)));
+			InsertEntry(&ctx, list, entry, entry_size);
+		}
 
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(mem);

@@ -1,6 +1,8 @@
 // Pages of the ivfflat AM: the metapage, centre pages and the nearest list of a vector.
+#include <algorithm>
 #include <cstring>
 
+#include "quiver/sq8.hpp"
 #include "ivf.hpp"
 
 extern "C" {
@@ -16,9 +18,28 @@ IvfInitContext(IvfContext *ctx, Relation index)
 	DescribeIndexValues(index, "ivfflat", 0, ctx);
 	if (ctx->value_size == kSparseValueSize || ctx->metric == core::Metric::L1 || ctx->metric == core::Metric::Jaccard)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("type not supported for ivfflat index")));
-	ctx->lists = 0;
 	ctx->per_page = ListsPerPage(ctx->vector_bytes);
+	ctx->lists = 0;
+	ctx->center_blkno = InvalidBlockNumber;
+	ctx->quantizer = kIvfQuantizerNone;
+	ctx->entry_bytes = ctx->vector_bytes;
+	ctx->sq8_lower = nullptr;
+	ctx->sq8_step = nullptr;
 }
+
+namespace {
+
+// Floats of the quantizer per quantizer page (one item each).
+std::size_t
+QuantizerFloatsPerPage()
+{
+	std::size_t usable = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(IndexPageOpaque)) - sizeof(ItemIdData);
+	return usable / sizeof(float);
+}
+
+void SetMetaFields(IvfContext *ctx, const IvfMetaData &meta);
+
+} // namespace
 
 namespace {
 
@@ -54,6 +75,67 @@ IvfReadMeta(Relation index, IvfMetaData *out)
 	UnlockReleaseBuffer(buf);
 }
 
+IvfMetaData
+IvfLoadMeta(IvfContext *ctx)
+{
+	IvfMetaData meta;
+	IvfReadMeta(ctx->index, &meta);
+	SetMetaFields(ctx, meta);
+	if (ctx->quantizer != kIvfQuantizerSq8)
+		return meta;
+	// The quantizer: 2 * dims floats over quantizer_pages pages.
+	std::size_t total = 2 * static_cast<std::size_t>(ctx->dims), done = 0;
+	auto *floats = static_cast<float *>(palloc(sizeof(float) * total));
+	for (BlockNumber blkno = 1; blkno <= meta.quantizer_pages; blkno++) {
+		Buffer buf = ReadBuffer(ctx->index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		Page page = BufferGetPage(buf);
+		CheckPage(ctx->index, page, blkno);
+		std::size_t chunk = std::min(QuantizerFloatsPerPage(), total - done);
+		ItemId item = PageGetItemId(page, FirstOffsetNumber);
+		if (PageGetMaxOffsetNumber(page) < FirstOffsetNumber || !ItemIdIsNormal(item) ||
+		    ItemIdGetLength(item) != chunk * sizeof(float))
+			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+			                errmsg("index \"%s\" block %u is not a valid quantizer page",
+			                       RelationGetRelationName(ctx->index), blkno)));
+		memcpy(floats + done, PageGetItem(page, item), chunk * sizeof(float));
+		done += chunk;
+		UnlockReleaseBuffer(buf);
+	}
+	if (done != total)
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("index \"%s\" has an incomplete quantizer", RelationGetRelationName(ctx->index))));
+	ctx->sq8_lower = floats;
+	ctx->sq8_step = floats + ctx->dims;
+	return meta;
+}
+
+void
+IvfCheckQuantizer(IvfContext *ctx, int quantizer)
+{
+	ctx->quantizer = quantizer;
+	ctx->entry_bytes = ctx->vector_bytes;
+	if (quantizer != kIvfQuantizerSq8)
+		return;
+	if (ctx->value_size != 4 && ctx->value_size != 2)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("quantizer \"sq8\" needs a vector or halfvec column")));
+	if (ctx->index->rd_index->indkey.values[0] == 0)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+		                errmsg("quantizer \"sq8\" needs an index on a column, not an expression"),
+		                errdetail("Scans re-rank candidates by the column's exact value, read from the table.")));
+	ctx->entry_bytes = static_cast<std::size_t>(ctx->dims);
+}
+
+void
+IvfEncodeSq8(const IvfContext *ctx, const void *values, std::uint8_t *codes)
+{
+	auto *x = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+	IndexWidenVector(ctx, values, x);
+	core::Sq8Encode(ctx->sq8_lower, ctx->sq8_step, x, static_cast<std::size_t>(ctx->dims), codes);
+	pfree(x);
+}
+
 IvfListTuple *
 IvfListAt(Relation index, Page page, BlockNumber blkno, OffsetNumber offset, std::size_t vector_bytes)
 {
@@ -76,12 +158,12 @@ IvfNearestList(const IvfContext *ctx, const void *values)
 	int best = 0;
 	float best_distance = 0;
 	for (int list = 0; list < ctx->lists;) {
-		BlockNumber blkno = ListBlock(list, ctx->per_page);
+		BlockNumber blkno = ListBlock(ctx, list);
 		Buffer buf = ReadBuffer(ctx->index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
-		for (; list < ctx->lists && ListBlock(list, ctx->per_page) == blkno; list++) {
-			IvfListTuple *t = IvfListAt(ctx->index, page, blkno, ListOffset(list, ctx->per_page), ctx->vector_bytes);
+		for (; list < ctx->lists && ListBlock(ctx, list) == blkno; list++) {
+			IvfListTuple *t = IvfListAt(ctx->index, page, blkno, ListOffset(ctx, list), ctx->vector_bytes);
 			float d = IndexDistance(ctx, values, ListCenter(t));
 			if (list == 0 || d < best_distance) {
 				best = list;
@@ -93,11 +175,30 @@ IvfNearestList(const IvfContext *ctx, const void *values)
 	return best;
 }
 
+namespace {
+
 void
-IvfWriteEmptyIndex(Relation index, ForkNumber fork, const IvfContext *ctx, int lists, const void *centers)
+SetMetaFields(IvfContext *ctx, const IvfMetaData &meta)
 {
-	int per_page = ListsPerPage(ctx->vector_bytes);
-	int center_pages = (lists + per_page - 1) / per_page;
+	ctx->lists = static_cast<int>(meta.lists);
+	ctx->center_blkno = meta.center_blkno;
+	ctx->quantizer = meta.quantizer;
+	if (ctx->quantizer != kIvfQuantizerNone && ctx->quantizer != kIvfQuantizerSq8)
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("index \"%s\" has unknown quantizer %d", RelationGetRelationName(ctx->index),
+		                       ctx->quantizer)));
+	ctx->entry_bytes = ctx->quantizer == kIvfQuantizerSq8 ? static_cast<std::size_t>(ctx->dims) : ctx->vector_bytes;
+}
+
+} // namespace
+
+void
+IvfWriteEmptyIndex(Relation index, ForkNumber fork, IvfContext *ctx, int lists, const void *centers)
+{
+	int center_pages = (lists + ctx->per_page - 1) / ctx->per_page;
+	std::size_t quantizer_floats = ctx->quantizer == kIvfQuantizerSq8 ? 2 * static_cast<std::size_t>(ctx->dims) : 0;
+	std::size_t per_page = QuantizerFloatsPerPage();
+	auto quantizer_pages = static_cast<std::uint32_t>((quantizer_floats + per_page - 1) / per_page);
 
 	Buffer buf = NewIndexBuffer(index, fork);
 	if (BufferGetBlockNumber(buf) != kIvfMetaBlock)
@@ -113,11 +214,35 @@ IvfWriteEmptyIndex(Relation index, ForkNumber fork, const IvfContext *ctx, int l
 	meta->center_pages = static_cast<std::uint32_t>(center_pages);
 	meta->metric = static_cast<std::uint8_t>(ctx->metric);
 	meta->value_size = static_cast<std::uint8_t>(ctx->value_size);
+	meta->quantizer = static_cast<std::uint8_t>(ctx->quantizer);
+	meta->quantizer_pages = quantizer_pages;
+	meta->center_blkno = 1 + quantizer_pages;
 	// pd_lower must cover the metadata, or a full-page image would drop it as a hole.
 	reinterpret_cast<PageHeader>(page)->pd_lower =
 	    static_cast<LocationIndex>(reinterpret_cast<char *>(meta + 1) - reinterpret_cast<char *>(page));
+	SetMetaFields(ctx, *meta);
 	MarkBufferDirty(buf);
 	UnlockReleaseBuffer(buf);
+
+	// The quantizer, lower[] then step[], chunked one item per page.
+	for (std::size_t done = 0; done < quantizer_floats;) {
+		std::size_t chunk = std::min(per_page, quantizer_floats - done);
+		auto *floats = static_cast<float *>(palloc(chunk * sizeof(float)));
+		for (std::size_t i = 0; i < chunk; i++) {
+			std::size_t at = done + i;
+			floats[i] = at < static_cast<std::size_t>(ctx->dims) ? ctx->sq8_lower[at] : ctx->sq8_step[at - ctx->dims];
+		}
+		buf = NewIndexBuffer(index, fork);
+		page = BufferGetPage(buf);
+		InitIndexPage(page, kIvfPageId);
+		if (PageAddItem(page, reinterpret_cast<Item>(floats), chunk * sizeof(float), InvalidOffsetNumber, false, false) !=
+		    FirstOffsetNumber)
+			elog(ERROR, "ivfflat: failed to add the quantizer to block %u", BufferGetBlockNumber(buf));
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+		pfree(floats);
+		done += chunk;
+	}
 
 	std::size_t tuple_size = ListTupleSize(ctx->vector_bytes);
 	auto *tuple = static_cast<IvfListTuple *>(palloc0(tuple_size));
@@ -125,13 +250,15 @@ IvfWriteEmptyIndex(Relation index, ForkNumber fork, const IvfContext *ctx, int l
 	tuple->insert_blkno = InvalidBlockNumber;
 	for (int list = 0; list < lists;) {
 		buf = NewIndexBuffer(index, fork);
+		if (BufferGetBlockNumber(buf) != ListBlock(ctx, list))
+			elog(ERROR, "ivfflat: centre page of list %d written to block %u", list, BufferGetBlockNumber(buf));
 		page = BufferGetPage(buf);
 		InitIndexPage(page, kIvfPageId);
-		for (int i = 0; i < per_page && list < lists; i++, list++) {
+		for (int i = 0; i < ctx->per_page && list < lists; i++, list++) {
 			memcpy(ListCenter(tuple), static_cast<const char *>(centers) + static_cast<std::size_t>(list) * ctx->vector_bytes,
 			       ctx->vector_bytes);
 			if (PageAddItem(page, reinterpret_cast<Item>(tuple), tuple_size, InvalidOffsetNumber, false, false) !=
-			    ListOffset(list, per_page))
+			    ListOffset(ctx, list))
 				elog(ERROR, "ivfflat: failed to add list %d", list);
 		}
 		MarkBufferDirty(buf);

@@ -5,13 +5,22 @@
 // (a heap, so a LIMIT 10 costs no full sort). With ivfflat.iterative_scan = relaxed_order, a
 // scan that runs out of rows (a filter rejected them) probes the next `probes` lists, up to
 // ivfflat.max_probes lists in all. Distances are exact, so the executor needs no recheck.
+//
+// With compressed lists (quantizer = 'sq8') the distances to the entries are approximate: the
+// nearest quiver.ivfflat_rerank candidates by that distance are re-ranked by their exact
+// distance, computed from the column's value fetched from the table with the scan's snapshot
+// (a candidate the snapshot cannot see is dropped: the executor would not return it either),
+// and handed out in that order; then the next ones. Within a window the order is exact.
 #include <algorithm>
 #include <cstring>
 
+#include "quiver/sq8.hpp"
 #include "ivf.hpp"
 
 extern "C" {
 #include "access/relscan.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
@@ -43,6 +52,7 @@ struct ScanState {
 	IvfContext ctx;
 	MemoryContext search_ctx; // reset on every rescan
 	void *query;              // in the index's value format
+	core::Sq8Query *sq8;      // sq8: the query's tables (owned through search_ctx's callback)
 	bool started;
 	int probes;     // lists per batch
 	int max_probes; // lists in all
@@ -51,7 +61,37 @@ struct ScanState {
 	ScanItem *items;
 	std::size_t n_items;
 	std::size_t cap_items;
+	// sq8 re-ranking: the current window, exact distances, nearest first
+	ScanItem *ranked_window;
+	int n_window;
+	int next_window;
+	IndexFetchTableData *fetch; // kept across rescans, ended with the scan
+	TupleTableSlot *slot;
+	MemoryContext rerank_ctx; // per window
 };
+
+void
+FreeSq8Query(void *arg)
+{
+	auto *so = static_cast<ScanState *>(arg);
+	delete so->sq8;
+	so->sq8 = nullptr;
+}
+
+// The approximate distance to an entry's codes, in the operator's order.
+float
+Sq8EntryDistance(const ScanState *so, const std::uint8_t *codes)
+{
+	float d = core::Sq8Distance(*so->sq8, codes);
+	switch (so->ctx.metric) {
+	case core::Metric::InnerProduct:
+		return -d;
+	case core::Metric::Cosine:
+		return 1.0f - d;
+	default:
+		return d;
+	}
+}
 
 void
 AddItem(ScanState *so, float distance, ItemPointer tid)
@@ -72,9 +112,7 @@ AddItem(ScanState *so, float distance, ItemPointer tid)
 void
 RankLists(ScanState *so)
 {
-	IvfMetaData meta;
-	IvfReadMeta(so->ctx.index, &meta);
-	so->ctx.lists = static_cast<int>(meta.lists);
+	IvfLoadMeta(&so->ctx);
 	int lists = so->ctx.lists;
 	so->probes = std::min(ivfflat_probes, lists);
 	so->max_probes = ivfflat_iterative_scan != kIvfIterativeOff ? std::max(ivfflat_max_probes, ivfflat_probes)
@@ -83,13 +121,13 @@ RankLists(ScanState *so)
 
 	auto *all = static_cast<RankedList *>(palloc(sizeof(RankedList) * static_cast<std::size_t>(lists)));
 	for (int list = 0; list < lists;) {
-		BlockNumber blkno = ListBlock(list, so->ctx.per_page);
+		BlockNumber blkno = ListBlock(&so->ctx, list);
 		Buffer buf = ReadBuffer(so->ctx.index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
-		for (; list < lists && ListBlock(list, so->ctx.per_page) == blkno; list++) {
+		for (; list < lists && ListBlock(&so->ctx, list) == blkno; list++) {
 			IvfListTuple *t =
-			    IvfListAt(so->ctx.index, page, blkno, ListOffset(list, so->ctx.per_page), so->ctx.vector_bytes);
+			    IvfListAt(so->ctx.index, page, blkno, ListOffset(&so->ctx, list), so->ctx.vector_bytes);
 			all[list].distance = IndexDistance(&so->ctx, so->query, ListCenter(t));
 			all[list].list = list;
 		}
@@ -106,15 +144,16 @@ RankLists(ScanState *so)
 void
 ProbeList(ScanState *so, int list)
 {
-	BlockNumber center_blkno = ListBlock(list, so->ctx.per_page);
+	BlockNumber center_blkno = ListBlock(&so->ctx, list);
 	Buffer buf = ReadBuffer(so->ctx.index, center_blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	BlockNumber blkno = IvfListAt(so->ctx.index, BufferGetPage(buf), center_blkno, ListOffset(list, so->ctx.per_page),
+	BlockNumber blkno = IvfListAt(so->ctx.index, BufferGetPage(buf), center_blkno, ListOffset(&so->ctx, list),
 	                              so->ctx.vector_bytes)
 	                        ->start_blkno;
 	UnlockReleaseBuffer(buf);
 
-	std::size_t entry_size = EntryTupleSize(so->ctx.vector_bytes);
+	std::size_t entry_size = EntryTupleSize(so->ctx.entry_bytes);
+	bool sq8 = so->ctx.quantizer == kIvfQuantizerSq8;
 	while (blkno != InvalidBlockNumber) {
 		CHECK_FOR_INTERRUPTS();
 		buf = ReadBuffer(so->ctx.index, blkno);
@@ -135,12 +174,59 @@ ProbeList(ScanState *so, int list)
 				                errmsg("index \"%s\" block %u item %u is not an entry",
 				                       RelationGetRelationName(so->ctx.index), blkno, off)));
 			auto *entry = reinterpret_cast<IvfEntryTuple *>(PageGetItem(page, item));
-			AddItem(so, IndexDistance(&so->ctx, so->query, EntryValues(entry)), &entry->heap_tid);
+			float distance = sq8 ? Sq8EntryDistance(so, reinterpret_cast<const std::uint8_t *>(EntryValues(entry)))
+			                     : IndexDistance(&so->ctx, so->query, EntryValues(entry));
+			AddItem(so, distance, &entry->heap_tid);
 		}
 		BlockNumber next = opaque->next_blkno;
 		UnlockReleaseBuffer(buf);
 		blkno = next;
 	}
+}
+
+// sq8: the next window of candidates (nearest by approximate distance), ranked by their exact
+// distance; false when the probed lists have no candidate left.
+bool
+RerankWindow(ScanState *so, IndexScanDesc scan)
+{
+	if (so->ranked_window == nullptr)
+		so->ranked_window = static_cast<ScanItem *>(
+		    MemoryContextAllocHuge(so->search_ctx, sizeof(ScanItem) * static_cast<std::size_t>(ivfflat_rerank)));
+	if (so->fetch == nullptr) {
+		// Scan-lifetime objects, in the scan's own context (not search_ctx, reset on rescan).
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+		so->fetch = table_index_fetch_begin(scan->heapRelation);
+		so->slot = table_slot_create(scan->heapRelation, nullptr);
+		so->rerank_ctx = AllocSetContextCreate(CurrentMemoryContext, "ivfflat rerank", ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSwitchTo(old);
+	}
+	AttrNumber attnum = so->ctx.index->rd_index->indkey.values[0];
+	so->n_window = so->next_window = 0;
+	MemoryContext old = MemoryContextSwitchTo(so->rerank_ctx);
+	void *values = palloc(so->ctx.vector_bytes);
+	while (so->n_window < ivfflat_rerank && so->n_items > 0) {
+		std::pop_heap(so->items, so->items + so->n_items, Farther);
+		so->n_items--;
+		ItemPointerData tid = so->items[so->n_items].tid;
+		bool call_again = false, all_dead = false;
+		if (!table_index_fetch_tuple(so->fetch, &tid, scan->xs_snapshot, so->slot, &call_again, &all_dead))
+			continue;
+		bool isnull;
+		Datum datum = slot_getattr(so->slot, attnum, &isnull);
+		if (isnull)
+			continue;
+		IndexDatumValues(&so->ctx, datum, values);
+		IndexPrepareVector(&so->ctx, values);
+		so->ranked_window[so->n_window].distance = IndexDistance(&so->ctx, so->query, values);
+		so->ranked_window[so->n_window].tid = so->items[so->n_items].tid;
+		so->n_window++;
+		ExecClearTuple(so->slot);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(so->rerank_ctx);
+	std::sort(so->ranked_window, so->ranked_window + so->n_window,
+	          [](const ScanItem &a, const ScanItem &b) { return a.distance < b.distance; });
+	return so->n_window > 0 || so->n_items > 0;
 }
 
 // Probes the next batch of lists; false when no list is left to probe.
@@ -187,6 +273,8 @@ ivfflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int
 		so->ranked = nullptr;
 		so->items = nullptr;
 		so->n_items = so->cap_items = 0;
+		so->ranked_window = nullptr;
+		so->n_window = so->next_window = 0;
 	});
 }
 
@@ -211,13 +299,37 @@ ivfflatgettuple(IndexScanDesc scan, ScanDirection)
 				so->query = palloc0(so->ctx.vector_bytes);
 			}
 			RankLists(so);
+			if (so->ctx.quantizer == kIvfQuantizerSq8) {
+				auto *q = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(so->ctx.dims)));
+				IndexWidenVector(&so->ctx, so->query, q);
+				auto *cb = static_cast<MemoryContextCallback *>(palloc(sizeof(MemoryContextCallback)));
+				cb->func = FreeSq8Query;
+				cb->arg = so;
+				MemoryContextRegisterResetCallback(so->search_ctx, cb);
+				so->sq8 = new quiver::core::Sq8Query(quiver::core::Sq8PrepareQuery(so->ctx.sq8_lower, so->ctx.sq8_step, q,
+				                                                    static_cast<std::size_t>(so->ctx.dims),
+				                                                    so->ctx.metric == quiver::core::Metric::L2));
+			}
 			so->started = true;
 			NextBatch(so);
 			pgstat_count_index_scan(scan->indexRelation);
 		}
 		bool found = false;
+		bool sq8 = so->ctx.quantizer == kIvfQuantizerSq8;
 		for (;;) {
-			if (so->n_items > 0) {
+			if (sq8) {
+				if (so->next_window < so->n_window) {
+					scan->xs_heaptid = so->ranked_window[so->next_window++].tid;
+					scan->xs_recheck = false;
+					scan->xs_recheckorderby = false;
+					found = true;
+					break;
+				}
+				if (so->n_items > 0) {
+					RerankWindow(so, scan);
+					continue;
+				}
+			} else if (so->n_items > 0) {
 				std::pop_heap(so->items, so->items + so->n_items, Farther);
 				so->n_items--;
 				scan->xs_heaptid = so->items[so->n_items].tid;
@@ -240,6 +352,11 @@ ivfflatendscan(IndexScanDesc scan)
 	quiver::pg::Guarded([&] {
 		auto *so = static_cast<ScanState *>(scan->opaque);
 		MemoryContextDelete(so->search_ctx);
+		if (so->fetch != nullptr) {
+			table_index_fetch_end(so->fetch);
+			ExecDropSingleTupleTableSlot(so->slot);
+			MemoryContextDelete(so->rerank_ctx);
+		}
 		pfree(so);
 		scan->opaque = nullptr;
 	});

@@ -23,19 +23,17 @@ QUIVER_FUNCTION(quiver_ivfflat_stats)
 	Relation index = OpenIndexToInspect(relid, "ivfflat", AccessShareLock);
 	IvfContext ctx;
 	IvfInitContext(&ctx, index);
-	IvfMetaData meta;
-	IvfReadMeta(index, &meta);
-	ctx.lists = static_cast<int>(meta.lists);
+	IvfMetaData meta = IvfLoadMeta(&ctx);
 
 	// Each list's chain, from its centre tuple (copied out: no lock is held across pages).
 	int64 entries = 0, min_entries = -1, max_entries = 0, free_bytes = 0;
 	int empty = 0;
 	for (int list = 0; list < ctx.lists; list++) {
-		BlockNumber center_blkno = ListBlock(list, ctx.per_page);
+		BlockNumber center_blkno = ListBlock(&ctx, list);
 		Buffer buf = ReadBuffer(index, center_blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		BlockNumber blkno =
-		    IvfListAt(index, BufferGetPage(buf), center_blkno, ListOffset(list, ctx.per_page), ctx.vector_bytes)
+		    IvfListAt(index, BufferGetPage(buf), center_blkno, ListOffset(&ctx, list), ctx.vector_bytes)
 		        ->start_blkno;
 		UnlockReleaseBuffer(buf);
 		int64 count = 0;
@@ -59,8 +57,8 @@ QUIVER_FUNCTION(quiver_ivfflat_stats)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	relation_close(index, AccessShareLock);
 
-	Datum values[11];
-	bool nulls[11] = {false};
+	Datum values[12];
+	bool nulls[12] = {false};
 	values[0] = Int32GetDatum(ctx.lists);
 	values[1] = Int32GetDatum(empty);
 	values[2] = Int64GetDatum(entries);
@@ -74,5 +72,6 @@ QUIVER_FUNCTION(quiver_ivfflat_stats)
 	quiver::core::Metric metric;
 	values[10] = CStringGetTextDatum(quiver::core::MetricFromByte(meta.metric, &metric) ? quiver::core::MetricName(metric)
 	                                                                                     : "unknown");
+	values[11] = CStringGetTextDatum(ctx.quantizer == kIvfQuantizerSq8 ? "sq8" : "none");
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

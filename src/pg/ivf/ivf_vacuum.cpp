@@ -15,11 +15,11 @@ namespace {
 BlockNumber
 ListStart(const IvfContext *ctx, int list, BufferAccessStrategy strategy, BlockNumber *insert)
 {
-	BlockNumber blkno = ListBlock(list, ctx->per_page);
+	BlockNumber blkno = ListBlock(ctx, list);
 	Buffer buf = ReadBufferExtended(ctx->index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	IvfListTuple *t =
-	    IvfListAt(ctx->index, BufferGetPage(buf), blkno, ListOffset(list, ctx->per_page), ctx->vector_bytes);
+	    IvfListAt(ctx->index, BufferGetPage(buf), blkno, ListOffset(ctx, list), ctx->vector_bytes);
 	BlockNumber start = t->start_blkno;
 	*insert = t->insert_blkno;
 	UnlockReleaseBuffer(buf);
@@ -29,12 +29,12 @@ ListStart(const IvfContext *ctx, int list, BufferAccessStrategy strategy, BlockN
 void
 SetInsertBlock(const IvfContext *ctx, int list, BufferAccessStrategy strategy, BlockNumber to)
 {
-	BlockNumber blkno = ListBlock(list, ctx->per_page);
+	BlockNumber blkno = ListBlock(ctx, list);
 	Buffer buf = ReadBufferExtended(ctx->index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	GenericXLogState *state = GenericXLogStart(ctx->index);
 	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	IvfListAt(ctx->index, page, blkno, ListOffset(list, ctx->per_page), ctx->vector_bytes)->insert_blkno = to;
+	IvfListAt(ctx->index, page, blkno, ListOffset(ctx, list), ctx->vector_bytes)->insert_blkno = to;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 }
@@ -46,10 +46,8 @@ BulkDelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteC
 		stats = static_cast<IndexBulkDeleteResult *>(palloc0(sizeof(IndexBulkDeleteResult)));
 	IvfContext ctx;
 	IvfInitContext(&ctx, info->index);
-	IvfMetaData meta;
-	IvfReadMeta(info->index, &meta);
-	ctx.lists = static_cast<int>(meta.lists);
-	std::size_t entry_size = EntryTupleSize(ctx.vector_bytes);
+	IvfLoadMeta(&ctx);
+	std::size_t entry_size = EntryTupleSize(ctx.entry_bytes);
 	OffsetNumber deletable[MaxOffsetNumber];
 
 	for (int list = 0; list < ctx.lists; list++) {
