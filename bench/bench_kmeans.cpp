@@ -8,34 +8,15 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "quiver/kernels.hpp"
+#include "texmex.hpp"
 #include "quiver/kmeans.hpp"
 
 namespace {
 
-std::vector<float>
-ReadFvecs(const std::string &path, std::size_t max_rows, std::size_t *dim)
-{
-	std::ifstream in(path, std::ios::binary);
-	if (!in)
-		throw std::runtime_error("cannot open " + path);
-	std::vector<float> out;
-	std::int32_t d = 0;
-	std::size_t rows = 0;
-	while (rows < max_rows && in.read(reinterpret_cast<char *>(&d), sizeof d)) {
-		std::size_t at = out.size();
-		out.resize(at + static_cast<std::size_t>(d));
-		in.read(reinterpret_cast<char *>(out.data() + at), static_cast<std::streamsize>(sizeof(float) * static_cast<std::size_t>(d)));
-		rows++;
-	}
-	*dim = static_cast<std::size_t>(d);
-	return out;
-}
 
 void
 Print(const char *what, const quiver::core::KmeansResult &r)
@@ -56,7 +37,7 @@ main(int argc, char **argv)
 	bool ignored = false;
 	quiver::core::InitKernels(&ignored);
 	std::size_t dim = 0;
-	std::vector<float> rows = ReadFvecs(argv[1], std::stoul(argv[2]), &dim);
+	std::vector<float> rows = quiver::bench::ReadFvecs(argv[1], std::stoul(argv[2]), &dim);
 	std::size_t n = rows.size() / dim;
 	quiver::core::KmeansParams p;
 	p.k = std::stoul(argv[3]);

@@ -11,35 +11,16 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "quiver/kernels.hpp"
+#include "texmex.hpp"
 #include "quiver/pq.hpp"
 #include "quiver/sq8.hpp"
 
 namespace {
 
-std::vector<float>
-ReadFvecs(const std::string &path, std::size_t max_rows, std::size_t *dim)
-{
-	std::ifstream in(path, std::ios::binary);
-	if (!in)
-		throw std::runtime_error("cannot open " + path);
-	std::vector<float> out;
-	std::int32_t d = 0;
-	std::size_t rows = 0;
-	while (rows < max_rows && in.read(reinterpret_cast<char *>(&d), sizeof d)) {
-		std::size_t at = out.size();
-		out.resize(at + static_cast<std::size_t>(d));
-		in.read(reinterpret_cast<char *>(out.data() + at), static_cast<std::streamsize>(sizeof(float) * static_cast<std::size_t>(d)));
-		rows++;
-	}
-	*dim = static_cast<std::size_t>(d);
-	return out;
-}
 
 void
 Normalize(std::vector<float> &v, std::size_t dim)
@@ -78,8 +59,8 @@ main(int argc, char **argv)
 		sq8 |= std::strcmp(argv[i], "--sq8") == 0;
 	}
 	std::size_t dim = 0, qdim = 0;
-	std::vector<float> rows = ReadFvecs(argv[1], std::stoul(argv[3]), &dim);
-	std::vector<float> queries = ReadFvecs(argv[2], 200, &qdim);
+	std::vector<float> rows = quiver::bench::ReadFvecs(argv[1], std::stoul(argv[3]), &dim);
+	std::vector<float> queries = quiver::bench::ReadFvecs(argv[2], 200, &qdim);
 	std::size_t n = rows.size() / dim, nq = queries.size() / dim;
 	if (cosine) {
 		Normalize(rows, dim);

@@ -9,6 +9,7 @@
 #include "quiver/error.hpp"
 #include "quiver/kernels.hpp"
 #include "quiver/kmeans.hpp"
+#include "random_rows.hpp"
 
 using namespace quiver::core;
 
@@ -34,12 +35,7 @@ Blobs(std::size_t n, std::size_t dim, std::size_t blobs, unsigned seed, std::vec
 std::vector<float>
 Uniform(std::size_t n, std::size_t dim, unsigned seed)
 {
-	std::mt19937 rng(seed);
-	std::uniform_real_distribution<float> u(0.0f, 1.0f);
-	std::vector<float> rows(n * dim);
-	for (float &x : rows)
-		x = u(rng);
-	return rows;
+	return quiver::test::UniformRows(n, dim, seed);
 }
 
 float

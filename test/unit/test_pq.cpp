@@ -8,6 +8,7 @@
 #include "quiver/error.hpp"
 #include "quiver/kernels.hpp"
 #include "quiver/pq.hpp"
+#include "random_rows.hpp"
 
 using namespace quiver::core;
 
@@ -16,12 +17,7 @@ namespace {
 std::vector<float>
 Gaussian(std::size_t n, std::size_t dim, unsigned seed)
 {
-	std::mt19937 rng(seed);
-	std::normal_distribution<float> g(0.0f, 1.0f);
-	std::vector<float> v(n * dim);
-	for (float &x : v)
-		x = g(rng);
-	return v;
+	return quiver::test::GaussianRows(n, dim, seed);
 }
 
 double

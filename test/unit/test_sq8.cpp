@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "quiver/sq8.hpp"
+#include "random_rows.hpp"
 
 using namespace quiver::core;
 
@@ -14,12 +15,7 @@ namespace {
 std::vector<float>
 Gaussian(std::size_t n, std::size_t dim, unsigned seed)
 {
-	std::mt19937 rng(seed);
-	std::normal_distribution<float> g(0.0f, 1.0f);
-	std::vector<float> v(n * dim);
-	for (std::size_t i = 0; i < v.size(); i++)
-		v[i] = g(rng) * static_cast<float>(1 + i % dim); // dimensions of different ranges
-	return v;
+	return quiver::test::GaussianRows(n, dim, seed, true); // dimensions of different ranges
 }
 
 TEST(Sq8, RoundTripWithinHalfAStep)
