@@ -62,6 +62,7 @@ PqTrain(const float *rows, std::size_t n, const PqParams &p, const std::atomic<b
 		kp.max_iterations = p.iterations;
 		kp.threads = p.threads;
 		kp.seed = p.seed + j;
+		kp.bound_memory = 0; // Hamerly: in a few dimensions one bound prunes well, and k bounds per row cost more than they save
 		KmeansResult result = Kmeans(sub.data(), used, kp, stop);
 		for (std::size_t c = 0; c < kPqCentroids; c++) {
 			// Fewer rows than centroids: the extra centroids repeat the trained ones.
