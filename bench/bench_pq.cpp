@@ -86,7 +86,7 @@ main(int argc, char **argv)
 		if (sq8)
 			Sq8Encode(lower.data(), step.data(), &rows[r * dim], dim, &codes[r * code_bytes]);
 		else
-			PqEncode(book, &rows[r * dim], &codes[r * code_bytes]);
+			PqEncode(book.View(), &rows[r * dim], &codes[r * code_bytes]);
 	}
 	double encode_s = Seconds(t0);
 	std::printf("rows=%zu dim=%zu %s m=%zu bytes_per_row=%zu train_s=%.2f encode_s=%.2f metric=%s\n", n, dim,
@@ -103,7 +103,7 @@ main(int argc, char **argv)
 		if (sq8)
 			sq = Sq8PrepareQuery(lower.data(), step.data(), q, dim, !cosine);
 		else
-			PqTable(book, q, !cosine, table.data());
+			PqTable(book.View(), q, !cosine, table.data());
 		for (std::size_t r = 0; r < n; r++) {
 			exact[r] = {cosine ? -k.dot(q, &rows[r * dim], dim) : k.l2_squared(q, &rows[r * dim], dim), r};
 			float a = sq8 ? Sq8Distance(sq, &codes[r * code_bytes]) : PqTableDistance(table.data(), &codes[r * code_bytes], p.m);

@@ -183,18 +183,70 @@ DELETE FROM sq WHERE id % 2 = 0 AND id < 2000;
 VACUUM sq;
 SELECT entries FROM quiver_ivfflat_stats('sq_l2');
 SELECT sq_ids('<->', '[0.3,0.9,0.4]', 10, false) = sq_ids('<->', '[0.3,0.9,0.4]', 10, true) AS exact_after_vacuum;
--- a re-ranking window smaller than LIMIT: every row once, ordered within each window
+-- a re-ranking window smaller than LIMIT: every row once, in exact order all the same (each
+-- entry's error bound tells when no candidate left can be nearer)
 SET quiver.ivfflat_rerank = 3;
 SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM sq ORDER BY v <-> '[1,0,0.5]' LIMIT 50) s;
+SELECT count(*) AS inversions FROM (
+	SELECT d, lag(d) OVER (ORDER BY rn) AS prev
+	FROM (SELECT row_number() OVER () AS rn, d FROM (SELECT v <-> '[1,0,0.5]' AS d FROM sq ORDER BY v <-> '[1,0,0.5]' LIMIT 200) s) t) u
+WHERE d < prev;
+-- the window size is read once per scan: raising it mid-scan is harmless
+BEGIN;
+DECLARE c CURSOR FOR SELECT id FROM sq ORDER BY v <-> '[1,0,0.5]';
+FETCH 2 FROM c;
+SET LOCAL quiver.ivfflat_rerank = 100000;
+FETCH 2 FROM c;
+COMMIT;
 RESET quiver.ivfflat_rerank;
+-- an index built on an empty table has untrained codes: still the exact answer, in order
+CREATE TABLE sq_empty (id int, v vector(3));
+CREATE INDEX ON sq_empty USING ivfflat (v vector_l2_ops) WITH (lists = 1, quantizer = 'sq8');
+INSERT INTO sq_empty SELECT id, v FROM sq WHERE v IS NOT NULL;
+SELECT (SELECT array_agg(id) FROM (SELECT id FROM sq_empty ORDER BY v <-> '[0.3,0.9,0.4]' LIMIT 10) s)
+     = sq_ids('<->', '[0.3,0.9,0.4]', 10, true) AS exact_untrained;
+DROP TABLE sq_empty;
 -- halfvec
 CREATE TABLE sqh (id int, v halfvec(3));
 INSERT INTO sqh SELECT id, v::halfvec(3) FROM sq;
 CREATE INDEX ON sqh USING ivfflat (v halfvec_l2_ops) WITH (lists = 5, quantizer = 'sq8');
 SELECT id FROM sqh ORDER BY v <-> '[5,5,5]' LIMIT 2;
 RESET ivfflat.probes;
--- what sq8 needs
-CREATE INDEX ON sq USING ivfflat (v vector_l2_ops) WITH (quantizer = 'pq');
+-- pq: one byte per sub-vector (codebooks of 256 centroids), re-ranked the same way
+CREATE TABLE pq (id int, v vector(8));
+INSERT INTO pq SELECT i, ARRAY[cos(i * 0.1), sin(i * 0.1), (i % 10) / 10.0, cos(i * 0.3), sin(i * 0.7), (i % 7) / 7.0, 0.5, i / 1000.0]
+FROM generate_series(1, 1000) i;
+CREATE INDEX pq_l2 ON pq USING ivfflat (v vector_l2_ops) WITH (lists = 4, quantizer = 'pq', pq_subvectors = 4);
+SELECT lists, entries, quantizer FROM quiver_ivfflat_stats('pq_l2');
+SET ivfflat.probes = 4;
+SET quiver.ivfflat_rerank = 200;
+CREATE FUNCTION pq_ids(op text, q vector, k int, exact bool) RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE r int[];
+BEGIN
+	IF exact THEN
+		SET LOCAL enable_indexscan = off;
+		SET LOCAL enable_seqscan = on;
+	END IF;
+	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM pq ORDER BY v %s $1 LIMIT $2) s', op)
+		INTO r USING q, k;
+	RETURN r;
+END $$;
+SELECT pq_ids('<->', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, false) = pq_ids('<->', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, true) AS exact_l2;
+DROP INDEX pq_l2;
+CREATE INDEX pq_ip ON pq USING ivfflat (v vector_ip_ops) WITH (lists = 4, quantizer = 'pq');
+SELECT pq_ids('<#>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, false) = pq_ids('<#>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, true) AS exact_ip;
+DROP INDEX pq_ip;
+CREATE INDEX pq_cos ON pq USING ivfflat (v vector_cosine_ops) WITH (lists = 4, quantizer = 'pq', pq_subvectors = 3);
+SELECT pq_ids('<=>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, false) = pq_ids('<=>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, true) AS exact_cosine;
+INSERT INTO pq VALUES (2000, '[5,5,5,5,5,5,5,5]');
+SELECT id FROM pq ORDER BY v <=> '[5,5,5,5,5,5,5,5.1]' LIMIT 1;
+RESET quiver.ivfflat_rerank;
+RESET ivfflat.probes;
+-- what the quantizers need
+CREATE INDEX ON sq USING ivfflat (v vector_l2_ops) WITH (quantizer = 'rabitq');
+CREATE INDEX ON pq USING ivfflat (v vector_l2_ops) WITH (quantizer = 'pq', pq_subvectors = 9);
+CREATE INDEX ON pq USING ivfflat (v vector_l2_ops) WITH (quantizer = 'pq', pq_subvectors = -1);
+CREATE INDEX ON bits USING ivfflat (v bit_hamming_ops) WITH (quantizer = 'pq');
 CREATE INDEX ON sq USING ivfflat ((v::halfvec(3)) halfvec_l2_ops) WITH (quantizer = 'sq8');
 CREATE INDEX ON bits USING ivfflat (v bit_hamming_ops) WITH (quantizer = 'sq8');
 SET quiver.ivfflat_rerank = 0;
@@ -221,5 +273,5 @@ SHOW ivfflat.probes;
 SHOW ivfflat.iterative_scan;
 SHOW ivfflat.max_probes;
 
-DROP TABLE items, filtered, zeros, halves, bits, few, parts, sq, sqh, wide, nodims, sparse, varbits;
-DROP FUNCTION exact_ids, index_ids, sq_ids;
+DROP TABLE items, filtered, zeros, halves, bits, few, parts, sq, sqh, pq, wide, nodims, sparse, varbits;
+DROP FUNCTION exact_ids, index_ids, sq_ids, pq_ids;

@@ -34,6 +34,9 @@ float HalfToFloat(Half h) noexcept;
 // Round to nearest, ties to even; beyond the half range gives +-Inf, NaN stays NaN.
 Half FloatToHalf(float f) noexcept;
 
+// The smallest half at least f, for f >= 0 (an upper bound stored in half precision).
+Half FloatToHalfUp(float f) noexcept;
+
 // Whether a half is +-Inf or NaN.
 inline bool
 HalfIsFinite(Half h) noexcept

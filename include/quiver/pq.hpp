@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "quiver/parallel_for.hpp"
+
 namespace quiver::core {
 
 inline constexpr std::size_t kPqCentroids = 256;
@@ -29,6 +31,27 @@ struct PqParams {
 	// per centroid is plenty for 256 centroids of a few dimensions, and training time grows
 	// with it.
 	std::size_t max_train_rows = kPqCentroids * 64;
+};
+
+// A codebook's centroids without owning them (trivially destructible, so extension code can
+// hold one across calls into PostgreSQL): sub-space after sub-space, kPqCentroids * dim floats.
+struct PqView {
+	std::size_t dim;
+	std::size_t m;
+	const float *data;
+
+	// Sub-vector j covers dimensions [Offset(j), Offset(j + 1)); the first dim % m are one longer.
+	std::size_t
+	Offset(std::size_t j) const noexcept
+	{
+		std::size_t base = dim / m, extra = dim % m;
+		return j * base + (j < extra ? j : extra);
+	}
+	const float *
+	Centroid(std::size_t j, std::size_t c) const noexcept
+	{
+		return data + kPqCentroids * Offset(j) + c * (Offset(j + 1) - Offset(j));
+	}
 };
 
 class PqCodebook {
@@ -62,6 +85,11 @@ class PqCodebook {
 	{
 		return data_;
 	}
+	PqView
+	View() const noexcept
+	{
+		return PqView{dim_, m_, data_.data()};
+	}
 
   private:
 	std::size_t dim_ = 0;
@@ -72,17 +100,78 @@ class PqCodebook {
 // Learns the codebooks from n rows (n >= 1; with fewer than 256 distinct sub-rows some centroids
 // repeat). `stop` (optional) is polled between sub-spaces and inside k-means. Throws
 // Error(DataException) for m == 0, m > dim or n == 0.
-PqCodebook PqTrain(const float *rows, std::size_t n, const PqParams &params, const std::atomic<bool> *stop = nullptr);
+PqCodebook PqTrain(const float *rows, std::size_t n, const PqParams &params, const std::atomic<bool> *stop = nullptr,
+                   std::atomic<std::size_t> *progress = nullptr);
 
-// The codes of one row (M() bytes): the nearest centroid of each sub-space (the first of equals).
-void PqEncode(const PqCodebook &book, const float *x, std::uint8_t *codes) noexcept;
+// The codes of one row (m bytes): the nearest centroid of each sub-space (the first of equals).
+void PqEncode(const PqView &book, const float *x, std::uint8_t *codes) noexcept;
 
-// The row the codes stand for (Dim() floats).
-void PqDecode(const PqCodebook &book, const std::uint8_t *codes, float *out) noexcept;
+// An upper bound of the distance between x and the row its codes stand for (rounded up from a
+// double computation), for the index's exact-order guarantee.
+float PqError(const PqView &book, const float *x, const std::uint8_t *codes) noexcept;
 
-// The query's table (M() * kPqCentroids floats): squared L2 distance (l2 = true) or dot product
+// The row the codes stand for (dim floats).
+void PqDecode(const PqView &book, const std::uint8_t *codes, float *out) noexcept;
+
+// The query's table (m * kPqCentroids floats): squared L2 distance (l2 = true) or dot product
 // of each sub-vector of q to each centroid.
-void PqTable(const PqCodebook &book, const float *q, bool l2, float *table) noexcept;
+void PqTable(const PqView &book, const float *q, bool l2, float *table) noexcept;
+
+// PqTrain as a job with ParallelFor's owner interface (Start, WaitFor, RequestStop, Join, Done,
+// Total), so a backend thread can wait on it in short slices and cancel it. Done and Total
+// count sub-spaces.
+class PqTrainJob {
+  public:
+	PqTrainJob(const float *rows, std::size_t n, const PqParams &params);
+	PqTrainJob(const PqTrainJob &) = delete;
+	PqTrainJob &operator=(const PqTrainJob &) = delete;
+	void
+	Start()
+	{
+		job_.Start();
+	}
+	bool
+	WaitFor(int milliseconds)
+	{
+		return job_.WaitFor(milliseconds);
+	}
+	void
+	RequestStop() noexcept
+	{
+		stop_.store(true, std::memory_order_relaxed);
+		job_.RequestStop();
+	}
+	void
+	Join()
+	{
+		job_.Join();
+	}
+	std::size_t
+	Done() const noexcept
+	{
+		return done_.load(std::memory_order_relaxed);
+	}
+	std::size_t
+	Total() const noexcept
+	{
+		return params_.m;
+	}
+	// Valid after Join returned without a stop.
+	const PqCodebook &
+	Result() const noexcept
+	{
+		return result_;
+	}
+
+  private:
+	const float *rows_;
+	std::size_t n_;
+	PqParams params_;
+	std::atomic<bool> stop_{false};
+	std::atomic<std::size_t> done_{0};
+	PqCodebook result_;
+	ParallelFor job_;
+};
 
 // The approximate distance (or dot product) of the table's query to a row's codes: the sum of
 // one table entry per sub-space.

@@ -29,6 +29,10 @@ void Sq8FromRange(const float *lo, const float *hi, std::size_t dim, float *lowe
 // Codes of one row (dim bytes).
 void Sq8Encode(const float *lower, const float *step, const float *x, std::size_t dim, std::uint8_t *codes) noexcept;
 
+// An upper bound of the distance between x and the levels its codes stand for (rounded up
+// from a double computation), for the index's exact-order guarantee.
+float Sq8Error(const float *lower, const float *step, const float *x, const std::uint8_t *codes, std::size_t dim) noexcept;
+
 // The levels the codes stand for (dim floats).
 void Sq8Decode(const float *lower, const float *step, const std::uint8_t *codes, std::size_t dim, float *out) noexcept;
 

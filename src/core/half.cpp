@@ -45,6 +45,16 @@ FloatToHalfArray(const float *in, Half *out, std::size_t n) noexcept
 	ActiveHalfKernels().from_float(in, out, n);
 }
 
+Half
+FloatToHalfUp(float f) noexcept
+{
+	Half h = FloatToHalf(f);
+	// Non-negative halves order as their bit patterns: the next pattern is the next half.
+	if (HalfToFloat(h) < f)
+		h = static_cast<Half>(h + 1);
+	return h;
+}
+
 } // namespace quiver::core
 
 #include "quiver/core_only.hpp"

@@ -36,8 +36,16 @@ ParallelRanges(std::size_t n, int threads, Fn fn)
 		}
 	};
 	workers.reserve(parts - 1);
-	for (std::size_t p = 1; p < parts; p++)
-		workers.emplace_back(run, p);
+	try {
+		for (std::size_t p = 1; p < parts; p++)
+			workers.emplace_back(run, p);
+	} catch (...) {
+		// A thread that could not start: join the ones running (a joinable std::thread
+		// destroyed would terminate the process), then report.
+		for (auto &w : workers)
+			w.join();
+		throw;
+	}
 	run(0);
 	for (auto &w : workers)
 		w.join();

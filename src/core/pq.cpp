@@ -1,6 +1,7 @@
 #include "quiver/pq.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <string>
 
@@ -20,16 +21,13 @@ PqCodebook::PqCodebook(std::size_t dim, std::size_t m) : dim_(dim), m_(m), data_
 std::size_t
 PqCodebook::Offset(std::size_t j) const noexcept
 {
-	// The first dim % m sub-vectors are one longer.
-	std::size_t base = dim_ / m_, extra = dim_ % m_;
-	return j * base + std::min(j, extra);
+	return View().Offset(j);
 }
 
 const float *
 PqCodebook::Centroid(std::size_t j, std::size_t c) const noexcept
 {
-	std::size_t size = Offset(j + 1) - Offset(j);
-	return data_.data() + kPqCentroids * Offset(j) + c * size;
+	return View().Centroid(j, c);
 }
 
 float *
@@ -39,7 +37,8 @@ PqCodebook::Centroid(std::size_t j, std::size_t c) noexcept
 }
 
 PqCodebook
-PqTrain(const float *rows, std::size_t n, const PqParams &p, const std::atomic<bool> *stop)
+PqTrain(const float *rows, std::size_t n, const PqParams &p, const std::atomic<bool> *stop,
+        std::atomic<std::size_t> *progress)
 {
 	if (n == 0)
 		throw Error(ErrorCode::DataException, "product quantization needs at least one row");
@@ -69,16 +68,24 @@ PqTrain(const float *rows, std::size_t n, const PqParams &p, const std::atomic<b
 			const float *from = result.centers.data() + (c % kp.k) * size;
 			std::copy(from, from + size, book.Centroid(j, c));
 		}
+		if (progress != nullptr)
+			progress->store(j + 1, std::memory_order_relaxed);
 	}
 	return book;
 }
 
+PqTrainJob::PqTrainJob(const float *rows, std::size_t n, const PqParams &params)
+    : rows_(rows), n_(n), params_(params),
+      job_(1, 1, [this](std::size_t) { result_ = PqTrain(rows_, n_, params_, &stop_, &done_); })
+{
+}
+
 void
-PqEncode(const PqCodebook &book, const float *x, std::uint8_t *codes) noexcept
+PqEncode(const PqView &book, const float *x, std::uint8_t *codes) noexcept
 {
 	// Sub-vectors are a few floats: an inline loop, not a kernel call per centroid (which cost
 	// ten times more in call overhead than in arithmetic).
-	for (std::size_t j = 0; j < book.M(); j++) {
+	for (std::size_t j = 0; j < book.m; j++) {
 		std::size_t begin = book.Offset(j), size = book.Offset(j + 1) - begin;
 		const float *sub = x + begin;
 		const float *cent = book.Centroid(j, 0);
@@ -99,10 +106,25 @@ PqEncode(const PqCodebook &book, const float *x, std::uint8_t *codes) noexcept
 	}
 }
 
-void
-PqDecode(const PqCodebook &book, const std::uint8_t *codes, float *out) noexcept
+float
+PqError(const PqView &book, const float *x, const std::uint8_t *codes) noexcept
 {
-	for (std::size_t j = 0; j < book.M(); j++) {
+	double sum = 0;
+	for (std::size_t j = 0; j < book.m; j++) {
+		std::size_t begin = book.Offset(j), size = book.Offset(j + 1) - begin;
+		const float *c = book.Centroid(j, codes[j]);
+		for (std::size_t t = 0; t < size; t++) {
+			double diff = static_cast<double>(x[begin + t]) - c[t];
+			sum += diff * diff;
+		}
+	}
+	return std::nextafter(static_cast<float>(std::sqrt(sum)), std::numeric_limits<float>::infinity());
+}
+
+void
+PqDecode(const PqView &book, const std::uint8_t *codes, float *out) noexcept
+{
+	for (std::size_t j = 0; j < book.m; j++) {
 		std::size_t begin = book.Offset(j), size = book.Offset(j + 1) - begin;
 		const float *c = book.Centroid(j, codes[j]);
 		std::copy(c, c + size, out + begin);
@@ -110,10 +132,10 @@ PqDecode(const PqCodebook &book, const std::uint8_t *codes, float *out) noexcept
 }
 
 void
-PqTable(const PqCodebook &book, const float *q, bool l2, float *table) noexcept
+PqTable(const PqView &book, const float *q, bool l2, float *table) noexcept
 {
 	const F32Kernels &k = ActiveKernels();
-	for (std::size_t j = 0; j < book.M(); j++) {
+	for (std::size_t j = 0; j < book.m; j++) {
 		std::size_t begin = book.Offset(j), size = book.Offset(j + 1) - begin;
 		for (std::size_t c = 0; c < kPqCentroids; c++)
 			table[j * kPqCentroids + c] =

@@ -12,6 +12,8 @@ namespace {
 // can keep the lanes in vector registers, and the result does not depend on how it does.
 constexpr std::size_t kLanes = 16;
 
+constexpr float kSq8MaxStep = 1e18f;
+
 float
 SumLanes(const float *lanes) noexcept
 {
@@ -74,9 +76,9 @@ Sq8FromRange(const float *lo, const float *hi, std::size_t dim, float *lower, fl
 			continue;
 		}
 		lower[d] = lo[d];
-		step[d] = (hi[d] - lo[d]) / 255.0f;
-		if (!std::isfinite(step[d])) // a range wider than float: the levels still cover it coarsely
-			step[d] = std::numeric_limits<float>::max() / 255.0f;
+		// Capped so that step^2 (the L2 tables' weights) stays finite: a wider range is covered
+		// from lower only, and values beyond are clamped (the index's error bounds cover that).
+		step[d] = std::min((hi[d] - lo[d]) / 255.0f, kSq8MaxStep);
 	}
 }
 
@@ -103,6 +105,17 @@ Sq8Encode(const float *lower, const float *step, const float *x, std::size_t dim
 			level = 0;
 		codes[d] = static_cast<std::uint8_t>(std::min(level, 255.0f));
 	}
+}
+
+float
+Sq8Error(const float *lower, const float *step, const float *x, const std::uint8_t *codes, std::size_t dim) noexcept
+{
+	double sum = 0;
+	for (std::size_t d = 0; d < dim; d++) {
+		double diff = static_cast<double>(x[d]) - (static_cast<double>(lower[d]) + static_cast<double>(step[d]) * codes[d]);
+		sum += diff * diff;
+	}
+	return std::nextafter(static_cast<float>(std::sqrt(sum)), std::numeric_limits<float>::infinity());
 }
 
 void

@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION quiver;
-SELECT plan(23);
+SELECT plan(25);
 
 -- 40 clusters of 100 rows in 16 dimensions (IVF's home ground), in random order.
 SELECT setseed(0.23);
@@ -109,6 +109,21 @@ SET LOCAL ivfflat.probes = 4;
 SELECT cmp_ok(pg_temp.recall('<=>'), '>=', 0.95::float8, 'sq8 cosine recall@10, 4 probes');
 RESET ivfflat.probes;
 DROP INDEX items_sq8;
+
+-- product quantization: 4 bytes per 16-dimension row, re-ranked from 100 candidates
+CREATE INDEX items_flat ON items USING ivfflat (v vector_l2_ops) WITH (lists = 2);
+CREATE INDEX items_pq ON items USING ivfflat (v vector_l2_ops) WITH (lists = 2, quantizer = 'pq');
+-- (rows: 20 bytes against 76; the codebook adds a fixed 16 kB, 256 centroids of every dimension)
+SELECT cmp_ok(pg_relation_size('items_pq')::float8 / pg_relation_size('items_flat'), '<', 0.5::float8,
+              'a pq index of 16-dimension rows is less than half the flat one');
+DROP INDEX items_flat, items_pq;
+CREATE INDEX items_pq ON items USING ivfflat (v vector_l2_ops) WITH (lists = 40, quantizer = 'pq');
+SET LOCAL ivfflat.probes = 4;
+SET LOCAL quiver.ivfflat_rerank = 100;
+SELECT cmp_ok(pg_temp.recall('<->'), '>=', 0.95::float8, 'pq L2 recall@10, 4 probes, 100 re-ranked');
+RESET quiver.ivfflat_rerank;
+RESET ivfflat.probes;
+DROP INDEX items_pq;
 
 -- an index built on part of the rows, then filled by inserts: inserted rows go to their
 -- nearest list as built ones do, so one probe finds them as often

@@ -64,15 +64,21 @@ $primary->safe_psql('postgres', qq{
 	INSERT INTO sq SELECT i, $vec_sql FROM generate_series(1, 2000) i;
 	CREATE INDEX sq_v ON sq USING ivfflat (v vector_l2_ops) WITH (lists = 10, quantizer = 'sq8');
 	INSERT INTO sq SELECT i, $vec_sql FROM generate_series(2001, 2500) i;
+	CREATE TABLE pq (id int PRIMARY KEY, v vector($dim));
+	INSERT INTO pq SELECT i, $vec_sql FROM generate_series(1, 2000) i;
+	CREATE INDEX pq_v ON pq USING ivfflat (v vector_l2_ops) WITH (lists = 10, quantizer = 'pq');
+	INSERT INTO pq SELECT i, $vec_sql FROM generate_series(2001, 2500) i;
 });
 sub sq_answers
 {
 	my ($node) = @_;
-	return $node->safe_psql('postgres', "SET enable_seqscan = off; SET ivfflat.probes = 2; "
-		  . "SELECT string_agg(id::text, ',') FROM (SELECT id FROM sq ORDER BY v <-> '$queries[1]', id LIMIT 10) s");
+	return join(';', map {
+		$node->safe_psql('postgres', "SET enable_seqscan = off; SET ivfflat.probes = 2; "
+			  . "SELECT string_agg(id::text, ',') FROM (SELECT id FROM $_ ORDER BY v <-> '$queries[1]', id LIMIT 10) s");
+	} ('sq', 'pq'));
 }
 $primary->wait_for_catchup($standby);
-is(sq_answers($standby), sq_answers($primary), 'standby answers as the primary with sq8 lists');
+is(sq_answers($standby), sq_answers($primary), 'standby answers as the primary with sq8 and pq lists');
 
 # Enough rows to fill the lists' last pages and chain new ones.
 $primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(3001, 6000) i");
@@ -106,7 +112,7 @@ my $sq_before = sq_answers($primary);
 $primary->stop('immediate');
 $primary->start;
 is(answers($primary), $before, 'the same answers after crash recovery');
-is(sq_answers($primary), $sq_before, 'the same sq8 answers after crash recovery');
+is(sq_answers($primary), $sq_before, 'the same sq8 and pq answers after crash recovery');
 all_rows_indexed($primary, 'crash recovery');
 is($primary->safe_psql('postgres', q{
 	INSERT INTO scratch VALUES ('[3,3]');

@@ -28,8 +28,8 @@ SquaredError(const PqCodebook &book, const std::vector<float> &rows, std::size_t
 	std::vector<float> dec(dim);
 	double err = 0;
 	for (std::size_t r = 0; r < n; r++) {
-		PqEncode(book, &rows[r * dim], codes.data());
-		PqDecode(book, codes.data(), dec.data());
+		PqEncode(book.View(), &rows[r * dim], codes.data());
+		PqDecode(book.View(), codes.data(), dec.data());
 		for (std::size_t d = 0; d < dim; d++)
 			err += (dec[d] - rows[r * dim + d]) * static_cast<double>(dec[d] - rows[r * dim + d]);
 	}
@@ -81,12 +81,12 @@ TEST(Pq, TableDistancesEqualDistancesToDecodedRows)
 	p.m = 5;
 	PqCodebook book = PqTrain(rows.data(), n, p);
 	std::vector<float> q = Gaussian(1, dim, 4), l2(p.m * kPqCentroids), dot(p.m * kPqCentroids), dec(dim);
-	PqTable(book, q.data(), true, l2.data());
-	PqTable(book, q.data(), false, dot.data());
+	PqTable(book.View(), q.data(), true, l2.data());
+	PqTable(book.View(), q.data(), false, dot.data());
 	std::vector<std::uint8_t> codes(p.m);
 	for (std::size_t r = 0; r < 50; r++) {
-		PqEncode(book, &rows[r * dim], codes.data());
-		PqDecode(book, codes.data(), dec.data());
+		PqEncode(book.View(), &rows[r * dim], codes.data());
+		PqDecode(book.View(), codes.data(), dec.data());
 		double ref_l2 = 0, ref_dot = 0;
 		for (std::size_t d = 0; d < dim; d++) {
 			ref_l2 += (q[d] - dec[d]) * static_cast<double>(q[d] - dec[d]);
@@ -126,12 +126,12 @@ TEST(Pq, ApproximateRankingFindsNeighbours)
 	PqCodebook book = PqTrain(rows.data(), n, p);
 	std::vector<std::uint8_t> codes(n * p.m);
 	for (std::size_t r = 0; r < n; r++)
-		PqEncode(book, &rows[r * dim], &codes[r * p.m]);
+		PqEncode(book.View(), &rows[r * dim], &codes[r * p.m]);
 	std::vector<float> table(p.m * kPqCentroids);
 	int hits = 0;
 	for (unsigned t = 0; t < 20; t++) {
 		std::vector<float> q = Gaussian(1, dim, 100 + t);
-		PqTable(book, q.data(), true, table.data());
+		PqTable(book.View(), q.data(), true, table.data());
 		std::vector<std::pair<float, std::size_t>> exact(n), approx(n);
 		for (std::size_t r = 0; r < n; r++) {
 			float e = 0;

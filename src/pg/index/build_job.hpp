@@ -40,7 +40,13 @@ RunBuildJob(Job &job, const char *am_name, bool report_progress = true)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	job.Start();
+	try {
+		job.Start();
+	} catch (...) {
+		// A thread that could not be created must not leave this backend deaf to cancels.
+		pthread_sigmask(SIG_SETMASK, &old, nullptr);
+		throw;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, nullptr);
 
 	if (report_progress)

@@ -4,14 +4,16 @@
 //
 // Layout
 // ------
-// Block 0 is the metapage (IvfMetaData after the page header). With quantizer = 'sq8', blocks
-// 1 .. quantizer_pages hold the quantizer: lower[dims] then step[dims] (float32), split over
-// one item per page. The next center_pages blocks, from center_blkno, hold the lists: one
+// Block 0 is the metapage (IvfMetaData after the page header). With a quantizer, blocks
+// 1 .. quantizer_pages hold its parameters as float32, split over one item per page: for sq8
+// lower[dims] then step[dims], for pq the codebook (256 centroids per sub-vector, sub-vector
+// after sub-vector: 256 * dims floats). The next center_pages blocks, from center_blkno, hold the lists: one
 // IvfListTuple per list, in list order, each with the list's centre (in the column's format,
 // full precision, so a query is compared with the centres by the same kernels as with the
 // rows) and the first and insert blocks of its chain of entry pages. Every later block is an
-// entry page of one list: IvfEntryTuples (a heap TID and the vector, or its SQ8 codes: one
-// byte per dimension), and in its special space the next block of the chain. A list's pages
+// entry page of one list: IvfEntryTuples (a heap TID and the vector, or its codes: sq8 one
+// byte per dimension, pq one byte per sub-vector), and in its special space the next block of
+// the chain. A list's pages
 // are written back to back by the build, so a probe reads them sequentially; a list with no
 // rows has no page (InvalidBlockNumber). Codes are approximations: a scan re-ranks the best
 // candidates by their exact distance, read from the table (the index keeps no exact copy).
@@ -56,7 +58,7 @@ inline constexpr std::uint16_t kIvfPageId = 0xFF72;
 inline constexpr BlockNumber kIvfMetaBlock = 0;
 
 // How list entries store their vectors (IvfMetaData::quantizer); never renumber.
-enum IvfQuantizer : std::uint8_t { kIvfQuantizerNone = 0, kIvfQuantizerSq8 = 1 };
+enum IvfQuantizer : std::uint8_t { kIvfQuantizerNone = 0, kIvfQuantizerSq8 = 1, kIvfQuantizerPq = 2 };
 
 inline constexpr int kIvfMinLists = 1;
 inline constexpr int kIvfMaxLists = 32768;
@@ -79,6 +81,8 @@ struct IvfMetaData {
 	std::uint8_t pad;
 	BlockNumber center_blkno; // the first centre page
 	std::uint32_t quantizer_pages;
+	std::uint32_t pq_m;     // pq: sub-vectors (bytes per entry)
+	std::uint32_t pad2;
 	std::uint64_t inserted; // rows added after the build (statistics only)
 };
 
@@ -91,7 +95,10 @@ static_assert(sizeof(IvfListTuple) == 8, "centres must start 8-byte aligned");
 
 struct IvfEntryTuple {
 	ItemPointerData heap_tid;
-	std::uint16_t pad;
+	// Quantized entries: an upper bound of the distance between the stored vector and what
+	// its codes stand for (binary16, rounded up), which turns approximate distances into
+	// lower bounds of exact ones, so a scan can return rows in exact order (ivf_scan.cpp).
+	std::uint16_t error;
 	// followed by the vector: vector_bytes in the column's format, or dims SQ8 codes
 };
 static_assert(sizeof(IvfEntryTuple) == 8, "vectors must start 8-byte aligned");
@@ -132,7 +139,8 @@ ListsPerPage(std::size_t vector_bytes)
 struct IvfOptions {
 	int32 vl_len_;
 	int lists;
-	int quantizer_offset; // string option: 'none' or 'sq8'
+	int quantizer_offset; // string option: 'none', 'sq8' or 'pq'
+	int pq_subvectors;    // pq: sub-vectors; 0 = dims / 4 (rounded up)
 };
 
 // GUCs
@@ -150,8 +158,11 @@ struct IvfContext : IndexValues {
 	int lists;
 	BlockNumber center_blkno;
 	int quantizer;           // IvfQuantizer
-	std::size_t entry_bytes; // what an entry holds after its header: vector_bytes, or dims codes
-	float *sq8_lower;        // sq8: dims each
+	int pq_m;                // pq: sub-vectors
+	std::size_t entry_bytes; // what an entry holds after its header: vector_bytes, or its codes
+	float *quantizer_data;   // the quantizer's parameters (palloc'd), quantizer_floats of them
+	std::size_t quantizer_floats;
+	float *sq8_lower;        // sq8: views into quantizer_data, dims each
 	float *sq8_step;
 };
 
@@ -172,6 +183,7 @@ ListOffset(const IvfContext *ctx, int list)
 void IvfInit();
 int IvfGetLists(Relation index);
 int IvfGetQuantizer(Relation index); // IvfQuantizer of the `quantizer` option
+int IvfGetPqSubvectors(Relation index);
 
 // ---- ivf_pages.cpp ----
 // Describes the index column (ERROR for types ivfflat does not index).
@@ -190,11 +202,13 @@ int IvfNearestList(const IvfContext *ctx, const void *values);
 // fork of unlogged tables); sets the context's metapage fields.
 void IvfWriteEmptyIndex(Relation index, ForkNumber fork, IvfContext *ctx, int lists, const void *centers);
 
-// Sets the quantizer a new index will use, after checking that it suits the column (sq8:
-// vector or halfvec, a plain column, since re-ranking reads the column from the table).
-void IvfCheckQuantizer(IvfContext *ctx, int quantizer);
+// Sets the quantizer a new index will use, after checking that it suits the column (vector
+// or halfvec, a plain column, since re-ranking reads the column from the table); sizes its
+// parameters (quantizer_floats), not yet allocated.
+void IvfCheckQuantizer(IvfContext *ctx, int quantizer, int pq_subvectors);
 
-// Encodes a stored (prepared) vector into its sq8 codes (dims bytes).
-void IvfEncodeSq8(const IvfContext *ctx, const void *values, std::uint8_t *codes);
+// Encodes a stored (prepared) vector into its codes (entry_bytes); returns the error bound to
+// store with them (IvfEntryTuple::error).
+std::uint16_t IvfEncode(const IvfContext *ctx, const void *values, std::uint8_t *codes);
 
 } // namespace quiver::pg::ivf

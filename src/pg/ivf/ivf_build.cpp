@@ -6,8 +6,10 @@
 #include <cstring>
 
 #include "quiver/half.hpp"
+#include "quiver/half.hpp"
 #include "quiver/kmeans.hpp"
 #include "quiver/parallel_for.hpp"
+#include "quiver/pq.hpp"
 #include "quiver/sq8.hpp"
 #include "ivf.hpp"
 #include "../index/build_job.hpp"
@@ -39,6 +41,7 @@ constexpr std::size_t kAssignBatch = 4096;
 // cancel still joins the threads and frees their memory.
 struct CoreObjects {
 	core::KmeansJob *kmeans;
+	core::PqTrainJob *pq;
 	core::ParallelFor *assign;
 };
 
@@ -48,6 +51,8 @@ FreeCoreObjects(void *arg)
 	auto *objs = static_cast<CoreObjects *>(arg);
 	delete objs->kmeans;
 	objs->kmeans = nullptr;
+	delete objs->pq;
+	objs->pq = nullptr;
 	delete objs->assign;
 	objs->assign = nullptr;
 }
@@ -66,6 +71,7 @@ struct BuildState {
 	float *sq8_lo;
 	float *sq8_hi;
 	float *samples;
+	float *raw_samples; // pq with inner product: the samples before normalization
 	std::size_t sample_cap;
 	std::size_t sampled;
 	std::uint64_t seen;
@@ -167,8 +173,11 @@ SampleCallback(Relation, ItemPointer, Datum *values, bool *isnull, bool, void *s
 			std::size_t slot = bs->sampled < bs->sample_cap
 			                       ? bs->sampled++
 			                       : static_cast<std::size_t>(pg_prng_uint64_range(&bs->prng, 0, bs->seen));
-			if (slot < bs->sample_cap)
+			if (slot < bs->sample_cap) {
 				memcpy(bs->samples + slot * bs->width, row, sizeof(float) * bs->width);
+				if (bs->raw_samples != nullptr)
+					IndexWidenVector(&bs->ctx, stored, bs->raw_samples + slot * bs->width);
+			}
 			bs->seen++;
 		}
 	}
@@ -192,6 +201,10 @@ SampleRows(BuildState *bs, Relation heap, Relation index, IndexInfo *index_info)
 	std::size_t fit = budget > center_bytes ? (budget - center_bytes) / row_bytes : 0;
 	bs->sample_cap = std::max<std::size_t>(std::min(target, fit), std::min<std::size_t>(target, bs->lists_option));
 	bs->samples = static_cast<float *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(float) * bs->width * bs->sample_cap));
+	// Codebooks quantize the stored vectors, which inner product does not normalize.
+	if (bs->ctx.quantizer == kIvfQuantizerPq && bs->normalize)
+		bs->raw_samples =
+		    static_cast<float *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(float) * bs->width * bs->sample_cap));
 	pg_prng_seed(&bs->prng, 42);
 	if (bs->ctx.quantizer == kIvfQuantizerSq8) {
 		bs->sq8_lo = static_cast<float *>(palloc(sizeof(float) * bs->width));
@@ -203,10 +216,33 @@ SampleRows(BuildState *bs, Relation heap, Relation index, IndexInfo *index_info)
 	}
 	table_index_build_scan(heap, index, index_info, true, true, SampleCallback, bs, nullptr);
 	if (bs->ctx.quantizer == kIvfQuantizerSq8) {
-		bs->ctx.sq8_lower = static_cast<float *>(palloc(sizeof(float) * bs->width));
-		bs->ctx.sq8_step = static_cast<float *>(palloc(sizeof(float) * bs->width));
+		bs->ctx.quantizer_data = static_cast<float *>(palloc(sizeof(float) * bs->ctx.quantizer_floats));
+		bs->ctx.sq8_lower = bs->ctx.quantizer_data;
+		bs->ctx.sq8_step = bs->ctx.quantizer_data + bs->width;
 		core::Sq8FromRange(bs->sq8_lo, bs->sq8_hi, bs->width, bs->ctx.sq8_lower, bs->ctx.sq8_step);
 	}
+}
+
+// pq: the codebooks, trained on the samples (zero without rows: every code 0 until a REINDEX).
+void
+TrainPq(BuildState *bs)
+{
+	bs->ctx.quantizer_data =
+	    static_cast<float *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(float) * bs->ctx.quantizer_floats));
+	memset(bs->ctx.quantizer_data, 0, sizeof(float) * bs->ctx.quantizer_floats);
+	if (bs->sampled == 0)
+		return;
+	core::PqParams params;
+	params.dim = bs->width;
+	params.m = static_cast<std::size_t>(bs->ctx.pq_m);
+	params.threads = bs->threads;
+	params.seed = 42;
+	bs->objs->pq = new core::PqTrainJob(bs->raw_samples != nullptr ? bs->raw_samples : bs->samples, bs->sampled, params);
+	RunBuildJob(*bs->objs->pq, "ivfflat", false);
+	const std::vector<float> &data = bs->objs->pq->Result().Data();
+	memcpy(bs->ctx.quantizer_data, data.data(), sizeof(float) * bs->ctx.quantizer_floats);
+	delete bs->objs->pq;
+	bs->objs->pq = nullptr;
 }
 
 // Trains the centres on the samples (or makes one zero centre when there are none).
@@ -253,6 +289,20 @@ ComputeCenters(BuildState *bs)
 	bs->samples = nullptr;
 }
 
+// What a row carries through the sort: its codes after their error bound (2 bytes) when the
+// lists are quantized, else its stored vector.
+std::size_t
+PayloadBytes(const BuildState *bs)
+{
+	return bs->ctx.entry_bytes + (bs->ctx.quantizer != kIvfQuantizerNone ? sizeof(std::uint16_t) : 0);
+}
+
+bool
+PqEncodesInBatch(const BuildState *bs)
+{
+	return bs->ctx.quantizer == kIvfQuantizerPq && !bs->normalize;
+}
+
 void
 FlushBatch(BuildState *bs)
 {
@@ -262,23 +312,37 @@ FlushBatch(BuildState *bs)
 	const float *rows = bs->batch_f;
 	std::int32_t *out = bs->batch_lists;
 	std::size_t k = static_cast<std::size_t>(bs->lists), width = bs->width;
+	// pq codes of the batch's rows (encoding costs as much as the assignment) when the widened
+	// rows are the stored ones, i.e. not normalized for inner product (AssignCallback encodes
+	// those itself).
+	core::PqView book{width, static_cast<std::size_t>(bs->ctx.pq_m), bs->ctx.quantizer_data};
+	bool encode = PqEncodesInBatch(bs);
+	auto *payloads = reinterpret_cast<std::uint8_t *>(bs->batch_values);
+	std::size_t payload_bytes = PayloadBytes(bs);
 	bs->objs->assign = new core::ParallelFor(bs->batch_n, bs->threads, [=](std::size_t i) {
 		out[i] = core::NearestCenter(centers, k, rows + i * width, width);
+		if (encode) {
+			std::uint8_t *payload = payloads + i * payload_bytes;
+			core::PqEncode(book, rows + i * width, payload + sizeof(std::uint16_t));
+			std::uint16_t error =
+			    core::FloatToHalfUp(core::PqError(book, rows + i * width, payload + sizeof(std::uint16_t)));
+			memcpy(payload, &error, sizeof error);
+		}
 	});
 	RunBuildJob(*bs->objs->assign, "ivfflat", false);
 	delete bs->objs->assign;
 	bs->objs->assign = nullptr;
 
 	// One sort tuple per row: (list, heap TID, stored vector as bytea).
-	bytea *value = static_cast<bytea *>(palloc(VARHDRSZ + bs->ctx.entry_bytes));
-	SET_VARSIZE(value, VARHDRSZ + bs->ctx.entry_bytes);
+	bytea *value = static_cast<bytea *>(palloc(VARHDRSZ + payload_bytes));
+	SET_VARSIZE(value, VARHDRSZ + payload_bytes);
 	for (std::size_t i = 0; i < bs->batch_n; i++) {
 		ExecClearTuple(bs->slot);
 		bs->slot->tts_values[0] = Int32GetDatum(bs->batch_lists[i]);
 		bs->slot->tts_isnull[0] = false;
 		bs->slot->tts_values[1] = PointerGetDatum(&bs->batch_tids[i]);
 		bs->slot->tts_isnull[1] = false;
-		memcpy(VARDATA(value), bs->batch_values + i * bs->ctx.entry_bytes, bs->ctx.entry_bytes);
+		memcpy(VARDATA(value), bs->batch_values + i * payload_bytes, payload_bytes);
 		bs->slot->tts_values[2] = PointerGetDatum(value);
 		bs->slot->tts_isnull[2] = false;
 		ExecStoreVirtualTuple(bs->slot);
@@ -293,32 +357,40 @@ FlushBatch(BuildState *bs)
 void
 AssignCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void *state)
 {
-	auto *bs = static_cast<BuildState *>(state);
-	bs->reltuples++;
-	// The entry's payload: the stored vector itself, or its sq8 codes.
-	char *entry = bs->batch_values + bs->batch_n * bs->ctx.entry_bytes;
-	MemoryContext old = MemoryContextSwitchTo(bs->tmp_ctx);
-	char *stored = bs->ctx.quantizer == kIvfQuantizerSq8 ? static_cast<char *>(palloc(bs->ctx.vector_bytes)) : entry;
-	bool indexed = RowValues(bs, values, isnull, stored);
-	if (indexed) {
-		Widen(bs, stored, bs->batch_f + bs->batch_n * bs->width);
-		if (bs->ctx.quantizer == kIvfQuantizerSq8)
-			IvfEncodeSq8(&bs->ctx, stored, reinterpret_cast<std::uint8_t *>(entry));
-	}
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(bs->tmp_ctx);
-	if (!indexed)
-		return;
-	bs->batch_tids[bs->batch_n] = *tid;
-	if (++bs->batch_n == kAssignBatch)
-		FlushBatch(bs);
+	// Called from PostgreSQL's C code: no C++ exception (a thread error rethrown by a batch)
+	// may unwind through it.
+	quiver::pg::Guarded([&] {
+		auto *bs = static_cast<BuildState *>(state);
+		bs->reltuples++;
+		// The entry's payload: the stored vector itself, or its sq8 codes.
+		char *entry = bs->batch_values + bs->batch_n * PayloadBytes(bs);
+		MemoryContext old = MemoryContextSwitchTo(bs->tmp_ctx);
+		bool quantized = bs->ctx.quantizer != kIvfQuantizerNone;
+		char *stored = quantized ? static_cast<char *>(palloc(bs->ctx.vector_bytes)) : entry;
+		bool indexed = RowValues(bs, values, isnull, stored);
+		if (indexed) {
+			Widen(bs, stored, bs->batch_f + bs->batch_n * bs->width);
+			if (quantized && !PqEncodesInBatch(bs)) {
+				std::uint16_t error =
+				    IvfEncode(&bs->ctx, stored, reinterpret_cast<std::uint8_t *>(entry + sizeof(std::uint16_t)));
+				memcpy(entry, &error, sizeof error);
+			}
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(bs->tmp_ctx);
+		if (!indexed)
+			return;
+		bs->batch_tids[bs->batch_n] = *tid;
+		if (++bs->batch_n == kAssignBatch)
+			FlushBatch(bs);
+	});
 }
 
 void
 AssignRows(BuildState *bs, Relation heap, Relation index, IndexInfo *index_info)
 {
 	bs->batch_f = static_cast<float *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(float) * bs->width * kAssignBatch));
-	bs->batch_values = static_cast<char *>(MemoryContextAllocHuge(bs->build_ctx, bs->ctx.entry_bytes * kAssignBatch));
+	bs->batch_values = static_cast<char *>(MemoryContextAllocHuge(bs->build_ctx, PayloadBytes(bs) * kAssignBatch));
 	bs->batch_tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * kAssignBatch));
 	bs->batch_lists = static_cast<std::int32_t *>(palloc(sizeof(std::int32_t) * kAssignBatch));
 
@@ -377,7 +449,12 @@ WriteLists(BuildState *bs, Relation index)
 		int list = DatumGetInt32(slot_getattr(bs->sorted_slot, 1, &isnull));
 		entry->heap_tid = *reinterpret_cast<ItemPointer>(DatumGetPointer(slot_getattr(bs->sorted_slot, 2, &isnull)));
 		bytea *value = DatumGetByteaPP(slot_getattr(bs->sorted_slot, 3, &isnull));
-		memcpy(EntryValues(entry), VARDATA_ANY(value), bs->ctx.entry_bytes);
+		if (bs->ctx.quantizer != kIvfQuantizerNone) {
+			memcpy(&entry->error, VARDATA_ANY(value), sizeof entry->error);
+			memcpy(EntryValues(entry), VARDATA_ANY(value) + sizeof entry->error, bs->ctx.entry_bytes);
+		} else {
+			memcpy(EntryValues(entry), VARDATA_ANY(value), bs->ctx.entry_bytes);
+		}
 
 		if (image_list >= 0 && (list != image_list || PageGetFreeSpace(image) < MAXALIGN(entry_size))) {
 			write_image(list == image_list);
@@ -423,7 +500,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 	bs.lists_option = IvfGetLists(index);
-	IvfCheckQuantizer(&bs.ctx, IvfGetQuantizer(index));
+	IvfCheckQuantizer(&bs.ctx, IvfGetQuantizer(index), IvfGetPqSubvectors(index));
 	bs.threads = BuildThreads(0);
 	bs.width = static_cast<std::size_t>(bs.ctx.dims);
 	bs.normalize = bs.ctx.metric == core::Metric::InnerProduct;
@@ -450,6 +527,8 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	if (bs.sampled < static_cast<std::size_t>(bs.lists_option))
 		ereport(NOTICE, (errmsg("ivfflat index created with little data"), errdetail("This will cause low recall."),
 		                 errhint("Drop the index until the table has more data.")));
+	if (bs.ctx.quantizer == kIvfQuantizerPq)
+		TrainPq(&bs);
 	ComputeCenters(&bs);
 	IvfWriteEmptyIndex(index, MAIN_FORKNUM, &bs.ctx, bs.lists, bs.centers);
 	INSTR_TIME_SET_CURRENT(t2);
@@ -502,13 +581,11 @@ ivfflatbuildempty(Relation index)
 	quiver::pg::Guarded([&] {
 		IvfContext ctx;
 		IvfInitContext(&ctx, index);
-		IvfCheckQuantizer(&ctx, IvfGetQuantizer(index));
-		if (ctx.quantizer == kIvfQuantizerSq8) {
-			// No rows to learn ranges from: every code 0 until a REINDEX (re-ranking still
-			// orders what the probed lists hold).
-			ctx.sq8_lower = static_cast<float *>(palloc0(sizeof(float) * static_cast<std::size_t>(ctx.dims)));
-			ctx.sq8_step = static_cast<float *>(palloc0(sizeof(float) * static_cast<std::size_t>(ctx.dims)));
-		}
+		IvfCheckQuantizer(&ctx, IvfGetQuantizer(index), IvfGetPqSubvectors(index));
+		// No rows to learn from: every code 0 until a REINDEX (re-ranking still orders what
+		// the probed lists hold).
+		if (ctx.quantizer_floats > 0)
+			ctx.quantizer_data = static_cast<float *>(palloc0(sizeof(float) * ctx.quantizer_floats));
 		char *center = static_cast<char *>(palloc0(ctx.vector_bytes));
 		IvfWriteEmptyIndex(index, INIT_FORKNUM, &ctx, 1, center);
 		// An unlogged index's init fork must reach the WAL even though its main fork never

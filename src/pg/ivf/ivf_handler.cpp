@@ -33,6 +33,8 @@ ParseQuantizer(const char *value)
 		return kIvfQuantizerNone;
 	if (strcmp(value, "sq8") == 0)
 		return kIvfQuantizerSq8;
+	if (strcmp(value, "pq") == 0)
+		return kIvfQuantizerPq;
 	return -1;
 }
 
@@ -41,7 +43,7 @@ ValidateQuantizer(const char *value)
 {
 	if (ParseQuantizer(value) < 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid value for quantizer: \"%s\"", value),
-		                errdetail("Valid values are \"none\" and \"sq8\".")));
+		                errdetail("Valid values are \"none\", \"sq8\" and \"pq\".")));
 }
 
 const struct config_enum_entry iterative_scan_options[] = {
@@ -58,8 +60,10 @@ IvfInit()
 	ivf_relopt_kind = add_reloption_kind();
 	add_int_reloption(ivf_relopt_kind, "lists", "Number of inverted lists", kIvfDefaultLists, kIvfMinLists,
 	                  kIvfMaxLists, AccessExclusiveLock);
-	add_string_reloption(ivf_relopt_kind, "quantizer", "How list entries store vectors: none or sq8", "none",
+	add_string_reloption(ivf_relopt_kind, "quantizer", "How list entries store vectors: none, sq8 or pq", "none",
 	                     ValidateQuantizer, AccessExclusiveLock);
+	add_int_reloption(ivf_relopt_kind, "pq_subvectors", "Sub-vectors of product quantization (0: dimensions / 4)", 0,
+	                  0, kIndexMaxHalfDim, AccessExclusiveLock);
 
 	DefineCustomIntVariable("ivfflat.probes", "Sets the number of probes", "Valid range is 1..lists.",
 	                        &ivfflat_probes, 1, 1, kIvfMaxProbes, PGC_USERSET, 0, nullptr, nullptr, nullptr);
@@ -92,6 +96,13 @@ IvfGetQuantizer(Relation index)
 	return ParseQuantizer(reinterpret_cast<const char *>(opts) + opts->quantizer_offset);
 }
 
+int
+IvfGetPqSubvectors(Relation index)
+{
+	auto *opts = reinterpret_cast<IvfOptions *>(index->rd_options);
+	return opts != nullptr ? opts->pq_subvectors : 0;
+}
+
 } // namespace quiver::pg::ivf
 
 using namespace quiver::pg::ivf;
@@ -118,6 +129,7 @@ ivfflatoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 	    {"lists", RELOPT_TYPE_INT, offsetof(IvfOptions, lists)},
 	    {"quantizer", RELOPT_TYPE_STRING, offsetof(IvfOptions, quantizer_offset)},
+	    {"pq_subvectors", RELOPT_TYPE_INT, offsetof(IvfOptions, pq_subvectors)},
 	};
 	return static_cast<bytea *>(
 	    build_reloptions(reloptions, validate, ivf_relopt_kind, sizeof(IvfOptions), tab, lengthof(tab)));

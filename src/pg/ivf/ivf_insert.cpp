@@ -158,13 +158,14 @@ ivfflatinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		std::size_t entry_size = EntryTupleSize(ctx.entry_bytes);
 		auto *entry = static_cast<IvfEntryTuple *>(palloc0(entry_size));
 		entry->heap_tid = *heap_tid;
-		void *stored = ctx.quantizer == kIvfQuantizerSq8 ? palloc(ctx.vector_bytes) : EntryValues(entry);
+		bool quantized = ctx.quantizer != kIvfQuantizerNone;
+		void *stored = quantized ? palloc(ctx.vector_bytes) : EntryValues(entry);
 		IndexDatumValues(&ctx, values[0], stored);
 		if (IndexPrepareVector(&ctx, stored)) {
-			// The list is chosen by the exact vector, as in the build; sq8 stores its codes.
+			// The list is chosen by the exact vector, as in the build; a quantizer stores codes.
 			int list = IvfNearestList(&ctx, stored);
-			if (ctx.quantizer == kIvfQuantizerSq8)
-				IvfEncodeSq8(&ctx, stored, reinterpret_cast<std::uint8_t *>(EntryValues(entry)));
+			if (quantized)
+				entry->error = IvfEncode(&ctx, stored, reinterpret_cast<std::uint8_t *>(EntryValues(entry)));
 			InsertEntry(&ctx, list, entry, entry_size);
 		}
 

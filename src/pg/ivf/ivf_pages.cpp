@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "quiver/half.hpp"
+#include "quiver/pq.hpp"
 #include "quiver/sq8.hpp"
 #include "ivf.hpp"
 
@@ -22,7 +24,10 @@ IvfInitContext(IvfContext *ctx, Relation index)
 	ctx->lists = 0;
 	ctx->center_blkno = InvalidBlockNumber;
 	ctx->quantizer = kIvfQuantizerNone;
+	ctx->pq_m = 0;
 	ctx->entry_bytes = ctx->vector_bytes;
+	ctx->quantizer_data = nullptr;
+	ctx->quantizer_floats = 0;
 	ctx->sq8_lower = nullptr;
 	ctx->sq8_step = nullptr;
 }
@@ -33,8 +38,9 @@ namespace {
 std::size_t
 QuantizerFloatsPerPage()
 {
+	// PageAddItem stores the item MAXALIGNed: round the room down to whole MAXALIGN units.
 	std::size_t usable = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(IndexPageOpaque)) - sizeof(ItemIdData);
-	return usable / sizeof(float);
+	return (usable / MAXIMUM_ALIGNOF * MAXIMUM_ALIGNOF) / sizeof(float);
 }
 
 void SetMetaFields(IvfContext *ctx, const IvfMetaData &meta);
@@ -81,10 +87,10 @@ IvfLoadMeta(IvfContext *ctx)
 	IvfMetaData meta;
 	IvfReadMeta(ctx->index, &meta);
 	SetMetaFields(ctx, meta);
-	if (ctx->quantizer != kIvfQuantizerSq8)
+	if (ctx->quantizer == kIvfQuantizerNone)
 		return meta;
-	// The quantizer: 2 * dims floats over quantizer_pages pages.
-	std::size_t total = 2 * static_cast<std::size_t>(ctx->dims), done = 0;
+	// The quantizer's parameters over quantizer_pages pages.
+	std::size_t total = ctx->quantizer_floats, done = 0;
 	auto *floats = static_cast<float *>(palloc(sizeof(float) * total));
 	for (BlockNumber blkno = 1; blkno <= meta.quantizer_pages; blkno++) {
 		Buffer buf = ReadBuffer(ctx->index, blkno);
@@ -105,35 +111,60 @@ IvfLoadMeta(IvfContext *ctx)
 	if (done != total)
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 		                errmsg("index \"%s\" has an incomplete quantizer", RelationGetRelationName(ctx->index))));
-	ctx->sq8_lower = floats;
-	ctx->sq8_step = floats + ctx->dims;
+	ctx->quantizer_data = floats;
+	if (ctx->quantizer == kIvfQuantizerSq8) {
+		ctx->sq8_lower = floats;
+		ctx->sq8_step = floats + ctx->dims;
+	}
 	return meta;
 }
 
 void
-IvfCheckQuantizer(IvfContext *ctx, int quantizer)
+IvfCheckQuantizer(IvfContext *ctx, int quantizer, int pq_subvectors)
 {
 	ctx->quantizer = quantizer;
 	ctx->entry_bytes = ctx->vector_bytes;
-	if (quantizer != kIvfQuantizerSq8)
+	ctx->quantizer_floats = 0;
+	if (quantizer == kIvfQuantizerNone)
 		return;
+	const char *name = quantizer == kIvfQuantizerSq8 ? "sq8" : "pq";
 	if (ctx->value_size != 4 && ctx->value_size != 2)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-		                errmsg("quantizer \"sq8\" needs a vector or halfvec column")));
+		                errmsg("quantizer \"%s\" needs a vector or halfvec column", name)));
 	if (ctx->index->rd_index->indkey.values[0] == 0)
 		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-		                errmsg("quantizer \"sq8\" needs an index on a column, not an expression"),
+		                errmsg("quantizer \"%s\" needs an index on a column, not an expression", name),
 		                errdetail("Scans re-rank candidates by the column's exact value, read from the table.")));
-	ctx->entry_bytes = static_cast<std::size_t>(ctx->dims);
+	if (quantizer == kIvfQuantizerSq8) {
+		ctx->entry_bytes = static_cast<std::size_t>(ctx->dims);
+		ctx->quantizer_floats = 2 * static_cast<std::size_t>(ctx->dims);
+		return;
+	}
+	if (pq_subvectors > ctx->dims)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+		                errmsg("pq_subvectors cannot be more than the %d dimensions of the column", ctx->dims)));
+	ctx->pq_m = pq_subvectors > 0 ? pq_subvectors : (ctx->dims + 3) / 4;
+	ctx->entry_bytes = static_cast<std::size_t>(ctx->pq_m);
+	ctx->quantizer_floats = core::kPqCentroids * static_cast<std::size_t>(ctx->dims);
 }
 
-void
-IvfEncodeSq8(const IvfContext *ctx, const void *values, std::uint8_t *codes)
+std::uint16_t
+IvfEncode(const IvfContext *ctx, const void *values, std::uint8_t *codes)
 {
-	auto *x = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
+	auto dims = static_cast<std::size_t>(ctx->dims);
+	auto *x = static_cast<float *>(palloc(sizeof(float) * dims));
 	IndexWidenVector(ctx, values, x);
-	core::Sq8Encode(ctx->sq8_lower, ctx->sq8_step, x, static_cast<std::size_t>(ctx->dims), codes);
+	float error;
+	if (ctx->quantizer == kIvfQuantizerSq8) {
+		core::Sq8Encode(ctx->sq8_lower, ctx->sq8_step, x, dims, codes);
+		error = core::Sq8Error(ctx->sq8_lower, ctx->sq8_step, x, codes, dims);
+	} else {
+		core::PqView book{dims, static_cast<std::size_t>(ctx->pq_m), ctx->quantizer_data};
+		core::PqEncode(book, x, codes);
+		error = core::PqError(book, x, codes);
+	}
 	pfree(x);
+	return core::FloatToHalfUp(error);
 }
 
 IvfListTuple *
@@ -183,11 +214,29 @@ SetMetaFields(IvfContext *ctx, const IvfMetaData &meta)
 	ctx->lists = static_cast<int>(meta.lists);
 	ctx->center_blkno = meta.center_blkno;
 	ctx->quantizer = meta.quantizer;
-	if (ctx->quantizer != kIvfQuantizerNone && ctx->quantizer != kIvfQuantizerSq8)
+	ctx->pq_m = static_cast<int>(meta.pq_m);
+	auto dims = static_cast<std::size_t>(ctx->dims);
+	switch (ctx->quantizer) {
+	case kIvfQuantizerNone:
+		ctx->entry_bytes = ctx->vector_bytes;
+		ctx->quantizer_floats = 0;
+		break;
+	case kIvfQuantizerSq8:
+		ctx->entry_bytes = dims;
+		ctx->quantizer_floats = 2 * dims;
+		break;
+	case kIvfQuantizerPq:
+		if (ctx->pq_m < 1 || ctx->pq_m > ctx->dims)
+			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+			                errmsg("index \"%s\" has %d pq sub-vectors", RelationGetRelationName(ctx->index), ctx->pq_m)));
+		ctx->entry_bytes = static_cast<std::size_t>(ctx->pq_m);
+		ctx->quantizer_floats = core::kPqCentroids * dims;
+		break;
+	default:
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 		                errmsg("index \"%s\" has unknown quantizer %d", RelationGetRelationName(ctx->index),
 		                       ctx->quantizer)));
-	ctx->entry_bytes = ctx->quantizer == kIvfQuantizerSq8 ? static_cast<std::size_t>(ctx->dims) : ctx->vector_bytes;
+	}
 }
 
 } // namespace
@@ -196,7 +245,7 @@ void
 IvfWriteEmptyIndex(Relation index, ForkNumber fork, IvfContext *ctx, int lists, const void *centers)
 {
 	int center_pages = (lists + ctx->per_page - 1) / ctx->per_page;
-	std::size_t quantizer_floats = ctx->quantizer == kIvfQuantizerSq8 ? 2 * static_cast<std::size_t>(ctx->dims) : 0;
+	std::size_t quantizer_floats = ctx->quantizer_floats;
 	std::size_t per_page = QuantizerFloatsPerPage();
 	auto quantizer_pages = static_cast<std::uint32_t>((quantizer_floats + per_page - 1) / per_page);
 
@@ -216,6 +265,7 @@ IvfWriteEmptyIndex(Relation index, ForkNumber fork, IvfContext *ctx, int lists, 
 	meta->value_size = static_cast<std::uint8_t>(ctx->value_size);
 	meta->quantizer = static_cast<std::uint8_t>(ctx->quantizer);
 	meta->quantizer_pages = quantizer_pages;
+	meta->pq_m = static_cast<std::uint32_t>(ctx->pq_m);
 	meta->center_blkno = 1 + quantizer_pages;
 	// pd_lower must cover the metadata, or a full-page image would drop it as a hole.
 	reinterpret_cast<PageHeader>(page)->pd_lower =
@@ -224,23 +274,18 @@ IvfWriteEmptyIndex(Relation index, ForkNumber fork, IvfContext *ctx, int lists, 
 	MarkBufferDirty(buf);
 	UnlockReleaseBuffer(buf);
 
-	// The quantizer, lower[] then step[], chunked one item per page.
+	// The quantizer's parameters, chunked one item per page.
 	for (std::size_t done = 0; done < quantizer_floats;) {
 		std::size_t chunk = std::min(per_page, quantizer_floats - done);
-		auto *floats = static_cast<float *>(palloc(chunk * sizeof(float)));
-		for (std::size_t i = 0; i < chunk; i++) {
-			std::size_t at = done + i;
-			floats[i] = at < static_cast<std::size_t>(ctx->dims) ? ctx->sq8_lower[at] : ctx->sq8_step[at - ctx->dims];
-		}
+		const float *floats = ctx->quantizer_data + done;
 		buf = NewIndexBuffer(index, fork);
 		page = BufferGetPage(buf);
 		InitIndexPage(page, kIvfPageId);
-		if (PageAddItem(page, reinterpret_cast<Item>(floats), chunk * sizeof(float), InvalidOffsetNumber, false, false) !=
-		    FirstOffsetNumber)
+		if (PageAddItem(page, reinterpret_cast<Item>(const_cast<float *>(floats)), chunk * sizeof(float),
+		                InvalidOffsetNumber, false, false) != FirstOffsetNumber)
 			elog(ERROR, "ivfflat: failed to add the quantizer to block %u", BufferGetBlockNumber(buf));
 		MarkBufferDirty(buf);
 		UnlockReleaseBuffer(buf);
-		pfree(floats);
 		done += chunk;
 	}
 

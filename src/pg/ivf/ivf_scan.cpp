@@ -6,14 +6,21 @@
 // scan that runs out of rows (a filter rejected them) probes the next `probes` lists, up to
 // ivfflat.max_probes lists in all. Distances are exact, so the executor needs no recheck.
 //
-// With compressed lists (quantizer = 'sq8') the distances to the entries are approximate: the
-// nearest quiver.ivfflat_rerank candidates by that distance are re-ranked by their exact
-// distance, computed from the column's value fetched from the table with the scan's snapshot
-// (a candidate the snapshot cannot see is dropped: the executor would not return it either),
-// and handed out in that order; then the next ones. Within a window the order is exact.
+// With compressed lists (quantizer = 'sq8' or 'pq') an entry's distance is known only
+// approximately, but each entry stores an upper bound e of the distance between its vector
+// and what its codes stand for, which makes a lower bound of its exact distance: for L2
+// (max(0, sqrt(approx) - e))^2, for inner product and cosine approx - |q| e. Candidates are
+// taken in order of that bound, quiver.ivfflat_rerank at a time, and re-ranked by their exact
+// distance (the column's value fetched from the table with the scan's snapshot; a candidate
+// the snapshot cannot see is dropped, as the executor would drop it) into a heap; a row is
+// handed out once its exact distance is no larger than the next candidate's bound. So rows
+// come in exact order within the probed lists, with as few heap fetches as the bounds allow.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
+#include "quiver/half.hpp"
+#include "quiver/pq.hpp"
 #include "quiver/sq8.hpp"
 #include "ivf.hpp"
 
@@ -53,6 +60,7 @@ struct ScanState {
 	MemoryContext search_ctx; // reset on every rescan
 	void *query;              // in the index's value format
 	core::Sq8Query *sq8;      // sq8: the query's tables (owned through search_ctx's callback)
+	float *pq_table;          // pq: the query's table (pq_m * 256 floats)
 	bool started;
 	int probes;     // lists per batch
 	int max_probes; // lists in all
@@ -61,10 +69,12 @@ struct ScanState {
 	ScanItem *items;
 	std::size_t n_items;
 	std::size_t cap_items;
-	// sq8 re-ranking: the current window, exact distances, nearest first
-	ScanItem *ranked_window;
-	int n_window;
-	int next_window;
+	// Quantized lists: items hold lower bounds; the re-ranked rows wait in `exact` (a heap).
+	float query_norm;
+	int rerank; // quiver.ivfflat_rerank when the scan started
+	ScanItem *exact;
+	std::size_t n_exact;
+	std::size_t cap_exact;
 	IndexFetchTableData *fetch; // kept across rescans, ended with the scan
 	TupleTableSlot *slot;
 	MemoryContext rerank_ctx; // per window
@@ -78,19 +88,30 @@ FreeSq8Query(void *arg)
 	so->sq8 = nullptr;
 }
 
-// The approximate distance to an entry's codes, in the operator's order.
+// A lower bound of the exact distance (in the operator's order) of an entry, from its codes
+// and its error bound.
 float
-Sq8EntryDistance(const ScanState *so, const std::uint8_t *codes)
+QuantizedLowerBound(const ScanState *so, const IvfEntryTuple *entry)
 {
-	float d = core::Sq8Distance(*so->sq8, codes);
+	const auto *codes = reinterpret_cast<const std::uint8_t *>(entry + 1);
+	float d = so->sq8 != nullptr ? core::Sq8Distance(*so->sq8, codes)
+	                             : core::PqTableDistance(so->pq_table, codes, static_cast<std::size_t>(so->ctx.pq_m));
+	float error = core::HalfToFloat(entry->error);
+	float bound;
 	switch (so->ctx.metric) {
 	case core::Metric::InnerProduct:
-		return -d;
+		bound = -d - so->query_norm * error;
+		break;
 	case core::Metric::Cosine:
-		return 1.0f - d;
-	default:
-		return d;
+		bound = 1.0f - d - so->query_norm * error;
+		break;
+	default: {
+		float root = std::sqrt(std::max(d, 0.0f)) - error;
+		bound = root > 0 ? root * root : 0.0f;
 	}
+	}
+	// The table sums and the exact kernels round differently: keep a margin of float error.
+	return bound - 1e-5f * (std::fabs(bound) + 1.0f);
 }
 
 void
@@ -153,7 +174,7 @@ ProbeList(ScanState *so, int list)
 	UnlockReleaseBuffer(buf);
 
 	std::size_t entry_size = EntryTupleSize(so->ctx.entry_bytes);
-	bool sq8 = so->ctx.quantizer == kIvfQuantizerSq8;
+	bool quantized = so->ctx.quantizer != kIvfQuantizerNone;
 	while (blkno != InvalidBlockNumber) {
 		CHECK_FOR_INTERRUPTS();
 		buf = ReadBuffer(so->ctx.index, blkno);
@@ -174,8 +195,8 @@ ProbeList(ScanState *so, int list)
 				                errmsg("index \"%s\" block %u item %u is not an entry",
 				                       RelationGetRelationName(so->ctx.index), blkno, off)));
 			auto *entry = reinterpret_cast<IvfEntryTuple *>(PageGetItem(page, item));
-			float distance = sq8 ? Sq8EntryDistance(so, reinterpret_cast<const std::uint8_t *>(EntryValues(entry)))
-			                     : IndexDistance(&so->ctx, so->query, EntryValues(entry));
+			float distance = quantized ? QuantizedLowerBound(so, entry)
+			                           : IndexDistance(&so->ctx, so->query, EntryValues(entry));
 			AddItem(so, distance, &entry->heap_tid);
 		}
 		BlockNumber next = opaque->next_blkno;
@@ -184,14 +205,11 @@ ProbeList(ScanState *so, int list)
 	}
 }
 
-// sq8: the next window of candidates (nearest by approximate distance), ranked by their exact
-// distance; false when the probed lists have no candidate left.
-bool
-RerankWindow(ScanState *so, IndexScanDesc scan)
+// Quantized lists: re-ranks the next `rerank` candidates (lowest bounds first) by their exact
+// distance into the `exact` heap.
+void
+RerankNext(ScanState *so, IndexScanDesc scan)
 {
-	if (so->ranked_window == nullptr)
-		so->ranked_window = static_cast<ScanItem *>(
-		    MemoryContextAllocHuge(so->search_ctx, sizeof(ScanItem) * static_cast<std::size_t>(ivfflat_rerank)));
 	if (so->fetch == nullptr) {
 		// Scan-lifetime objects, in the scan's own context (not search_ctx, reset on rescan).
 		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
@@ -201,10 +219,9 @@ RerankWindow(ScanState *so, IndexScanDesc scan)
 		MemoryContextSwitchTo(old);
 	}
 	AttrNumber attnum = so->ctx.index->rd_index->indkey.values[0];
-	so->n_window = so->next_window = 0;
 	MemoryContext old = MemoryContextSwitchTo(so->rerank_ctx);
 	void *values = palloc(so->ctx.vector_bytes);
-	while (so->n_window < ivfflat_rerank && so->n_items > 0) {
+	for (int taken = 0; taken < so->rerank && so->n_items > 0; taken++) {
 		std::pop_heap(so->items, so->items + so->n_items, Farther);
 		so->n_items--;
 		ItemPointerData tid = so->items[so->n_items].tid;
@@ -217,16 +234,21 @@ RerankWindow(ScanState *so, IndexScanDesc scan)
 			continue;
 		IndexDatumValues(&so->ctx, datum, values);
 		IndexPrepareVector(&so->ctx, values);
-		so->ranked_window[so->n_window].distance = IndexDistance(&so->ctx, so->query, values);
-		so->ranked_window[so->n_window].tid = so->items[so->n_items].tid;
-		so->n_window++;
+		float distance = IndexDistance(&so->ctx, so->query, values);
 		ExecClearTuple(so->slot);
+		if (so->n_exact == so->cap_exact) {
+			so->cap_exact = so->cap_exact == 0 ? 256 : so->cap_exact * 2;
+			so->exact = static_cast<ScanItem *>(
+			    so->exact == nullptr ? MemoryContextAllocHuge(so->search_ctx, so->cap_exact * sizeof(ScanItem))
+			                         : repalloc_huge(so->exact, so->cap_exact * sizeof(ScanItem)));
+		}
+		so->exact[so->n_exact].distance = distance;
+		so->exact[so->n_exact].tid = so->items[so->n_items].tid;
+		so->n_exact++;
+		std::push_heap(so->exact, so->exact + so->n_exact, Farther);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(so->rerank_ctx);
-	std::sort(so->ranked_window, so->ranked_window + so->n_window,
-	          [](const ScanItem &a, const ScanItem &b) { return a.distance < b.distance; });
-	return so->n_window > 0 || so->n_items > 0;
 }
 
 // Probes the next batch of lists; false when no list is left to probe.
@@ -273,8 +295,9 @@ ivfflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int
 		so->ranked = nullptr;
 		so->items = nullptr;
 		so->n_items = so->cap_items = 0;
-		so->ranked_window = nullptr;
-		so->n_window = so->next_window = 0;
+		so->exact = nullptr;
+		so->n_exact = so->cap_exact = 0;
+		so->pq_table = nullptr;
 	});
 }
 
@@ -299,7 +322,24 @@ ivfflatgettuple(IndexScanDesc scan, ScanDirection)
 				so->query = palloc0(so->ctx.vector_bytes);
 			}
 			RankLists(so);
-			if (so->ctx.quantizer == kIvfQuantizerSq8) {
+			so->rerank = ivfflat_rerank;
+			if (so->ctx.quantizer != kIvfQuantizerNone) {
+				auto *q = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(so->ctx.dims)));
+				IndexWidenVector(&so->ctx, so->query, q);
+				double norm = 0;
+				for (int d = 0; d < so->ctx.dims; d++)
+					norm += static_cast<double>(q[d]) * q[d];
+				// Rounded up a little: the bound must not shrink through rounding.
+				so->query_norm = static_cast<float>(std::sqrt(norm) * (1 + 1e-6));
+			}
+			if (so->ctx.quantizer == kIvfQuantizerPq) {
+				auto dims = static_cast<std::size_t>(so->ctx.dims), m = static_cast<std::size_t>(so->ctx.pq_m);
+				auto *q = static_cast<float *>(palloc(sizeof(float) * dims));
+				IndexWidenVector(&so->ctx, so->query, q);
+				so->pq_table = static_cast<float *>(palloc(sizeof(float) * m * quiver::core::kPqCentroids));
+				quiver::core::PqTable(quiver::core::PqView{dims, m, so->ctx.quantizer_data}, q,
+				                      so->ctx.metric == quiver::core::Metric::L2, so->pq_table);
+			} else if (so->ctx.quantizer == kIvfQuantizerSq8) {
 				auto *q = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(so->ctx.dims)));
 				IndexWidenVector(&so->ctx, so->query, q);
 				auto *cb = static_cast<MemoryContextCallback *>(palloc(sizeof(MemoryContextCallback)));
@@ -315,18 +355,21 @@ ivfflatgettuple(IndexScanDesc scan, ScanDirection)
 			pgstat_count_index_scan(scan->indexRelation);
 		}
 		bool found = false;
-		bool sq8 = so->ctx.quantizer == kIvfQuantizerSq8;
+		bool quantized = so->ctx.quantizer != kIvfQuantizerNone;
 		for (;;) {
-			if (sq8) {
-				if (so->next_window < so->n_window) {
-					scan->xs_heaptid = so->ranked_window[so->next_window++].tid;
+			if (quantized) {
+				// The nearest re-ranked row goes out once no candidate left can be nearer.
+				if (so->n_exact > 0 && (so->n_items == 0 || so->exact[0].distance <= so->items[0].distance)) {
+					std::pop_heap(so->exact, so->exact + so->n_exact, Farther);
+					so->n_exact--;
+					scan->xs_heaptid = so->exact[so->n_exact].tid;
 					scan->xs_recheck = false;
 					scan->xs_recheckorderby = false;
 					found = true;
 					break;
 				}
 				if (so->n_items > 0) {
-					RerankWindow(so, scan);
+					RerankNext(so, scan);
 					continue;
 				}
 			} else if (so->n_items > 0) {

@@ -72,6 +72,8 @@ QUIVER_FUNCTION(quiver_ivfflat_stats)
 	quiver::core::Metric metric;
 	values[10] = CStringGetTextDatum(quiver::core::MetricFromByte(meta.metric, &metric) ? quiver::core::MetricName(metric)
 	                                                                                     : "unknown");
-	values[11] = CStringGetTextDatum(ctx.quantizer == kIvfQuantizerSq8 ? "sq8" : "none");
+	values[11] = CStringGetTextDatum(ctx.quantizer == kIvfQuantizerSq8 ? "sq8"
+	                                 : ctx.quantizer == kIvfQuantizerPq ? "pq"
+	                                                                    : "none");
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -44,6 +44,8 @@ BulkDelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteC
 {
 	if (stats == nullptr)
 		stats = static_cast<IndexBulkDeleteResult *>(palloc0(sizeof(IndexBulkDeleteResult)));
+	// Counted afresh on every pass (a vacuum short of memory makes several).
+	stats->num_index_tuples = 0;
 	IvfContext ctx;
 	IvfInitContext(&ctx, info->index);
 	IvfLoadMeta(&ctx);
