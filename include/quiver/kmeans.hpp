@@ -65,61 +65,17 @@ std::int32_t NearestCenter(const float *centers, std::size_t k, const float *row
 void AssignNearest(const float *centers, std::size_t k, const float *rows, std::size_t n, std::size_t dim,
                    std::int32_t *out, int threads);
 
-// Kmeans as a job with ParallelFor's owner interface (Start, WaitFor, RequestStop, Join, Done,
-// Total), so the extension's backend thread can wait on it in short slices and cancel it.
-// Done and Total count iterations.
-class KmeansJob {
+// Kmeans on a worker thread, for an owner that must stay responsive (BackgroundTask); Done and
+// Total count iterations. rows must outlive the task.
+class KmeansJob : public BackgroundTask<KmeansResult> {
   public:
-	KmeansJob(const float *rows, std::size_t n, const KmeansParams &params);
-	KmeansJob(const KmeansJob &) = delete;
-	KmeansJob &operator=(const KmeansJob &) = delete;
-
-	void
-	Start()
+	KmeansJob(const float *rows, std::size_t n, const KmeansParams &params)
+	    : BackgroundTask(static_cast<std::size_t>(params.max_iterations),
+	                     [rows, n, params](const std::atomic<bool> *stop, std::atomic<std::size_t> *progress) {
+		                     return Kmeans(rows, n, params, stop, progress);
+	                     })
 	{
-		job_.Start();
 	}
-	bool
-	WaitFor(int milliseconds)
-	{
-		return job_.WaitFor(milliseconds);
-	}
-	void
-	RequestStop() noexcept
-	{
-		stop_.store(true, std::memory_order_relaxed);
-		job_.RequestStop();
-	}
-	void
-	Join()
-	{
-		job_.Join();
-	}
-	std::size_t
-	Done() const noexcept
-	{
-		return progress_.load(std::memory_order_relaxed);
-	}
-	std::size_t
-	Total() const noexcept
-	{
-		return static_cast<std::size_t>(params_.max_iterations);
-	}
-	// Valid after Join returned without a stop.
-	const KmeansResult &
-	Result() const noexcept
-	{
-		return result_;
-	}
-
-  private:
-	const float *rows_;
-	std::size_t n_;
-	KmeansParams params_;
-	std::atomic<bool> stop_{false};
-	std::atomic<std::size_t> progress_{0};
-	KmeansResult result_;
-	ParallelFor job_;
 };
 
 } // namespace quiver::core

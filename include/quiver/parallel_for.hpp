@@ -97,6 +97,69 @@ class ParallelFor {
 	std::vector<std::thread> workers_;
 };
 
+// One long core computation run on a worker thread, with ParallelFor's owner interface (Start,
+// WaitFor, RequestStop, Join, Done, Total) so that a thread that must stay responsive can wait
+// on it in short slices and cancel it. The computation gets a stop flag to poll and a progress
+// counter to advance (Done), out of Total steps.
+template <class R>
+class BackgroundTask {
+  public:
+	using Fn = std::function<R(const std::atomic<bool> *stop, std::atomic<std::size_t> *progress)>;
+
+	BackgroundTask(std::size_t total, Fn fn)
+	    : total_(total), fn_(std::move(fn)), job_(1, 1, [this](std::size_t) { result_ = fn_(&stop_, &done_); })
+	{
+	}
+	BackgroundTask(const BackgroundTask &) = delete;
+	BackgroundTask &operator=(const BackgroundTask &) = delete;
+
+	void
+	Start()
+	{
+		job_.Start();
+	}
+	bool
+	WaitFor(int milliseconds)
+	{
+		return job_.WaitFor(milliseconds);
+	}
+	void
+	RequestStop() noexcept
+	{
+		stop_.store(true, std::memory_order_relaxed);
+		job_.RequestStop();
+	}
+	void
+	Join()
+	{
+		job_.Join();
+	}
+	std::size_t
+	Done() const noexcept
+	{
+		return done_.load(std::memory_order_relaxed);
+	}
+	std::size_t
+	Total() const noexcept
+	{
+		return total_;
+	}
+	// Valid after Join returned without a stop.
+	const R &
+	Result() const noexcept
+	{
+		return result_;
+	}
+
+  private:
+	std::size_t total_;
+	Fn fn_;
+	std::atomic<bool> stop_{false};
+	std::atomic<std::size_t> done_{0};
+	R result_{};
+	ParallelFor job_;
+};
+
 } // namespace quiver::core
 
 #include "quiver/core_only.hpp"

@@ -117,60 +117,16 @@ void PqDecode(const PqView &book, const std::uint8_t *codes, float *out) noexcep
 // of each sub-vector of q to each centroid.
 void PqTable(const PqView &book, const float *q, bool l2, float *table) noexcept;
 
-// PqTrain as a job with ParallelFor's owner interface (Start, WaitFor, RequestStop, Join, Done,
-// Total), so a backend thread can wait on it in short slices and cancel it. Done and Total
-// count sub-spaces.
-class PqTrainJob {
+// PqTrain on a worker thread, for an owner that must stay responsive (BackgroundTask); Done and
+// Total count sub-spaces. rows must outlive the task.
+class PqTrainJob : public BackgroundTask<PqCodebook> {
   public:
-	PqTrainJob(const float *rows, std::size_t n, const PqParams &params);
-	PqTrainJob(const PqTrainJob &) = delete;
-	PqTrainJob &operator=(const PqTrainJob &) = delete;
-	void
-	Start()
+	PqTrainJob(const float *rows, std::size_t n, const PqParams &params)
+	    : BackgroundTask(params.m, [rows, n, params](const std::atomic<bool> *stop, std::atomic<std::size_t> *progress) {
+		      return PqTrain(rows, n, params, stop, progress);
+	      })
 	{
-		job_.Start();
 	}
-	bool
-	WaitFor(int milliseconds)
-	{
-		return job_.WaitFor(milliseconds);
-	}
-	void
-	RequestStop() noexcept
-	{
-		stop_.store(true, std::memory_order_relaxed);
-		job_.RequestStop();
-	}
-	void
-	Join()
-	{
-		job_.Join();
-	}
-	std::size_t
-	Done() const noexcept
-	{
-		return done_.load(std::memory_order_relaxed);
-	}
-	std::size_t
-	Total() const noexcept
-	{
-		return params_.m;
-	}
-	// Valid after Join returned without a stop.
-	const PqCodebook &
-	Result() const noexcept
-	{
-		return result_;
-	}
-
-  private:
-	const float *rows_;
-	std::size_t n_;
-	PqParams params_;
-	std::atomic<bool> stop_{false};
-	std::atomic<std::size_t> done_{0};
-	PqCodebook result_;
-	ParallelFor job_;
 };
 
 // The approximate distance (or dot product) of the table's query to a row's codes: the sum of

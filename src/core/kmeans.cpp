@@ -524,10 +524,5 @@ KmeansLloyd(const float *rows, std::size_t n, const KmeansParams &p)
 	return result;
 }
 
-KmeansJob::KmeansJob(const float *rows, std::size_t n, const KmeansParams &params)
-    : rows_(rows), n_(n), params_(params),
-      job_(1, 1, [this](std::size_t) { result_ = Kmeans(rows_, n_, params_, &stop_, &progress_); })
-{
-}
 
 } // namespace quiver::core

@@ -74,11 +74,6 @@ PqTrain(const float *rows, std::size_t n, const PqParams &p, const std::atomic<b
 	return book;
 }
 
-PqTrainJob::PqTrainJob(const float *rows, std::size_t n, const PqParams &params)
-    : rows_(rows), n_(n), params_(params),
-      job_(1, 1, [this](std::size_t) { result_ = PqTrain(rows_, n_, params_, &stop_, &done_); })
-{
-}
 
 void
 PqEncode(const PqView &book, const float *x, std::uint8_t *codes) noexcept
