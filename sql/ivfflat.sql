@@ -191,6 +191,10 @@ SELECT count(*) AS inversions FROM (
 	SELECT d, lag(d) OVER (ORDER BY rn) AS prev
 	FROM (SELECT row_number() OVER () AS rn, d FROM (SELECT v <-> '[1,0,0.5]' AS d FROM sq ORDER BY v <-> '[1,0,0.5]' LIMIT 200) s) t) u
 WHERE d < prev;
+-- relaxed_order hands each window out as it is: every row once still
+SET ivfflat.iterative_scan = relaxed_order;
+SELECT count(*), count(DISTINCT id) FROM (SELECT id FROM sq ORDER BY v <-> '[1,0,0.5]' LIMIT 50) s;
+RESET ivfflat.iterative_scan;
 -- the window size is read once per scan: raising it mid-scan is harmless
 BEGIN;
 DECLARE c CURSOR FOR SELECT id FROM sq ORDER BY v <-> '[1,0,0.5]';

@@ -15,6 +15,9 @@
 // the snapshot cannot see is dropped, as the executor would drop it) into a heap; a row is
 // handed out once its exact distance is no larger than the next candidate's bound. So rows
 // come in exact order within the probed lists, with as few heap fetches as the bounds allow.
+// With ivfflat.iterative_scan = relaxed_order, which allows rows out of order anyway, each
+// re-ranked window goes out whole before the next is read: far fewer heap fetches where the
+// bounds are loose (pq).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -71,7 +74,8 @@ struct ScanState {
 	std::size_t cap_items;
 	// Quantized lists: items hold lower bounds; the re-ranked rows wait in `exact` (a heap).
 	float query_norm;
-	int rerank; // quiver.ivfflat_rerank when the scan started
+	int rerank;   // quiver.ivfflat_rerank when the scan started
+	bool relaxed; // ivfflat.iterative_scan = relaxed_order: re-ranked windows go out as they are
 	ScanItem *exact;
 	std::size_t n_exact;
 	std::size_t cap_exact;
@@ -323,6 +327,7 @@ ivfflatgettuple(IndexScanDesc scan, ScanDirection)
 			}
 			RankLists(so);
 			so->rerank = ivfflat_rerank;
+			so->relaxed = ivfflat_iterative_scan != kIvfIterativeOff;
 			if (so->ctx.quantizer != kIvfQuantizerNone) {
 				auto *q = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(so->ctx.dims)));
 				IndexWidenVector(&so->ctx, so->query, q);
@@ -359,7 +364,8 @@ ivfflatgettuple(IndexScanDesc scan, ScanDirection)
 		for (;;) {
 			if (quantized) {
 				// The nearest re-ranked row goes out once no candidate left can be nearer.
-				if (so->n_exact > 0 && (so->n_items == 0 || so->exact[0].distance <= so->items[0].distance)) {
+				if (so->n_exact > 0 &&
+				    (so->relaxed || so->n_items == 0 || so->exact[0].distance <= so->items[0].distance)) {
 					std::pop_heap(so->exact, so->exact + so->n_exact, Farther);
 					so->n_exact--;
 					scan->xs_heaptid = so->exact[so->n_exact].tid;
