@@ -188,6 +188,8 @@ int IvfGetPqSubvectors(Relation index);
 // ---- ivf_pages.cpp ----
 // Describes the index column (ERROR for types ivfflat does not index).
 void IvfInitContext(IvfContext *ctx, Relation index);
+// ERROR (index corrupted) unless the page is an initialized ivfflat page.
+void IvfCheckPage(Relation index, Page page, BlockNumber blkno);
 // Reads and checks the metapage (ERROR when it is not a Quiver ivfflat metapage of this layout).
 void IvfReadMeta(Relation index, IvfMetaData *out);
 // Fills the context's metapage fields (and the sq8 quantizer, palloc'd); returns the metapage.

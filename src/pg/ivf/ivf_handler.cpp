@@ -172,9 +172,12 @@ ivfflatcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost 
 	memset(&costs, 0, sizeof costs);
 	genericcostestimate(root, path, loop_count, &costs);
 
+	// The lists the index has (fewer than the option when it was built with little data).
 	Relation index = index_open(path->indexinfo->indexoid, NoLock);
-	int lists = IvfGetLists(index);
+	IvfMetaData meta;
+	IvfReadMeta(index, &meta);
 	index_close(index, NoLock);
+	int lists = std::max(static_cast<int>(meta.lists), 1);
 
 	int probes = std::min(ivfflat_probes, lists);
 	double ratio = static_cast<double>(probes) / lists;

@@ -99,6 +99,7 @@ InsertEntry(const IvfContext *ctx, int list, const IvfEntryTuple *entry, std::si
 		Buffer buf = ReadBuffer(ctx->index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		Page page = BufferGetPage(buf);
+		IvfCheckPage(ctx->index, page, blkno);
 		if (PageGetFreeSpace(page) >= MAXALIGN(entry_size)) {
 			GenericXLogState *state = GenericXLogStart(ctx->index);
 			page = GenericXLogRegisterBuffer(state, buf, 0);

@@ -47,10 +47,8 @@ void SetMetaFields(IvfContext *ctx, const IvfMetaData &meta);
 
 } // namespace
 
-namespace {
-
 void
-CheckPage(Relation index, Page page, BlockNumber blkno)
+IvfCheckPage(Relation index, Page page, BlockNumber blkno)
 {
 	if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(IndexPageOpaque)) ||
 	    PageOpaque(page)->page_id != kIvfPageId)
@@ -59,7 +57,6 @@ CheckPage(Relation index, Page page, BlockNumber blkno)
 		                       blkno)));
 }
 
-} // namespace
 
 void
 IvfReadMeta(Relation index, IvfMetaData *out)
@@ -67,7 +64,7 @@ IvfReadMeta(Relation index, IvfMetaData *out)
 	Buffer buf = ReadBuffer(index, kIvfMetaBlock);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	Page page = BufferGetPage(buf);
-	CheckPage(index, page, kIvfMetaBlock);
+	IvfCheckPage(index, page, kIvfMetaBlock);
 	auto *meta = reinterpret_cast<IvfMetaData *>(PageGetContents(page));
 	if (meta->magic != kIvfMagic)
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
@@ -96,7 +93,7 @@ IvfLoadMeta(IvfContext *ctx)
 		Buffer buf = ReadBuffer(ctx->index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
-		CheckPage(ctx->index, page, blkno);
+		IvfCheckPage(ctx->index, page, blkno);
 		std::size_t chunk = std::min(QuantizerFloatsPerPage(), total - done);
 		ItemId item = PageGetItemId(page, FirstOffsetNumber);
 		if (PageGetMaxOffsetNumber(page) < FirstOffsetNumber || !ItemIdIsNormal(item) ||
@@ -170,7 +167,7 @@ IvfEncode(const IvfContext *ctx, const void *values, std::uint8_t *codes)
 IvfListTuple *
 IvfListAt(Relation index, Page page, BlockNumber blkno, OffsetNumber offset, std::size_t vector_bytes)
 {
-	CheckPage(index, page, blkno);
+	IvfCheckPage(index, page, blkno);
 	if (offset > PageGetMaxOffsetNumber(page))
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 		                errmsg("index \"%s\" block %u lacks list item %u", RelationGetRelationName(index), blkno,

@@ -184,11 +184,8 @@ ProbeList(ScanState *so, int list)
 		buf = ReadBuffer(so->ctx.index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
+		IvfCheckPage(so->ctx.index, page, blkno);
 		auto *opaque = PageOpaque(page);
-		if (PageIsNew(page) || opaque->page_id != kIvfPageId)
-			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-			                errmsg("index \"%s\" block %u is not a valid ivfflat page",
-			                       RelationGetRelationName(so->ctx.index), blkno)));
 		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
 			ItemId item = PageGetItemId(page, off);

@@ -42,6 +42,7 @@ QUIVER_FUNCTION(quiver_ivfflat_stats)
 			buf = ReadBuffer(index, blkno);
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			Page page = BufferGetPage(buf);
+			IvfCheckPage(index, page, blkno);
 			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off))
 				count += ItemIdIsNormal(PageGetItemId(page, off)) ? 1 : 0;

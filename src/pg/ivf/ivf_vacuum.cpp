@@ -63,6 +63,7 @@ BulkDelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteC
 			// A cleanup lock waits out scans that still have the page pinned.
 			LockBufferForCleanup(buf);
 			Page page = BufferGetPage(buf);
+			IvfCheckPage(info->index, page, blkno);
 			int ndeletable = 0;
 			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
