@@ -155,25 +155,26 @@ INSERT INTO sq VALUES (1001, NULL);
 CREATE INDEX sq_l2 ON sq USING ivfflat (v vector_l2_ops) WITH (lists = 10, quantizer = 'sq8');
 SELECT lists, entries, quantizer FROM quiver_ivfflat_stats('sq_l2');
 SET ivfflat.probes = 10;
-CREATE FUNCTION sq_ids(op text, q vector, k int, exact bool) RETURNS int[] LANGUAGE plpgsql AS $$
+-- the first k ids of table tbl by op, through the index or (exact) by a sequential scan
+CREATE FUNCTION ranked_ids(tbl text, op text, q vector, k int, exact bool) RETURNS int[] LANGUAGE plpgsql AS $$
 DECLARE r int[];
 BEGIN
 	IF exact THEN
 		SET LOCAL enable_indexscan = off;
 		SET LOCAL enable_seqscan = on;
 	END IF;
-	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM sq WHERE v IS NOT NULL ORDER BY v %s $1 LIMIT $2) s', op)
+	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM %I WHERE v IS NOT NULL ORDER BY v %s $1 LIMIT $2) s', tbl, op)
 		INTO r USING q, k;
 	RETURN r;
 END $$;
 -- with every list probed, re-ranking gives the exact answer, in order
-SELECT sq_ids('<->', '[0.3,0.9,0.4]', 10, false) = sq_ids('<->', '[0.3,0.9,0.4]', 10, true) AS exact_l2;
+SELECT ranked_ids('sq', '<->', '[0.3,0.9,0.4]', 10, false) = ranked_ids('sq', '<->', '[0.3,0.9,0.4]', 10, true) AS exact_l2;
 DROP INDEX sq_l2;
 CREATE INDEX sq_ip ON sq USING ivfflat (v vector_ip_ops) WITH (lists = 10, quantizer = 'sq8');
-SELECT sq_ids('<#>', '[0.3,0.9,0.4]', 10, false) = sq_ids('<#>', '[0.3,0.9,0.4]', 10, true) AS exact_ip;
+SELECT ranked_ids('sq', '<#>', '[0.3,0.9,0.4]', 10, false) = ranked_ids('sq', '<#>', '[0.3,0.9,0.4]', 10, true) AS exact_ip;
 DROP INDEX sq_ip;
 CREATE INDEX sq_cos ON sq USING ivfflat (v vector_cosine_ops) WITH (lists = 10, quantizer = 'sq8');
-SELECT sq_ids('<=>', '[0.3,0.9,0.4]', 10, false) = sq_ids('<=>', '[0.3,0.9,0.4]', 10, true) AS exact_cosine;
+SELECT ranked_ids('sq', '<=>', '[0.3,0.9,0.4]', 10, false) = ranked_ids('sq', '<=>', '[0.3,0.9,0.4]', 10, true) AS exact_cosine;
 DROP INDEX sq_cos;
 CREATE INDEX sq_l2 ON sq USING ivfflat (v vector_l2_ops) WITH (lists = 10, quantizer = 'sq8');
 -- inserts (outside the learnt ranges too), deletes and vacuum
@@ -182,7 +183,7 @@ SELECT id FROM sq ORDER BY v <-> '[5,5,5]' LIMIT 2;
 DELETE FROM sq WHERE id % 2 = 0 AND id < 2000;
 VACUUM sq;
 SELECT entries FROM quiver_ivfflat_stats('sq_l2');
-SELECT sq_ids('<->', '[0.3,0.9,0.4]', 10, false) = sq_ids('<->', '[0.3,0.9,0.4]', 10, true) AS exact_after_vacuum;
+SELECT ranked_ids('sq', '<->', '[0.3,0.9,0.4]', 10, false) = ranked_ids('sq', '<->', '[0.3,0.9,0.4]', 10, true) AS exact_after_vacuum;
 -- a re-ranking window smaller than LIMIT: every row once, in exact order all the same (each
 -- entry's error bound tells when no candidate left can be nearer)
 SET quiver.ivfflat_rerank = 3;
@@ -208,7 +209,7 @@ CREATE TABLE sq_empty (id int, v vector(3));
 CREATE INDEX ON sq_empty USING ivfflat (v vector_l2_ops) WITH (lists = 1, quantizer = 'sq8');
 INSERT INTO sq_empty SELECT id, v FROM sq WHERE v IS NOT NULL;
 SELECT (SELECT array_agg(id) FROM (SELECT id FROM sq_empty ORDER BY v <-> '[0.3,0.9,0.4]' LIMIT 10) s)
-     = sq_ids('<->', '[0.3,0.9,0.4]', 10, true) AS exact_untrained;
+     = ranked_ids('sq', '<->', '[0.3,0.9,0.4]', 10, true) AS exact_untrained;
 DROP TABLE sq_empty;
 -- halfvec
 CREATE TABLE sqh (id int, v halfvec(3));
@@ -224,24 +225,13 @@ CREATE INDEX pq_l2 ON pq USING ivfflat (v vector_l2_ops) WITH (lists = 4, quanti
 SELECT lists, entries, quantizer FROM quiver_ivfflat_stats('pq_l2');
 SET ivfflat.probes = 4;
 SET quiver.ivfflat_rerank = 200;
-CREATE FUNCTION pq_ids(op text, q vector, k int, exact bool) RETURNS int[] LANGUAGE plpgsql AS $$
-DECLARE r int[];
-BEGIN
-	IF exact THEN
-		SET LOCAL enable_indexscan = off;
-		SET LOCAL enable_seqscan = on;
-	END IF;
-	EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM pq ORDER BY v %s $1 LIMIT $2) s', op)
-		INTO r USING q, k;
-	RETURN r;
-END $$;
-SELECT pq_ids('<->', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, false) = pq_ids('<->', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, true) AS exact_l2;
+SELECT ranked_ids('pq', '<->', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, false) = ranked_ids('pq', '<->', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, true) AS exact_l2;
 DROP INDEX pq_l2;
 CREATE INDEX pq_ip ON pq USING ivfflat (v vector_ip_ops) WITH (lists = 4, quantizer = 'pq');
-SELECT pq_ids('<#>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, false) = pq_ids('<#>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, true) AS exact_ip;
+SELECT ranked_ids('pq', '<#>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, false) = ranked_ids('pq', '<#>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, true) AS exact_ip;
 DROP INDEX pq_ip;
 CREATE INDEX pq_cos ON pq USING ivfflat (v vector_cosine_ops) WITH (lists = 4, quantizer = 'pq', pq_subvectors = 3);
-SELECT pq_ids('<=>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, false) = pq_ids('<=>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, true) AS exact_cosine;
+SELECT ranked_ids('pq', '<=>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, false) = ranked_ids('pq', '<=>', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 10, true) AS exact_cosine;
 INSERT INTO pq VALUES (2000, '[5,5,5,5,5,5,5,5]');
 SELECT id FROM pq ORDER BY v <=> '[5,5,5,5,5,5,5,5.1]' LIMIT 1;
 RESET quiver.ivfflat_rerank;
@@ -278,4 +268,4 @@ SHOW ivfflat.iterative_scan;
 SHOW ivfflat.max_probes;
 
 DROP TABLE items, filtered, zeros, halves, bits, few, parts, sq, sqh, pq, wide, nodims, sparse, varbits;
-DROP FUNCTION exact_ids, index_ids, sq_ids, pq_ids;
+DROP FUNCTION exact_ids, index_ids, ranked_ids;

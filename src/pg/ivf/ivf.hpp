@@ -83,7 +83,7 @@ struct IvfMetaData {
 	std::uint32_t quantizer_pages;
 	std::uint32_t pq_m;     // pq: sub-vectors (bytes per entry)
 	std::uint32_t pad2;
-	std::uint64_t inserted; // rows added after the build (statistics only)
+	std::uint64_t reserved; // zero
 };
 
 struct IvfListTuple {

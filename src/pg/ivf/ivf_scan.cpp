@@ -55,7 +55,8 @@ Farther(const ScanItem &a, const ScanItem &b)
 
 struct RankedList {
 	float distance;
-	int list;
+	int list;                // ties go to the first list, as in the build's assignment
+	BlockNumber start_blkno; // read with the centre: a probe needs no second look at it
 };
 
 struct ScanState {
@@ -155,6 +156,7 @@ RankLists(ScanState *so)
 			    IvfListAt(so->ctx.index, page, blkno, ListOffset(&so->ctx, list), so->ctx.vector_bytes);
 			all[list].distance = IndexDistance(&so->ctx, so->query, ListCenter(t));
 			all[list].list = list;
+			all[list].start_blkno = t->start_blkno;
 		}
 		UnlockReleaseBuffer(buf);
 	}
@@ -165,23 +167,15 @@ RankLists(ScanState *so)
 	so->next_list = 0;
 }
 
-// Reads every entry of one list, with its distance to the query.
+// Reads every entry of the list starting at blkno, with its distance to the query.
 void
-ProbeList(ScanState *so, int list)
+ProbeList(ScanState *so, BlockNumber blkno)
 {
-	BlockNumber center_blkno = ListBlock(&so->ctx, list);
-	Buffer buf = ReadBuffer(so->ctx.index, center_blkno);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	BlockNumber blkno = IvfListAt(so->ctx.index, BufferGetPage(buf), center_blkno, ListOffset(&so->ctx, list),
-	                              so->ctx.vector_bytes)
-	                        ->start_blkno;
-	UnlockReleaseBuffer(buf);
-
 	std::size_t entry_size = EntryTupleSize(so->ctx.entry_bytes);
 	bool quantized = so->ctx.quantizer != kIvfQuantizerNone;
 	while (blkno != InvalidBlockNumber) {
 		CHECK_FOR_INTERRUPTS();
-		buf = ReadBuffer(so->ctx.index, blkno);
+		Buffer buf = ReadBuffer(so->ctx.index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
 		IvfCheckPage(so->ctx.index, page, blkno);
@@ -260,7 +254,7 @@ NextBatch(ScanState *so)
 		return false;
 	so->n_items = 0;
 	for (int i = 0; i < so->probes && so->next_list < so->max_probes; i++)
-		ProbeList(so, so->ranked[so->next_list++].list);
+		ProbeList(so, so->ranked[so->next_list++].start_blkno);
 	std::make_heap(so->items, so->items + so->n_items, Farther);
 	return true;
 }
