@@ -38,7 +38,8 @@ OBJS = \
 	src/pg/ivf/ivf_insert.o \
 	src/pg/ivf/ivf_scan.o \
 	src/pg/ivf/ivf_vacuum.o \
-	src/pg/ivf/ivf_stats.o
+	src/pg/ivf/ivf_stats.o \
+	src/pg/shard/shard.o
 DATA = $(wildcard quiver--*.sql)
 
 REGRESS = $(shell cat schedule)

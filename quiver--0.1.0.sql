@@ -807,3 +807,43 @@ CREATE FUNCTION quiver_ivfflat_stats(index regclass,
 	OUT free_bytes bigint, OUT dimensions int, OUT metric text, OUT quantizer text)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION quiver_ivfflat_stats(regclass) IS 'statistics of an ivfflat index';
+
+-- ===================================================================================
+-- Scale-out: a table partitioned by hash over postgres_fdw foreign servers (README
+-- "Scaling out"). The servers need postgres_fdw's option extensions 'quiver'.
+-- ===================================================================================
+
+-- The top-k query over a partitioned table, one ORDER BY ... LIMIT k subquery per partition
+-- (pushed to each shard, run concurrently where the servers are async_capable); $1 is the query
+-- vector. For EXPLAIN, or to run the query yourself.
+CREATE FUNCTION quiver_sharded_query(parent regclass, column_name name, operator text, k integer,
+	filter text DEFAULT NULL) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION quiver_sharded_query(regclass, name, text, integer, text) IS 'the per-shard top-k query over a partitioned table';
+
+-- The k rows nearest to `query` (by `operator` on `column_name`) among those passing `filter`
+-- (an SQL condition), from every partition of the table whose row type `rowtype` names
+-- (NULL::items); sends this session's search settings to the shards first.
+CREATE FUNCTION quiver_sharded_search(rowtype anyelement, column_name name, operator text,
+	query anycompatible, k integer, filter text DEFAULT NULL) RETURNS SETOF anyelement
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION quiver_sharded_search(anyelement, name, text, anycompatible, integer, text) IS 'top-k search over the shards of a partitioned table';
+
+-- Sends this session's search settings (hnsw.*, ivfflat.*, quiver.ivfflat_rerank,
+-- enable_indexscan, enable_seqscan) to every shard server of the table; returns the command.
+CREATE FUNCTION quiver_shard_settings(parent regclass) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION quiver_shard_settings(regclass) IS 'send search settings to the shards of a partitioned table';
+
+-- Runs a command on every shard of the table, {table} standing for the shard's table (for
+-- example CREATE INDEX ON {table} USING hnsw (embedding vector_l2_ops)); commits with the
+-- calling transaction. Needs ownership of the table and of the servers.
+CREATE FUNCTION quiver_shards_execute(parent regclass, command text) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION quiver_shards_execute(regclass, text) IS 'run a command on every shard of a partitioned table';
+
+-- For an empty table partitioned by hash: Quiver and a table of the same columns on every
+-- server, and one foreign partition per server. Needs ownership of the table and the servers.
+CREATE FUNCTION quiver_create_shards(parent regclass, servers name[]) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION quiver_create_shards(regclass, name[]) IS 'create one foreign partition per server, with the shard tables';
