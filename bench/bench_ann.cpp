@@ -16,6 +16,9 @@
 //                                again, and compare with a fresh index on the remaining rows
 //             [--type vector|halfvec]  column type (halfvec: the halfvec_* opclasses)
 //             [--reuse]          keep an existing bench_items table and index (no load, no build)
+//             [--search-sql SQL] the k-NN statement ({op}, {type} and $1, the query, are filled
+//                                in); default SELECT id FROM bench_items ORDER BY v {op} $1::{type} LIMIT 10.
+//                                bench/sharding.sh passes a quiver_sharded_search call
 //             [--inserts N]      then time inserting N more rows (copies of base rows, one per
 //                                statement, one client) into the live index
 // Besides the client-side QPS (round trips included), each ef_search setting is also timed inside
@@ -155,14 +158,24 @@ struct RunResult {
 	std::size_t hits = 0;
 };
 
+// The k-NN statement: `search_sql` with {op} and {type} filled in, and $1 replaced by `query`.
+std::string
+SearchSql(std::string sql, const std::string &op, const std::string &type, const std::string &query)
+{
+	for (auto [key, value] : {std::pair<std::string, std::string>{"{op}", op}, {"{type}", type}, {"$1", query}}) {
+		for (std::size_t at = sql.find(key); at != std::string::npos; at = sql.find(key, at + value.size()))
+			sql.replace(at, key.size(), value);
+	}
+	return sql;
+}
+
 void
 RunQueries(const std::string &conninfo, const std::string &setup, const std::vector<std::string> &queries,
-           const Matrix &gt, std::size_t begin, std::size_t end, const std::string &op, const std::string &type,
-           RunResult *out)
+           const Matrix &gt, std::size_t begin, std::size_t end, const std::string &search_sql, RunResult *out)
 {
 	PGconn *c = Connect(conninfo);
 	Exec(c, setup);
-	std::string sql = "SELECT id FROM bench_items ORDER BY v " + op + " $1::" + type + " LIMIT 10";
+	std::string sql = search_sql;
 	PGresult *p = PQprepare(c, "knn", sql.c_str(), 1, nullptr);
 	PQclear(p);
 	for (std::size_t q = begin; q < end; q++) {
@@ -198,6 +211,7 @@ main(int argc, char **argv)
 	int delete_pct = 0;
 	std::size_t inserts = 0;
 	bool reuse = false;
+	std::string search_template = "SELECT id FROM bench_items ORDER BY v {op} $1::{type} LIMIT 10";
 	std::string type = "vector";
 	std::string quantizer;
 	int m = 16, efc = 64, clients = 2, lists = 1000;
@@ -229,6 +243,7 @@ main(int argc, char **argv)
 		else if (a == "--lists") lists = std::stoi(next());
 		else if (a == "--probes") efs = next();
 		else if (a == "--quantizer") quantizer = next();
+		else if (a == "--search-sql") search_template = next();
 		else throw std::runtime_error("unknown option " + a);
 	}
 	if (dataset.empty()) {
@@ -295,7 +310,10 @@ main(int argc, char **argv)
 		            index_options + ")");
 		build_s = Now() - t0;
 	}
-	double size_mb = std::stod(Scalar(c, "SELECT pg_relation_size('bench_idx')")) / (1024.0 * 1024.0);
+	// A partitioned table has no bench_idx here (its shards' sizes are reported by the caller).
+	double size_mb =
+	    std::stod(Scalar(c, "SELECT coalesce(pg_relation_size(to_regclass('bench_idx')), 0)")) / (1024.0 * 1024.0);
+	const std::string search_sql = SearchSql(search_template, op, type, "$1");
 
 	std::printf("dataset=%s rows=%zu dim=%zu type=%s metric=%s ext=%s %s index=%s %s\n", dataset.c_str(), base.rows,
 	            base.dim, type.c_str(), metric.c_str(), ext.c_str(), version.c_str(), index.c_str(), index_options.c_str());
@@ -312,8 +330,8 @@ main(int argc, char **argv)
 	auto server_seconds = [&](const std::string &ef) {
 		PGconn *s = Connect(conninfo);
 		Exec(s, "SET enable_seqscan = off; SET " + search_setting + " = " + ef);
-		std::string sql = "SELECT count(*) FROM bench_queries q CROSS JOIN LATERAL (SELECT id FROM bench_items b "
-		                  "ORDER BY b.v " + op + " q.v LIMIT 10) nn";
+		std::string sql = "SELECT count(*) FROM bench_queries q CROSS JOIN LATERAL (" +
+		                  SearchSql(search_template, op, type, "q.v") + ") nn";
 		Scalar(s, sql); // warm
 		double best = 1e30;
 		for (int rep = 0; rep < 3; rep++) {
@@ -337,7 +355,7 @@ main(int argc, char **argv)
 
 			RunResult one;
 			double s0 = Now();
-			RunQueries(conninfo, setup, queries, truth, 0, queries.size(), op, type, &one);
+			RunQueries(conninfo, setup, queries, truth, 0, queries.size(), search_sql, &one);
 			double qps1 = static_cast<double>(queries.size()) / (Now() - s0);
 
 			std::vector<RunResult> parts(static_cast<std::size_t>(clients));
@@ -346,7 +364,8 @@ main(int argc, char **argv)
 			for (int t = 0; t < clients; t++) {
 				std::size_t b = queries.size() * static_cast<std::size_t>(t) / static_cast<std::size_t>(clients);
 				std::size_t e = queries.size() * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(clients);
-				threads.emplace_back(RunQueries, conninfo, setup, std::cref(queries), std::cref(truth), b, e, op, type, &parts[t]);
+				threads.emplace_back(RunQueries, conninfo, setup, std::cref(queries), std::cref(truth), b, e, search_sql,
+				                     &parts[t]);
 			}
 			for (auto &t : threads)
 				t.join();

@@ -20,6 +20,15 @@ SELECT array_agg(id) FROM quiver_sharded_search(NULL::parts, 'v', '<=>', '[1,0]'
 SELECT array_agg(id) FROM (SELECT id FROM parts WHERE category = 2 ORDER BY v <=> '[1,0]' LIMIT 4) s;
 -- A query in text is cast to the column's type.
 SELECT count(*) FROM quiver_sharded_search(NULL::parts, 'v', '<#>', '[1,1]'::text, 7);
+-- A NULL query is near nothing.
+SELECT count(*) FROM quiver_sharded_search(NULL::parts, 'v', '<->', NULL::vector, 3);
+-- Dropped columns: the rows still come back in the table's row type.
+CREATE TABLE dropped (id int, junk text, v vector(2), tag text) PARTITION BY HASH (id);
+CREATE TABLE dropped_0 PARTITION OF dropped FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+INSERT INTO dropped VALUES (1, 'x', '[1,1]', 'one'), (2, 'y', '[2,2]', 'two'), (3, 'z', '[3,3]', 'three');
+ALTER TABLE dropped DROP COLUMN junk;
+SELECT * FROM quiver_sharded_search(NULL::dropped, 'v', '<->', '[2.1,2.1]'::vector, 2);
+DROP TABLE dropped;
 -- No local partition needs settings.
 SELECT quiver_shard_settings('parts') LIKE 'SET hnsw.ef_search = %';
 
@@ -38,7 +47,7 @@ SELECT quiver_create_shards('parts', '{}');
 
 CREATE EXTENSION postgres_fdw;
 CREATE SERVER no_ext FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'nowhere');
-CREATE SERVER with_ext FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'nowhere', extensions 'plpgsql, quiver');
+CREATE SERVER with_ext FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'nowhere', extensions 'plpgsql, Quiver');
 CREATE FOREIGN DATA WRAPPER no_handler;
 CREATE SERVER other FOREIGN DATA WRAPPER no_handler;
 SELECT quiver_create_shards('empty_parts', '{}');

@@ -26,6 +26,8 @@ extern "C" {
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "access/htup_details.h"
+#include "catalog/objectaddress.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -40,7 +42,9 @@ extern "C" {
 #include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/ruleutils.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 }
 
 namespace quiver::pg::shard {
@@ -50,15 +54,20 @@ namespace {
 // postgres_fdw's connection API (contrib/postgres_fdw/postgres_fdw.h of PostgreSQL 15); the
 // connection and its state stay opaque here.
 struct PgConn;
-struct PgFdwConnState;
+struct AsyncRequest;
+struct PgFdwConnState {
+	AsyncRequest *pendingAreq; // an asynchronous fetch still to be read from the connection
+};
 using GetConnectionFn = PgConn *(*)(UserMapping *user, bool will_prep_stmt, PgFdwConnState **state);
 using ReleaseConnectionFn = void (*)(PgConn *conn);
 using DoSqlCommandFn = void (*)(PgConn *conn, const char *sql);
+using ProcessPendingRequestFn = void (*)(AsyncRequest *areq);
 
 struct FdwApi {
 	GetConnectionFn get_connection;
 	ReleaseConnectionFn release_connection;
 	DoSqlCommandFn do_sql_command;
+	ProcessPendingRequestFn process_pending_request;
 };
 
 FdwApi
@@ -68,6 +77,8 @@ LoadFdwApi()
 	if (api.get_connection == nullptr) {
 		const char *lib = "$libdir/postgres_fdw";
 		api.do_sql_command = reinterpret_cast<DoSqlCommandFn>(load_external_function(lib, "do_sql_command", true, nullptr));
+		api.process_pending_request = reinterpret_cast<ProcessPendingRequestFn>(
+		    load_external_function(lib, "process_pending_request", true, nullptr));
 		api.release_connection =
 		    reinterpret_cast<ReleaseConnectionFn>(load_external_function(lib, "ReleaseConnection", true, nullptr));
 		api.get_connection = reinterpret_cast<GetConnectionFn>(load_external_function(lib, "GetConnection", true, nullptr));
@@ -89,19 +100,17 @@ const char *const kDistanceOperators[] = {"<->", "<#>", "<=>", "<+>", "<~>", "<%
 bool
 ListsQuiver(const char *extensions)
 {
-	// postgres_fdw's `extensions` option: a comma-separated list of names.
-	char *copy = pstrdup(extensions);
-	bool found = false;
-	for (char *tok = strtok(copy, ","); tok != nullptr && !found; tok = strtok(nullptr, ",")) {
-		while (*tok == ' ')
-			tok++;
-		std::size_t len = strlen(tok);
-		while (len > 0 && tok[len - 1] == ' ')
-			tok[--len] = '\0';
-		found = strcmp(tok, "quiver") == 0;
+	// postgres_fdw's `extensions` option: a comma-separated list of names, read as identifiers
+	// (case-folded, quotes removed), as postgres_fdw reads it.
+	List *names = NIL;
+	if (!SplitIdentifierString(pstrdup(extensions), ',', &names))
+		return false;
+	ListCell *lc;
+	foreach (lc, names) {
+		if (strcmp(static_cast<char *>(lfirst(lc)), "quiver") == 0)
+			return true;
 	}
-	pfree(copy);
-	return found;
+	return false;
 }
 
 // ERROR unless the server is a postgres_fdw server that ships Quiver's operators to the remote
@@ -143,6 +152,10 @@ RunOnServer(ForeignServer *server, const char *sql)
 	UserMapping *user = GetUserMapping(GetUserId(), server->serverid);
 	PgFdwConnState *state = nullptr;
 	PgConn *conn = api.get_connection(user, false, &state);
+	// A fetch of an asynchronous foreign scan may still be under way on this connection (a
+	// search inside a query that scans the shards itself): read it first, as postgres_fdw does.
+	if (state != nullptr && state->pendingAreq != nullptr)
+		api.process_pending_request(state->pendingAreq);
 	api.do_sql_command(conn, sql);
 	api.release_connection(conn);
 }
@@ -160,7 +173,7 @@ struct Leaf {
 	Oid serverid; // InvalidOid: a local partition
 };
 
-// The leaf partitions of a partitioned table, in partition-tree order (locked AccessShare).
+// The leaf partitions of a partitioned table (locked AccessShare), each readable by the user.
 List *
 LeafPartitions(Oid parent)
 {
@@ -175,6 +188,9 @@ LeafPartitions(Oid parent)
 		char kind = get_rel_relkind(relid);
 		if (kind == RELKIND_PARTITIONED_TABLE)
 			continue;
+		// Checked before any shard is contacted on the user's behalf.
+		if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(kind), get_rel_name(relid));
 		auto *leaf = static_cast<Leaf *>(palloc(sizeof(Leaf)));
 		leaf->relid = relid;
 		leaf->serverid = kind == RELKIND_FOREIGN_TABLE ? GetForeignTable(relid)->serverid : InvalidOid;
@@ -200,23 +216,24 @@ ShardServers(List *leaves)
 }
 
 // "SET name = 'value'; ..." for the forwarded settings this session has.
+// local: SET LOCAL, for the remote transaction only (a search); else SET, for the session.
 char *
-SettingsCommand()
+SettingsCommand(bool local)
 {
 	StringInfoData sql;
 	initStringInfo(&sql);
 	for (const char *name : kForwardedSettings) {
 		const char *value = GetConfigOptionByName(name, nullptr, true);
 		if (value != nullptr)
-			appendStringInfo(&sql, "SET %s = %s; ", name, quote_literal_cstr(value));
+			appendStringInfo(&sql, "SET %s%s = %s; ", local ? "LOCAL " : "", name, quote_literal_cstr(value));
 	}
 	return sql.data;
 }
 
 char *
-PushSettings(List *servers)
+PushSettings(List *servers, bool local)
 {
-	char *command = SettingsCommand();
+	char *command = SettingsCommand(local);
 	ListCell *lc;
 	foreach (lc, servers)
 		RunOnServer(GetForeignServer(lfirst_oid(lc)), command);
@@ -262,11 +279,16 @@ ColumnList(Relation rel, bool definitions)
 		if (att->attisdropped)
 			continue;
 		appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "", quote_identifier(NameStr(att->attname)));
-		if (definitions)
-			appendStringInfo(&cols, " %s%s",
-			                 format_type_extended(att->atttypid, att->atttypmod,
-			                                      FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY),
-			                 att->attnotnull ? " NOT NULL" : "");
+		if (!definitions)
+			continue;
+		appendStringInfo(&cols, " %s",
+		                 format_type_extended(att->atttypid, att->atttypmod,
+		                                      FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
+		// Filters and sorts pushed to a shard must compare text as here.
+		if (OidIsValid(att->attcollation) && att->attcollation != get_typcollation(att->atttypid))
+			appendStringInfo(&cols, " COLLATE %s", generate_collation_name(att->attcollation));
+		if (att->attnotnull)
+			appendStringInfoString(&cols, " NOT NULL");
 	}
 	return cols.data;
 }
@@ -368,23 +390,41 @@ QUIVER_FUNCTION(quiver_sharded_search)
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(4))
 		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 		                errmsg("column name, operator and k must not be null")));
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(3))
+		return static_cast<Datum>(0); // a NULL query is near nothing
 	List *leaves = NIL;
 	char *sql = ShardedQuery(fcinfo, parent, NameStr(*PG_GETARG_NAME(1)), TextArgOrNull(fcinfo, 2), PG_GETARG_INT32(4),
 	                         TextArgOrNull(fcinfo, 5), &leaves);
-	PushSettings(ShardServers(leaves));
+	PushSettings(ShardServers(leaves), true);
 
-	InitMaterializedSRF(fcinfo, 0);
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	Oid argtypes[1] = {get_fn_expr_argtype(fcinfo->flinfo, 3)};
-	Datum args[1] = {PG_ARGISNULL(3) ? static_cast<Datum>(0) : PG_GETARG_DATUM(3)};
-	char nulls[1] = {PG_ARGISNULL(3) ? 'n' : ' '};
+	Datum args[1] = {PG_GETARG_DATUM(3)};
+	char nulls[1] = {' '};
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	int rc = SPI_execute_with_args(sql, 1, argtypes, args, nulls, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "sharded search failed: %s", SPI_result_code_string(rc));
-	for (uint64 i = 0; i < SPI_processed; i++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	// The query returns the live columns; the row type also has the dropped ones (as nulls).
+	TupleDesc out = rsinfo->setDesc;
+	TupleDesc in = SPI_tuptable->tupdesc;
+	auto *in_values = static_cast<Datum *>(palloc(sizeof(Datum) * static_cast<std::size_t>(in->natts)));
+	auto *in_nulls = static_cast<bool *>(palloc(sizeof(bool) * static_cast<std::size_t>(in->natts)));
+	auto *out_values = static_cast<Datum *>(palloc0(sizeof(Datum) * static_cast<std::size_t>(out->natts)));
+	auto *out_nulls = static_cast<bool *>(palloc(sizeof(bool) * static_cast<std::size_t>(out->natts)));
+	for (uint64 i = 0; i < SPI_processed; i++) {
+		heap_deform_tuple(SPI_tuptable->vals[i], in, in_values, in_nulls);
+		int next = 0;
+		for (int a = 0; a < out->natts; a++) {
+			bool dropped = TupleDescAttr(out, a)->attisdropped || next >= in->natts;
+			out_values[a] = dropped ? static_cast<Datum>(0) : in_values[next];
+			out_nulls[a] = dropped ? true : in_nulls[next];
+			next += dropped ? 0 : 1;
+		}
+		tuplestore_putvalues(rsinfo->setResult, out, out_values, out_nulls);
+	}
 	SPI_finish();
 	return static_cast<Datum>(0);
 }
@@ -394,7 +434,7 @@ QUIVER_FUNCTION(quiver_sharded_search)
 QUIVER_FUNCTION(quiver_shard_settings)
 {
 	List *servers = ShardServers(LeafPartitions(PG_GETARG_OID(0)));
-	PG_RETURN_TEXT_P(cstring_to_text(PushSettings(servers)));
+	PG_RETURN_TEXT_P(cstring_to_text(PushSettings(servers, false)));
 }
 
 // quiver_shards_execute(parent regclass, command text) RETURNS int: runs the command on every
@@ -419,8 +459,8 @@ QUIVER_FUNCTION(quiver_shards_execute)
 		StringInfoData sql;
 		initStringInfo(&sql);
 		// postgres_fdw's sessions run with search_path = pg_catalog; the command may name
-		// Quiver's operator classes unqualified.
-		appendStringInfo(&sql, "SET LOCAL search_path = %s, pg_catalog; ", schema);
+		// Quiver's operator classes unqualified (after pg_catalog: nothing shadows built-ins).
+		appendStringInfo(&sql, "SET LOCAL search_path = pg_catalog, %s; ", schema);
 		for (const char *p = command; *p != '\0';) {
 			if (strncmp(p, "{table}", 7) == 0) {
 				appendStringInfoString(&sql, table);
@@ -497,6 +537,10 @@ QUIVER_FUNCTION(quiver_create_shards)
 		RunOnServer(server, remote.data);
 
 		char *partition = psprintf("%s_shard%d", rel_name, i);
+		if (strlen(partition) >= NAMEDATALEN)
+			ereport(ERROR, (errcode(ERRCODE_NAME_TOO_LONG),
+			                errmsg("partition name \"%s\" would be longer than %d bytes", partition, NAMEDATALEN - 1),
+			                errhint("Use a shorter table name.")));
 		StringInfoData local;
 		initStringInfo(&local);
 		appendStringInfo(&local,
