@@ -31,8 +31,9 @@ cleanup() {
 	done
 	psql_db postgres -c 'DROP DATABASE IF EXISTS bench_coord' -c 'DROP DATABASE IF EXISTS bench_single' || true
 }
-trap cleanup EXIT
 cleanup
+# KEEP=1 leaves the clusters and databases for more measurements (the next run removes them).
+[ "${KEEP:-0}" = 1 ] || trap cleanup EXIT
 
 for port in 5441 5442 5443; do
 	as_pg "$BIN/initdb" -D "/tmp/quiver-shard-$port" -A trust >/dev/null
@@ -61,11 +62,11 @@ psql_db bench_coord <<-EOF
 	CREATE USER MAPPING FOR CURRENT_USER SERVER source;
 	CREATE FOREIGN TABLE source_items (id int, v vector($DIM)) SERVER source OPTIONS (table_name 'bench_items');
 	CREATE SERVER shard1 FOREIGN DATA WRAPPER postgres_fdw
-		OPTIONS (port '5441', dbname 'postgres', extensions 'quiver', async_capable 'true', batch_size '1000');
+		OPTIONS (port '5441', dbname 'postgres', extensions 'quiver', async_capable 'true', parallel_commit 'true', batch_size '1000');
 	CREATE SERVER shard2 FOREIGN DATA WRAPPER postgres_fdw
-		OPTIONS (port '5442', dbname 'postgres', extensions 'quiver', async_capable 'true', batch_size '1000');
+		OPTIONS (port '5442', dbname 'postgres', extensions 'quiver', async_capable 'true', parallel_commit 'true', batch_size '1000');
 	CREATE SERVER shard3 FOREIGN DATA WRAPPER postgres_fdw
-		OPTIONS (port '5443', dbname 'postgres', extensions 'quiver', async_capable 'true', batch_size '1000');
+		OPTIONS (port '5443', dbname 'postgres', extensions 'quiver', async_capable 'true', parallel_commit 'true', batch_size '1000');
 	CREATE USER MAPPING FOR CURRENT_USER SERVER shard1;
 	CREATE USER MAPPING FOR CURRENT_USER SERVER shard2;
 	CREATE USER MAPPING FOR CURRENT_USER SERVER shard3;

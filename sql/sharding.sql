@@ -29,6 +29,32 @@ INSERT INTO dropped VALUES (1, 'x', '[1,1]', 'one'), (2, 'y', '[2,2]', 'two'), (
 ALTER TABLE dropped DROP COLUMN junk;
 SELECT * FROM quiver_sharded_search(NULL::dropped, 'v', '<->', '[2.1,2.1]'::vector, 2);
 DROP TABLE dropped;
+-- Plans are kept across calls: a kept plan follows changes of the tables and of the
+-- search_path, and more searches than the cache holds still answer.
+CREATE SCHEMA s1;
+CREATE SCHEMA s2;
+CREATE FUNCTION s1.wanted() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 1';
+CREATE FUNCTION s2.wanted() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 2';
+SET search_path = s1, public;
+SELECT array_agg(category) FROM quiver_sharded_search(NULL::parts, 'v', '<->', '[0,0]'::vector, 3, 'category = wanted()');
+SET search_path = s2, public;
+SELECT array_agg(category) FROM quiver_sharded_search(NULL::parts, 'v', '<->', '[0,0]'::vector, 3, 'category = wanted()');
+RESET search_path;
+DROP SCHEMA s1, s2 CASCADE;
+CREATE TABLE kept (id int, v vector(2)) PARTITION BY HASH (id);
+CREATE TABLE kept_0 PARTITION OF kept FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+INSERT INTO kept VALUES (1, '[1,1]');
+SELECT id FROM quiver_sharded_search(NULL::kept, 'v', '<->', '[0,0]'::vector, 1);
+-- Same name, new table: the kept plan is replanned, not run against the old one.
+DROP TABLE kept_0;
+CREATE TABLE kept_0 PARTITION OF kept FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+INSERT INTO kept VALUES (2, '[2,2]');
+SELECT id FROM quiver_sharded_search(NULL::kept, 'v', '<->', '[0,0]'::vector, 1);
+DROP TABLE kept;
+SELECT count(*) FROM generate_series(1, 20) k,
+	LATERAL quiver_sharded_search(NULL::parts, 'v', '<->', '[0,0]'::vector, k, 'id > ' || k);
+-- The first of those was evicted and is prepared again.
+SELECT id FROM quiver_sharded_search(NULL::parts, 'v', '<->', '[0,0]'::vector, 1, 'id > 1');
 -- No local partition needs settings.
 SELECT quiver_shard_settings('parts') LIKE 'SET hnsw.ef_search = %';
 

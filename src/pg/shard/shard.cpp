@@ -39,6 +39,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -356,6 +357,50 @@ ShardedQuery(FunctionCallInfo fcinfo, Oid parent, const char *column, const char
 	return sql.data;
 }
 
+// Plans of recent sharded searches, kept across calls: planning the per-shard UNION costs about
+// as much as a shard's search. PostgreSQL's plan cache replans them when a partition, a foreign
+// table or the search_path changes; a changed set of partitions changes the SQL itself.
+struct CachedSearch {
+	char *sql; // in TopMemoryContext; nullptr: a free slot
+	Oid argtype;
+	SPIPlanPtr plan;
+	uint64 last_use;
+};
+constexpr int kCachedSearches = 16;
+CachedSearch cached_searches[kCachedSearches];
+uint64 search_clock = 0;
+
+// The kept plan of `sql` with one parameter of `argtype`, prepared on first use. Inside SPI.
+SPIPlanPtr
+SearchPlan(const char *sql, Oid argtype)
+{
+	CachedSearch *slot = &cached_searches[0];
+	for (CachedSearch &entry : cached_searches) {
+		if (entry.sql != nullptr && entry.argtype == argtype && strcmp(entry.sql, sql) == 0) {
+			entry.last_use = ++search_clock;
+			return entry.plan;
+		}
+		if (entry.sql == nullptr || (slot->sql != nullptr && entry.last_use < slot->last_use))
+			slot = &entry;
+	}
+	SPIPlanPtr plan = SPI_prepare(sql, 1, &argtype);
+	if (plan == nullptr)
+		elog(ERROR, "could not prepare the sharded search: %s", SPI_result_code_string(SPI_result));
+	// Only a plan that prepared without error takes (and frees) a slot.
+	if (slot->sql != nullptr) {
+		SPI_freeplan(slot->plan);
+		pfree(slot->sql);
+		slot->sql = nullptr;
+	}
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not keep the sharded search plan");
+	slot->plan = plan;
+	slot->argtype = argtype;
+	slot->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	slot->last_use = ++search_clock;
+	return plan;
+}
+
 char *
 TextArgOrNull(FunctionCallInfo fcinfo, int n)
 {
@@ -399,12 +444,11 @@ QUIVER_FUNCTION(quiver_sharded_search)
 	PushSettings(ShardServers(leaves), true);
 
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	Oid argtypes[1] = {get_fn_expr_argtype(fcinfo->flinfo, 3)};
 	Datum args[1] = {PG_GETARG_DATUM(3)};
 	char nulls[1] = {' '};
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	int rc = SPI_execute_with_args(sql, 1, argtypes, args, nulls, false, 0);
+	int rc = SPI_execute_plan(SearchPlan(sql, get_fn_expr_argtype(fcinfo->flinfo, 3)), args, nulls, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "sharded search failed: %s", SPI_result_code_string(rc));
 	// The query returns the live columns; the row type also has the dropped ones (as nulls).
