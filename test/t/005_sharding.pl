@@ -2,8 +2,8 @@
 # the same 100,000 rows. Exact top-k through the coordinator returns the single server's rows,
 # ANN recall is no lower than the single server's, the per-shard ORDER BY ... LIMIT reaches the
 # shards (asynchronous foreign scans), search settings are carried to the shards, writes reach
-# the right shard, a shard's standby serves reads, and a shard that is down fails the query
-# with its name until it is back.
+# the right shard, a shard's standby serves reads, and a shard that is down (or a connection
+# that breaks inside a transaction) fails the query with its name until it is back.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -176,6 +176,8 @@ is($coord->safe_psql('postgres', qq{SELECT string_agg(id::text, ',') FROM
 # A shard that is down fails the query with its name; when it is back, queries work again.
 my $before = $coord->safe_psql('postgres', qq{SELECT string_agg(id::text, ',') FROM
 	quiver_sharded_search(NULL::items, 'v', '<->', '$queries[4]'::vector, 10)});
+my $on_shard1 = $coord->safe_psql('postgres', 'SELECT min(id) FROM items_shard0');
+my $on_shard2 = $coord->safe_psql('postgres', 'SELECT min(id) FROM items_shard1');
 $shards[1]->stop('immediate');
 ($ret, $out, $err) = $coord->psql('postgres',
 	qq{SELECT id FROM quiver_sharded_search(NULL::items, 'v', '<->', '$queries[4]'::vector, 10)});
@@ -183,9 +185,34 @@ isnt($ret, 0, 'a query fails while a shard is down');
 like($err, qr/could not connect to server "shard2"/, 'and the error names the shard');
 ($ret, $out, $err) = $coord->psql('postgres', qq{SELECT id FROM items ORDER BY v <-> '$queries[4]' LIMIT 10});
 like($err, qr/could not connect to server "shard2"/, 'a plain query on the partitioned table fails the same way');
+# Writes that reach only the live shards go on; a write for the shard that is down fails.
+($ret, $out, $err) = $coord->psql('postgres', "UPDATE items SET category = 11 WHERE id = $on_shard2");
+like($err, qr/could not connect to server "shard2"/, 'a write for the shard that is down fails with its name');
+$coord->safe_psql('postgres', "UPDATE items SET category = 11 WHERE id = $on_shard1");
+is($shards[0]->safe_psql('postgres', "SELECT category FROM items WHERE id = $on_shard1"), '11',
+	'a write for a live shard goes on while another is down');
 $shards[1]->start;
+is($shards[1]->safe_psql('postgres', "SELECT category <> 11 FROM items WHERE id = $on_shard2"), 't',
+	'the failed write left nothing behind');
 is($coord->safe_psql('postgres', qq{SELECT string_agg(id::text, ',') FROM
 	quiver_sharded_search(NULL::items, 'v', '<->', '$queries[4]'::vector, 10)}),
 	$before, 'queries work again once the shard is back');
+
+# A shard connection that breaks inside a transaction fails the next search there (naming the
+# shard, nothing partial), and the next transaction reconnects.
+my $search4 = qq{SELECT string_agg(id::text, ',') FROM quiver_sharded_search(NULL::items, 'v', '<->', '$queries[4]'::vector, 10)};
+my $session = $coord->background_psql('postgres', on_error_stop => 0);
+$session->query_safe('BEGIN');
+is($session->query_safe($search4), $before, 'a search inside a transaction');
+is($shards[2]->safe_psql('postgres',
+	q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'postgres_fdw'}),
+	'1', 'the coordinator\'s connection to shard3 is terminated');
+my $partial = $session->query($search4);
+like($session->{stderr}, qr/ERROR: .*terminating connection(.*\n)*on foreign server "shard3"/,
+	'the next search in that transaction fails, naming the shard');
+is($partial, '', 'and returns no rows');
+$session->query('ROLLBACK');
+is($session->query($search4), $before, 'the next transaction reconnects');
+$session->quit;
 
 done_testing();

@@ -147,8 +147,20 @@ CheckShardServer(Oid serverid)
 // Runs `sql` on the server over postgres_fdw's connection for the current user, inside the
 // remote transaction that postgres_fdw commits or aborts with ours.
 void
+ServerErrorContext(void *arg)
+{
+	errcontext("on foreign server \"%s\"", static_cast<ForeignServer *>(arg)->servername);
+}
+
+void
 RunOnServer(ForeignServer *server, const char *sql)
 {
+	// postgres_fdw's errors for a broken connection do not say which server it was.
+	ErrorContextCallback context;
+	context.callback = ServerErrorContext;
+	context.arg = server;
+	context.previous = error_context_stack;
+	error_context_stack = &context;
 	FdwApi api = LoadFdwApi();
 	UserMapping *user = GetUserMapping(GetUserId(), server->serverid);
 	PgFdwConnState *state = nullptr;
@@ -159,6 +171,7 @@ RunOnServer(ForeignServer *server, const char *sql)
 		api.process_pending_request(state->pendingAreq);
 	api.do_sql_command(conn, sql);
 	api.release_connection(conn);
+	error_context_stack = context.previous;
 }
 
 void
