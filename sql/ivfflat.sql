@@ -236,6 +236,26 @@ INSERT INTO pq VALUES (2000, '[5,5,5,5,5,5,5,5]');
 SELECT id FROM pq ORDER BY v <=> '[5,5,5,5,5,5,5,5.1]' LIMIT 1;
 RESET quiver.ivfflat_rerank;
 RESET ivfflat.probes;
+-- quantized entries are packed 12 bytes each here (TID, error bound, 4 codes), 680 a page
+CREATE TABLE packed (id int, v vector(8));
+INSERT INTO packed SELECT id, v FROM pq WHERE id <= 1000;
+CREATE INDEX packed_pq ON packed USING ivfflat (v vector_l2_ops) WITH (lists = 1, quantizer = 'pq', pq_subvectors = 4);
+SELECT entries, pages, free_bytes FROM quiver_ivfflat_stats('packed_pq');
+INSERT INTO packed SELECT id + 1000, v FROM pq WHERE id <= 400;
+SELECT entries, pages, free_bytes FROM quiver_ivfflat_stats('packed_pq');
+-- vacuum closes the gaps; later inserts take the room back before the list grows
+DELETE FROM packed WHERE id % 3 = 0;
+VACUUM packed;
+SELECT entries, pages, free_bytes FROM quiver_ivfflat_stats('packed_pq');
+SET quiver.ivfflat_rerank = 1000;
+SELECT ranked_ids('packed', '<->', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 30, false)
+     = ranked_ids('packed', '<->', '[0.3,0.9,0.4,0.1,0.2,0.3,0.5,0.6]', 30, true) AS exact_after_vacuum;
+SELECT count(*) = (SELECT count(*) FROM packed) AS every_row_once
+FROM (SELECT DISTINCT id FROM (SELECT id FROM packed ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 5000) s) t;
+RESET quiver.ivfflat_rerank;
+INSERT INTO packed SELECT id + 2000, v FROM pq WHERE id <= 460;
+SELECT entries, pages, free_bytes FROM quiver_ivfflat_stats('packed_pq');
+DROP TABLE packed;
 -- what the quantizers need
 CREATE INDEX ON sq USING ivfflat (v vector_l2_ops) WITH (quantizer = 'rabitq');
 CREATE INDEX ON pq USING ivfflat (v vector_l2_ops) WITH (quantizer = 'pq', pq_subvectors = 9);

@@ -11,9 +11,14 @@
 // IvfListTuple per list, in list order, each with the list's centre (in the column's format,
 // full precision, so a query is compared with the centres by the same kernels as with the
 // rows) and the first and insert blocks of its chain of entry pages. Every later block is an
-// entry page of one list: IvfEntryTuples (a heap TID and the vector, or its codes: sq8 one
-// byte per dimension, pq one byte per sub-vector), and in its special space the next block of
-// the chain. A list's pages
+// entry page of one list, with the next block of the chain in its special space. Without a
+// quantizer, its entries are IvfEntryTuple items (a heap TID and the vector). With one, they
+// are packed slots without line pointers: slot i starts at SizeOfPageHeaderData + i *
+// slot_bytes and holds the heap TID (6 bytes), the error bound (2 bytes) and the codes (sq8
+// one byte per dimension, pq one byte per sub-vector); pd_lower ends the last slot, so the
+// slots are the page's logged contents (Generic WAL and log_newpage_range skip only the hole
+// between pd_lower and pd_upper). Codes are small, so the 4-byte line pointer and the 8-byte
+// alignment of an item would add a third to each pq entry. A list's pages
 // are written back to back by the build, so a probe reads them sequentially; a list with no
 // rows has no page (InvalidBlockNumber). Codes are approximations: a scan re-ranks the best
 // candidates by their exact distance, read from the table (the index keeps no exact copy).
@@ -52,7 +57,9 @@ extern "C" {
 namespace quiver::pg::ivf {
 
 inline constexpr std::uint32_t kIvfMagic = 0x51495646; // "QIVF"
-inline constexpr std::uint32_t kIvfLayoutVersion = 2; // 2: quantizer pages, center_blkno
+// 2: quantizer pages, center_blkno; 3: packed slots on the entry pages of quantized lists
+// (an unquantized version 2 index has the layout of version 3)
+inline constexpr std::uint32_t kIvfLayoutVersion = 3;
 // Page id in the special space (pgvector's ivfflat uses 0xFF84, hnsw 0xFF71 here).
 inline constexpr std::uint16_t kIvfPageId = 0xFF72;
 inline constexpr BlockNumber kIvfMetaBlock = 0;
@@ -160,6 +167,8 @@ struct IvfContext : IndexValues {
 	int quantizer;           // IvfQuantizer
 	int pq_m;                // pq: sub-vectors
 	std::size_t entry_bytes; // what an entry holds after its header: vector_bytes, or its codes
+	bool packed;             // entries in packed slots (quantized lists)
+	std::size_t slot_bytes;  // packed: bytes of a slot (TID, error bound, codes)
 	float *quantizer_data;   // the quantizer's parameters (palloc'd), quantizer_floats of them
 	std::size_t quantizer_floats;
 	float *sq8_lower;        // sq8: views into quantizer_data, dims each
@@ -178,6 +187,28 @@ ListOffset(const IvfContext *ctx, int list)
 {
 	return static_cast<OffsetNumber>(FirstOffsetNumber + list % ctx->per_page);
 }
+
+// One entry as read from an entry page; `values` points into the page (the vector, aligned,
+// or the codes, byte-aligned), valid while the page stays locked.
+struct IvfEntryRef {
+	ItemPointerData heap_tid;
+	std::uint16_t error;
+	const char *values;
+};
+
+// ---- entry pages (ivf_pages.cpp), in either format ----
+// Entries on a locked entry page (ERROR, index corrupted, when the page's contents do not fit
+// the format).
+int IvfEntryCount(const IvfContext *ctx, Page page, BlockNumber blkno);
+// Entry i (0-based) of a page that IvfEntryCount checked.
+IvfEntryRef IvfEntryAt(const IvfContext *ctx, Page page, int i);
+bool IvfEntryFits(const IvfContext *ctx, Page page);
+// Adds the entry (an IvfEntryTuple of EntryTupleSize(entry_bytes)) to a page it fits on.
+void IvfAddEntry(const IvfContext *ctx, Page page, BlockNumber blkno, const IvfEntryTuple *entry);
+// Removes the entries at `indexes` (ascending); the others keep their order.
+void IvfDeleteEntries(const IvfContext *ctx, Page page, const int *indexes, int n);
+// Bytes still free for entries on the page.
+std::size_t IvfFreeBytes(const IvfContext *ctx, Page page);
 
 // ---- ivf_handler.cpp ----
 void IvfInit();

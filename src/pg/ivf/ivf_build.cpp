@@ -456,7 +456,7 @@ WriteLists(BuildState *bs, Relation index)
 			memcpy(EntryValues(entry), VARDATA_ANY(value), bs->ctx.entry_bytes);
 		}
 
-		if (image_list >= 0 && (list != image_list || PageGetFreeSpace(image) < MAXALIGN(entry_size))) {
+		if (image_list >= 0 && (list != image_list || !IvfEntryFits(&bs->ctx, image))) {
 			write_image(list == image_list);
 			image_list = -1;
 		}
@@ -464,9 +464,7 @@ WriteLists(BuildState *bs, Relation index)
 			InitIndexPage(image, kIvfPageId);
 			image_list = list;
 		}
-		if (PageAddItem(image, reinterpret_cast<Item>(entry), entry_size, InvalidOffsetNumber, false, false) ==
-		    InvalidOffsetNumber)
-			elog(ERROR, "ivfflat: failed to add an entry to a page of list %d", list);
+		IvfAddEntry(&bs->ctx, image, InvalidBlockNumber, entry);
 		if (++written == 1 || static_cast<long>(written) % 1000 == 0)
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, static_cast<int64>(written));
 	}

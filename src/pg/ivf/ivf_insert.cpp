@@ -32,7 +32,7 @@ ReadListPages(const IvfContext *ctx, int list)
 // Gives an empty list its first page, holding the entry. False when another insert gave it
 // one meanwhile (the caller then appends normally).
 bool
-StartList(const IvfContext *ctx, int list, const IvfEntryTuple *entry, std::size_t entry_size)
+StartList(const IvfContext *ctx, int list, const IvfEntryTuple *entry)
 {
 	BlockNumber center_blkno = ListBlock(ctx, list);
 	Buffer center_buf = ReadBuffer(ctx->index, center_blkno);
@@ -49,9 +49,7 @@ StartList(const IvfContext *ctx, int list, const IvfEntryTuple *entry, std::size
 	Page center_page = GenericXLogRegisterBuffer(state, center_buf, 0);
 	Page page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 	InitIndexPage(page, kIvfPageId);
-	if (PageAddItem(page, reinterpret_cast<Item>(const_cast<IvfEntryTuple *>(entry)), entry_size, InvalidOffsetNumber,
-	                false, false) == InvalidOffsetNumber)
-		elog(ERROR, "ivfflat: failed to add an entry to block %u", blkno);
+	IvfAddEntry(ctx, page, blkno, entry);
 	t = IvfListAt(ctx->index, center_page, center_blkno, ListOffset(ctx, list), ctx->vector_bytes);
 	t->start_blkno = blkno;
 	t->insert_blkno = blkno;
@@ -83,11 +81,11 @@ AdvanceInsertBlock(const IvfContext *ctx, int list, BlockNumber from, BlockNumbe
 }
 
 void
-InsertEntry(const IvfContext *ctx, int list, const IvfEntryTuple *entry, std::size_t entry_size)
+InsertEntry(const IvfContext *ctx, int list, const IvfEntryTuple *entry)
 {
 	ListPages pages = ReadListPages(ctx, list);
 	if (pages.start == InvalidBlockNumber) {
-		if (StartList(ctx, list, entry, entry_size))
+		if (StartList(ctx, list, entry))
 			return;
 		pages = ReadListPages(ctx, list);
 	}
@@ -100,12 +98,10 @@ InsertEntry(const IvfContext *ctx, int list, const IvfEntryTuple *entry, std::si
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		Page page = BufferGetPage(buf);
 		IvfCheckPage(ctx->index, page, blkno);
-		if (PageGetFreeSpace(page) >= MAXALIGN(entry_size)) {
+		if (IvfEntryFits(ctx, page)) {
 			GenericXLogState *state = GenericXLogStart(ctx->index);
 			page = GenericXLogRegisterBuffer(state, buf, 0);
-			if (PageAddItem(page, reinterpret_cast<Item>(const_cast<IvfEntryTuple *>(entry)), entry_size,
-			                InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
-				elog(ERROR, "ivfflat: failed to add an entry to block %u", blkno);
+			IvfAddEntry(ctx, page, blkno, entry);
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(buf);
 			if (blkno != pages.insert)
@@ -125,9 +121,7 @@ InsertEntry(const IvfContext *ctx, int list, const IvfEntryTuple *entry, std::si
 		page = GenericXLogRegisterBuffer(state, buf, 0);
 		Page new_page = GenericXLogRegisterBuffer(state, new_buf, GENERIC_XLOG_FULL_IMAGE);
 		InitIndexPage(new_page, kIvfPageId);
-		if (PageAddItem(new_page, reinterpret_cast<Item>(const_cast<IvfEntryTuple *>(entry)), entry_size,
-		                InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
-			elog(ERROR, "ivfflat: failed to add an entry to block %u", new_blkno);
+		IvfAddEntry(ctx, new_page, new_blkno, entry);
 		PageOpaque(page)->next_blkno = new_blkno;
 		GenericXLogFinish(state);
 		UnlockReleaseBuffer(new_buf);
@@ -167,7 +161,7 @@ ivfflatinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 			int list = IvfNearestList(&ctx, stored);
 			if (quantized)
 				entry->error = IvfEncode(&ctx, stored, reinterpret_cast<std::uint8_t *>(EntryValues(entry)));
-			InsertEntry(&ctx, list, entry, entry_size);
+			InsertEntry(&ctx, list, entry);
 		}
 
 		MemoryContextSwitchTo(old);

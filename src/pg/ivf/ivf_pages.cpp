@@ -26,6 +26,8 @@ IvfInitContext(IvfContext *ctx, Relation index)
 	ctx->quantizer = kIvfQuantizerNone;
 	ctx->pq_m = 0;
 	ctx->entry_bytes = ctx->vector_bytes;
+	ctx->packed = false;
+	ctx->slot_bytes = 0;
 	ctx->quantizer_data = nullptr;
 	ctx->quantizer_floats = 0;
 	ctx->sq8_lower = nullptr;
@@ -44,6 +46,20 @@ QuantizerFloatsPerPage()
 }
 
 void SetMetaFields(IvfContext *ctx, const IvfMetaData &meta);
+
+// Quantized lists pack their entries (see the layout in ivf.hpp).
+void
+SetPacked(IvfContext *ctx)
+{
+	ctx->packed = ctx->quantizer != kIvfQuantizerNone;
+	ctx->slot_bytes = ctx->packed ? sizeof(ItemPointerData) + sizeof(std::uint16_t) + ctx->entry_bytes : 0;
+}
+
+char *
+Slot(const IvfContext *ctx, Page page, int i)
+{
+	return reinterpret_cast<char *>(page) + SizeOfPageHeaderData + static_cast<std::size_t>(i) * ctx->slot_bytes;
+}
 
 } // namespace
 
@@ -69,7 +85,7 @@ IvfReadMeta(Relation index, IvfMetaData *out)
 	if (meta->magic != kIvfMagic)
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 		                errmsg("index \"%s\" is not a valid Quiver ivfflat index", RelationGetRelationName(index))));
-	if (meta->version != kIvfLayoutVersion)
+	if (meta->version != kIvfLayoutVersion && !(meta->version == 2 && meta->quantizer == kIvfQuantizerNone))
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 		                errmsg("index \"%s\" has page layout version %u, this library reads version %u",
 		                       RelationGetRelationName(index), meta->version, kIvfLayoutVersion),
@@ -122,6 +138,7 @@ IvfCheckQuantizer(IvfContext *ctx, int quantizer, int pq_subvectors)
 	ctx->quantizer = quantizer;
 	ctx->entry_bytes = ctx->vector_bytes;
 	ctx->quantizer_floats = 0;
+	SetPacked(ctx);
 	if (quantizer == kIvfQuantizerNone)
 		return;
 	const char *name = quantizer == kIvfQuantizerSq8 ? "sq8" : "pq";
@@ -135,6 +152,7 @@ IvfCheckQuantizer(IvfContext *ctx, int quantizer, int pq_subvectors)
 	if (quantizer == kIvfQuantizerSq8) {
 		ctx->entry_bytes = static_cast<std::size_t>(ctx->dims);
 		ctx->quantizer_floats = 2 * static_cast<std::size_t>(ctx->dims);
+		SetPacked(ctx);
 		return;
 	}
 	if (pq_subvectors > ctx->dims)
@@ -143,6 +161,7 @@ IvfCheckQuantizer(IvfContext *ctx, int quantizer, int pq_subvectors)
 	ctx->pq_m = pq_subvectors > 0 ? pq_subvectors : (ctx->dims + 3) / 4;
 	ctx->entry_bytes = static_cast<std::size_t>(ctx->pq_m);
 	ctx->quantizer_floats = core::kPqCentroids * static_cast<std::size_t>(ctx->dims);
+	SetPacked(ctx);
 }
 
 std::uint16_t
@@ -234,9 +253,119 @@ SetMetaFields(IvfContext *ctx, const IvfMetaData &meta)
 		                errmsg("index \"%s\" has unknown quantizer %d", RelationGetRelationName(ctx->index),
 		                       ctx->quantizer)));
 	}
+	SetPacked(ctx);
 }
 
 } // namespace
+
+int
+IvfEntryCount(const IvfContext *ctx, Page page, BlockNumber blkno)
+{
+	if (ctx->packed) {
+		auto *header = reinterpret_cast<PageHeader>(page);
+		std::size_t used = header->pd_lower - SizeOfPageHeaderData;
+		if (header->pd_lower < SizeOfPageHeaderData || header->pd_lower > header->pd_upper || used % ctx->slot_bytes != 0)
+			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+			                errmsg("index \"%s\" block %u does not hold whole entries",
+			                       RelationGetRelationName(ctx->index), blkno)));
+		return static_cast<int>(used / ctx->slot_bytes);
+	}
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	std::size_t entry_size = EntryTupleSize(ctx->entry_bytes);
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
+		ItemId item = PageGetItemId(page, off);
+		if (!ItemIdIsNormal(item) || ItemIdGetLength(item) != entry_size)
+			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+			                errmsg("index \"%s\" block %u item %u is not an entry",
+			                       RelationGetRelationName(ctx->index), blkno, off)));
+	}
+	return maxoff;
+}
+
+IvfEntryRef
+IvfEntryAt(const IvfContext *ctx, Page page, int i)
+{
+	IvfEntryRef ref;
+	if (ctx->packed) {
+		const char *slot = Slot(ctx, page, i);
+		memcpy(&ref.heap_tid, slot, sizeof(ItemPointerData));
+		memcpy(&ref.error, slot + sizeof(ItemPointerData), sizeof ref.error);
+		ref.values = slot + sizeof(ItemPointerData) + sizeof ref.error;
+		return ref;
+	}
+	auto *entry = reinterpret_cast<IvfEntryTuple *>(
+	    PageGetItem(page, PageGetItemId(page, static_cast<OffsetNumber>(FirstOffsetNumber + i))));
+	ref.heap_tid = entry->heap_tid;
+	ref.error = entry->error;
+	ref.values = EntryValues(entry);
+	return ref;
+}
+
+bool
+IvfEntryFits(const IvfContext *ctx, Page page)
+{
+	if (ctx->packed) {
+		auto *header = reinterpret_cast<PageHeader>(page);
+		return header->pd_lower + ctx->slot_bytes <= header->pd_upper;
+	}
+	return PageGetFreeSpace(page) >= MAXALIGN(EntryTupleSize(ctx->entry_bytes));
+}
+
+void
+IvfAddEntry(const IvfContext *ctx, Page page, BlockNumber blkno, const IvfEntryTuple *entry)
+{
+	if (!IvfEntryFits(ctx, page))
+		elog(ERROR, "ivfflat: no room for an entry on block %u", blkno);
+	if (ctx->packed) {
+		auto *header = reinterpret_cast<PageHeader>(page);
+		char *slot = reinterpret_cast<char *>(page) + header->pd_lower;
+		memcpy(slot, &entry->heap_tid, sizeof(ItemPointerData));
+		memcpy(slot + sizeof(ItemPointerData), &entry->error, sizeof entry->error);
+		memcpy(slot + sizeof(ItemPointerData) + sizeof entry->error, EntryValues(const_cast<IvfEntryTuple *>(entry)),
+		       ctx->entry_bytes);
+		header->pd_lower = static_cast<LocationIndex>(header->pd_lower + ctx->slot_bytes);
+		return;
+	}
+	if (PageAddItem(page, reinterpret_cast<Item>(const_cast<IvfEntryTuple *>(entry)), EntryTupleSize(ctx->entry_bytes),
+	                InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
+		elog(ERROR, "ivfflat: failed to add an entry to block %u", blkno);
+}
+
+void
+IvfDeleteEntries(const IvfContext *ctx, Page page, const int *indexes, int n)
+{
+	if (n == 0)
+		return;
+	if (ctx->packed) {
+		auto *header = reinterpret_cast<PageHeader>(page);
+		int count = static_cast<int>((header->pd_lower - SizeOfPageHeaderData) / ctx->slot_bytes);
+		int kept = indexes[0];
+		for (int i = indexes[0] + 1, next = 1; i < count; i++) {
+			if (next < n && indexes[next] == i) {
+				next++;
+				continue;
+			}
+			memmove(Slot(ctx, page, kept), Slot(ctx, page, i), ctx->slot_bytes);
+			kept++;
+		}
+		header->pd_lower = static_cast<LocationIndex>(SizeOfPageHeaderData + static_cast<std::size_t>(kept) * ctx->slot_bytes);
+		return;
+	}
+	OffsetNumber offsets[MaxOffsetNumber];
+	for (int i = 0; i < n; i++)
+		offsets[i] = static_cast<OffsetNumber>(FirstOffsetNumber + indexes[i]);
+	PageIndexMultiDelete(page, offsets, n);
+}
+
+std::size_t
+IvfFreeBytes(const IvfContext *ctx, Page page)
+{
+	if (ctx->packed) {
+		auto *header = reinterpret_cast<PageHeader>(page);
+		return header->pd_upper - header->pd_lower;
+	}
+	return PageGetFreeSpace(page);
+}
 
 void
 IvfWriteEmptyIndex(Relation index, ForkNumber fork, IvfContext *ctx, int lists, const void *centers)

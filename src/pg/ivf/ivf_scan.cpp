@@ -96,12 +96,12 @@ FreeSq8Query(void *arg)
 // A lower bound of the exact distance (in the operator's order) of an entry, from its codes
 // and its error bound.
 float
-QuantizedLowerBound(const ScanState *so, const IvfEntryTuple *entry)
+QuantizedLowerBound(const ScanState *so, const IvfEntryRef &entry)
 {
-	const auto *codes = reinterpret_cast<const std::uint8_t *>(entry + 1);
+	const auto *codes = reinterpret_cast<const std::uint8_t *>(entry.values);
 	float d = so->sq8 != nullptr ? core::Sq8Distance(*so->sq8, codes)
 	                             : core::PqTableDistance(so->pq_table, codes, static_cast<std::size_t>(so->ctx.pq_m));
-	float error = core::HalfToFloat(entry->error);
+	float error = core::HalfToFloat(entry.error);
 	float bound;
 	switch (so->ctx.metric) {
 	case core::Metric::InnerProduct:
@@ -171,7 +171,6 @@ RankLists(ScanState *so)
 void
 ProbeList(ScanState *so, BlockNumber blkno)
 {
-	std::size_t entry_size = EntryTupleSize(so->ctx.entry_bytes);
 	bool quantized = so->ctx.quantizer != kIvfQuantizerNone;
 	while (blkno != InvalidBlockNumber) {
 		CHECK_FOR_INTERRUPTS();
@@ -180,19 +179,12 @@ ProbeList(ScanState *so, BlockNumber blkno)
 		Page page = BufferGetPage(buf);
 		IvfCheckPage(so->ctx.index, page, blkno);
 		auto *opaque = PageOpaque(page);
-		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-			ItemId item = PageGetItemId(page, off);
-			if (!ItemIdIsNormal(item))
-				continue;
-			if (ItemIdGetLength(item) != entry_size)
-				ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
-				                errmsg("index \"%s\" block %u item %u is not an entry",
-				                       RelationGetRelationName(so->ctx.index), blkno, off)));
-			auto *entry = reinterpret_cast<IvfEntryTuple *>(PageGetItem(page, item));
+		int count = IvfEntryCount(&so->ctx, page, blkno);
+		for (int i = 0; i < count; i++) {
+			IvfEntryRef entry = IvfEntryAt(&so->ctx, page, i);
 			float distance = quantized ? QuantizedLowerBound(so, entry)
-			                           : IndexDistance(&so->ctx, so->query, EntryValues(entry));
-			AddItem(so, distance, &entry->heap_tid);
+			                           : IndexDistance(&so->ctx, so->query, entry.values);
+			AddItem(so, distance, &entry.heap_tid);
 		}
 		BlockNumber next = opaque->next_blkno;
 		UnlockReleaseBuffer(buf);

@@ -43,10 +43,8 @@ QUIVER_FUNCTION(quiver_ivfflat_stats)
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			Page page = BufferGetPage(buf);
 			IvfCheckPage(index, page, blkno);
-			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off))
-				count += ItemIdIsNormal(PageGetItemId(page, off)) ? 1 : 0;
-			free_bytes += static_cast<int64>(PageGetFreeSpace(page));
+			count += IvfEntryCount(&ctx, page, blkno);
+			free_bytes += static_cast<int64>(IvfFreeBytes(&ctx, page));
 			blkno = PageOpaque(page)->next_blkno;
 			UnlockReleaseBuffer(buf);
 		}

@@ -49,8 +49,8 @@ BulkDelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteC
 	IvfContext ctx;
 	IvfInitContext(&ctx, info->index);
 	IvfLoadMeta(&ctx);
-	std::size_t entry_size = EntryTupleSize(ctx.entry_bytes);
-	OffsetNumber deletable[MaxOffsetNumber];
+	// Packed slots hold at least a TID, an error bound and one code byte.
+	int deletable[BLCKSZ / (sizeof(ItemPointerData) + sizeof(std::uint16_t) + 1)];
 
 	for (int list = 0; list < ctx.lists; list++) {
 		BlockNumber insert;
@@ -65,14 +65,11 @@ BulkDelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteC
 			Page page = BufferGetPage(buf);
 			IvfCheckPage(info->index, page, blkno);
 			int ndeletable = 0;
-			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-				ItemId item = PageGetItemId(page, off);
-				if (!ItemIdIsNormal(item) || ItemIdGetLength(item) != entry_size)
-					continue;
-				auto *entry = reinterpret_cast<IvfEntryTuple *>(PageGetItem(page, item));
-				if (callback(&entry->heap_tid, callback_state)) {
-					deletable[ndeletable++] = off;
+			int count = IvfEntryCount(&ctx, page, blkno);
+			for (int i = 0; i < count; i++) {
+				IvfEntryRef entry = IvfEntryAt(&ctx, page, i);
+				if (callback(&entry.heap_tid, callback_state)) {
+					deletable[ndeletable++] = i;
 					stats->tuples_removed++;
 				} else {
 					stats->num_index_tuples++;
@@ -81,7 +78,7 @@ BulkDelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteC
 			if (ndeletable > 0) {
 				GenericXLogState *state = GenericXLogStart(info->index);
 				page = GenericXLogRegisterBuffer(state, buf, 0);
-				PageIndexMultiDelete(page, deletable, ndeletable);
+				IvfDeleteEntries(&ctx, page, deletable, ndeletable);
 				GenericXLogFinish(state);
 				// Only pages before the insert block need pointing back to.
 				if (first_freed == InvalidBlockNumber && !insert_seen)
