@@ -4,7 +4,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION quiver;
-SELECT plan(25);
+SELECT plan(26);
 
 -- 40 clusters of 100 rows in 16 dimensions (IVF's home ground), in random order.
 SELECT setseed(0.23);
@@ -121,6 +121,10 @@ CREATE INDEX items_pq ON items USING ivfflat (v vector_l2_ops) WITH (lists = 40,
 SET LOCAL ivfflat.probes = 4;
 SET LOCAL quiver.ivfflat_rerank = 100;
 SELECT cmp_ok(pg_temp.recall('<->'), '>=', 0.95::float8, 'pq L2 recall@10, 4 probes, 100 re-ranked');
+-- relaxed order: windows taken by approximate distance, handed out whole
+SET LOCAL ivfflat.iterative_scan = relaxed_order;
+SELECT cmp_ok(pg_temp.recall('<->'), '>=', 0.9::float8, 'pq L2 recall@10, 4 probes, relaxed order');
+RESET ivfflat.iterative_scan;
 RESET quiver.ivfflat_rerank;
 RESET ivfflat.probes;
 DROP INDEX items_pq;

@@ -15,7 +15,9 @@
 // quantizer, its entries are IvfEntryTuple items (a heap TID and the vector). With one, they
 // are packed slots without line pointers: slot i starts at SizeOfPageHeaderData + i *
 // slot_bytes and holds the heap TID (6 bytes), the error bound (2 bytes) and the codes (sq8
-// one byte per dimension, pq one byte per sub-vector); pd_lower ends the last slot, so the
+// one byte per dimension, pq one byte per sub-vector of the residual: the row minus its list's
+// centre, which varies far less than the rows, so 256 centroids per sub-space fit it more
+// closely); pd_lower ends the last slot, so the
 // slots are the page's logged contents (Generic WAL and log_newpage_range skip only the hole
 // between pd_lower and pd_upper). Codes are small, so the 4-byte line pointer and the 8-byte
 // alignment of an item would add a third to each pq entry. A list's pages
@@ -57,9 +59,10 @@ extern "C" {
 namespace quiver::pg::ivf {
 
 inline constexpr std::uint32_t kIvfMagic = 0x51495646; // "QIVF"
-// 2: quantizer pages, center_blkno; 3: packed slots on the entry pages of quantized lists
-// (an unquantized version 2 index has the layout of version 3)
-inline constexpr std::uint32_t kIvfLayoutVersion = 3;
+// 2: quantizer pages, center_blkno; 3: packed slots on the entry pages of quantized lists;
+// 4: pq codes of the residual from the list's centre. Older layouts that mean the same are
+// read too (no quantizer since 2, sq8 since 3).
+inline constexpr std::uint32_t kIvfLayoutVersion = 4;
 // Page id in the special space (pgvector's ivfflat uses 0xFF84, hnsw 0xFF71 here).
 inline constexpr std::uint16_t kIvfPageId = 0xFF72;
 inline constexpr BlockNumber kIvfMetaBlock = 0;
@@ -228,8 +231,11 @@ IvfMetaData IvfLoadMeta(IvfContext *ctx);
 // The list tuple at (blkno, offset) of a locked centre page, checked.
 IvfListTuple *IvfListAt(Relation index, Page page, BlockNumber blkno, OffsetNumber offset, std::size_t vector_bytes);
 // The nearest list's number to a stored (prepared) vector, reading every centre (the first of
-// equally near lists wins, as in the build).
-int IvfNearestList(const IvfContext *ctx, const void *values);
+// equally near lists wins, as in the build); its centre as floats into `center` (dims floats)
+// unless that is null.
+int IvfNearestList(const IvfContext *ctx, const void *values, float *center);
+// The centre of a list as floats (dims of them).
+void IvfListCenter(const IvfContext *ctx, int list, float *center);
 // Writes a fresh index's metapage, quantizer pages (sq8_lower/sq8_step when the context's
 // quantizer is sq8) and centre pages with empty lists into `fork` (the build, and the init
 // fork of unlogged tables); sets the context's metapage fields.
@@ -241,7 +247,8 @@ void IvfWriteEmptyIndex(Relation index, ForkNumber fork, IvfContext *ctx, int li
 void IvfCheckQuantizer(IvfContext *ctx, int quantizer, int pq_subvectors);
 
 // Encodes a stored (prepared) vector into its codes (entry_bytes); returns the error bound to
-// store with them (IvfEntryTuple::error).
-std::uint16_t IvfEncode(const IvfContext *ctx, const void *values, std::uint8_t *codes);
+// store with them (IvfEntryTuple::error). pq encodes the residual from `center`, the centre of
+// the row's list as floats (unused by sq8).
+std::uint16_t IvfEncode(const IvfContext *ctx, const void *values, const float *center, std::uint8_t *codes);
 
 } // namespace quiver::pg::ivf

@@ -84,6 +84,7 @@ struct BuildState {
 
 	// Assignment (second scan)
 	float *batch_f;
+	float *batch_raw; // pq with inner product: the batch's rows before normalization
 	char *batch_values;
 	ItemPointerData *batch_tids;
 	std::int32_t *batch_lists;
@@ -223,7 +224,8 @@ SampleRows(BuildState *bs, Relation heap, Relation index, IndexInfo *index_info)
 	}
 }
 
-// pq: the codebooks, trained on the samples (zero without rows: every code 0 until a REINDEX).
+// pq: the codebooks, trained on the samples' residuals from their centres, after the k-means
+// (zero without rows: every code 0 until a REINDEX).
 void
 TrainPq(BuildState *bs)
 {
@@ -232,12 +234,26 @@ TrainPq(BuildState *bs)
 	memset(bs->ctx.quantizer_data, 0, sizeof(float) * bs->ctx.quantizer_floats);
 	if (bs->sampled == 0)
 		return;
+	// The samples are not needed as they are any more: each becomes its residual, the stored
+	// row (before normalization, for inner product) minus its list's centre.
+	float *residuals = bs->raw_samples != nullptr ? bs->raw_samples : bs->samples;
+	const float *assign_rows = bs->samples;
+	const float *centers = bs->centers_f;
+	std::size_t k = static_cast<std::size_t>(bs->lists), width = bs->width;
+	bs->objs->assign = new core::ParallelFor(bs->sampled, bs->threads, [=](std::size_t i) {
+		std::size_t list = static_cast<std::size_t>(core::NearestCenter(centers, k, assign_rows + i * width, width));
+		for (std::size_t d = 0; d < width; d++)
+			residuals[i * width + d] -= centers[list * width + d];
+	});
+	RunBuildJob(*bs->objs->assign, "ivfflat", false);
+	delete bs->objs->assign;
+	bs->objs->assign = nullptr;
 	core::PqParams params;
 	params.dim = bs->width;
 	params.m = static_cast<std::size_t>(bs->ctx.pq_m);
 	params.threads = bs->threads;
 	params.seed = 42;
-	bs->objs->pq = new core::PqTrainJob(bs->raw_samples != nullptr ? bs->raw_samples : bs->samples, bs->sampled, params);
+	bs->objs->pq = new core::PqTrainJob(residuals, bs->sampled, params);
 	RunBuildJob(*bs->objs->pq, "ivfflat", false);
 	const std::vector<float> &data = bs->objs->pq->Result().Data();
 	memcpy(bs->ctx.quantizer_data, data.data(), sizeof(float) * bs->ctx.quantizer_floats);
@@ -285,8 +301,6 @@ ComputeCenters(BuildState *bs)
 	}
 	delete bs->objs->kmeans;
 	bs->objs->kmeans = nullptr;
-	pfree(bs->samples);
-	bs->samples = nullptr;
 }
 
 // What a row carries through the sort: its codes after their error bound (2 bytes) when the
@@ -300,7 +314,7 @@ PayloadBytes(const BuildState *bs)
 bool
 PqEncodesInBatch(const BuildState *bs)
 {
-	return bs->ctx.quantizer == kIvfQuantizerPq && !bs->normalize;
+	return bs->ctx.quantizer == kIvfQuantizerPq;
 }
 
 void
@@ -309,12 +323,13 @@ FlushBatch(BuildState *bs)
 	if (bs->batch_n == 0)
 		return;
 	const float *centers = bs->centers_f;
-	const float *rows = bs->batch_f;
+	float *rows = bs->batch_f;
+	// The stored rows, which pq encodes: the widened ones unless inner product normalized those.
+	float *stored_rows = bs->batch_raw != nullptr ? bs->batch_raw : bs->batch_f;
 	std::int32_t *out = bs->batch_lists;
 	std::size_t k = static_cast<std::size_t>(bs->lists), width = bs->width;
-	// pq codes of the batch's rows (encoding costs as much as the assignment) when the widened
-	// rows are the stored ones, i.e. not normalized for inner product (AssignCallback encodes
-	// those itself).
+	// pq codes of the rows' residuals from their centres, once the centres are known (encoding
+	// costs as much as the assignment).
 	core::PqView book{width, static_cast<std::size_t>(bs->ctx.pq_m), bs->ctx.quantizer_data};
 	bool encode = PqEncodesInBatch(bs);
 	auto *payloads = reinterpret_cast<std::uint8_t *>(bs->batch_values);
@@ -322,10 +337,14 @@ FlushBatch(BuildState *bs)
 	bs->objs->assign = new core::ParallelFor(bs->batch_n, bs->threads, [=](std::size_t i) {
 		out[i] = core::NearestCenter(centers, k, rows + i * width, width);
 		if (encode) {
+			// The row is not needed after its assignment: it becomes its residual.
+			float *residual = stored_rows + i * width;
+			const float *center = centers + static_cast<std::size_t>(out[i]) * width;
+			for (std::size_t d = 0; d < width; d++)
+				residual[d] -= center[d];
 			std::uint8_t *payload = payloads + i * payload_bytes;
-			core::PqEncode(book, rows + i * width, payload + sizeof(std::uint16_t));
-			std::uint16_t error =
-			    core::FloatToHalfUp(core::PqError(book, rows + i * width, payload + sizeof(std::uint16_t)));
+			core::PqEncode(book, residual, payload + sizeof(std::uint16_t));
+			std::uint16_t error = core::FloatToHalfUp(core::PqError(book, residual, payload + sizeof(std::uint16_t)));
 			memcpy(payload, &error, sizeof error);
 		}
 	});
@@ -370,9 +389,11 @@ AssignCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, voi
 		bool indexed = RowValues(bs, values, isnull, stored);
 		if (indexed) {
 			Widen(bs, stored, bs->batch_f + bs->batch_n * bs->width);
+			if (bs->batch_raw != nullptr)
+				IndexWidenVector(&bs->ctx, stored, bs->batch_raw + bs->batch_n * bs->width);
 			if (quantized && !PqEncodesInBatch(bs)) {
-				std::uint16_t error =
-				    IvfEncode(&bs->ctx, stored, reinterpret_cast<std::uint8_t *>(entry + sizeof(std::uint16_t)));
+				std::uint16_t error = IvfEncode(&bs->ctx, stored, nullptr,
+				                                reinterpret_cast<std::uint8_t *>(entry + sizeof(std::uint16_t)));
 				memcpy(entry, &error, sizeof error);
 			}
 		}
@@ -390,6 +411,9 @@ void
 AssignRows(BuildState *bs, Relation heap, Relation index, IndexInfo *index_info)
 {
 	bs->batch_f = static_cast<float *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(float) * bs->width * kAssignBatch));
+	if (bs->ctx.quantizer == kIvfQuantizerPq && bs->normalize)
+		bs->batch_raw =
+		    static_cast<float *>(MemoryContextAllocHuge(bs->build_ctx, sizeof(float) * bs->width * kAssignBatch));
 	bs->batch_values = static_cast<char *>(MemoryContextAllocHuge(bs->build_ctx, PayloadBytes(bs) * kAssignBatch));
 	bs->batch_tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * kAssignBatch));
 	bs->batch_lists = static_cast<std::int32_t *>(palloc(sizeof(std::int32_t) * kAssignBatch));
@@ -525,9 +549,14 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	if (bs.sampled < static_cast<std::size_t>(bs.lists_option))
 		ereport(NOTICE, (errmsg("ivfflat index created with little data"), errdetail("This will cause low recall."),
 		                 errhint("Drop the index until the table has more data.")));
+	ComputeCenters(&bs);
 	if (bs.ctx.quantizer == kIvfQuantizerPq)
 		TrainPq(&bs);
-	ComputeCenters(&bs);
+	pfree(bs.samples);
+	bs.samples = nullptr;
+	if (bs.raw_samples != nullptr)
+		pfree(bs.raw_samples);
+	bs.raw_samples = nullptr;
 	IvfWriteEmptyIndex(index, MAIN_FORKNUM, &bs.ctx, bs.lists, bs.centers);
 	INSTR_TIME_SET_CURRENT(t2);
 

@@ -158,9 +158,11 @@ ivfflatinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		IndexDatumValues(&ctx, values[0], stored);
 		if (IndexPrepareVector(&ctx, stored)) {
 			// The list is chosen by the exact vector, as in the build; a quantizer stores codes.
-			int list = IvfNearestList(&ctx, stored);
+			float *center = quantized ? static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx.dims)))
+			                          : nullptr;
+			int list = IvfNearestList(&ctx, stored, center);
 			if (quantized)
-				entry->error = IvfEncode(&ctx, stored, reinterpret_cast<std::uint8_t *>(EntryValues(entry)));
+				entry->error = IvfEncode(&ctx, stored, center, reinterpret_cast<std::uint8_t *>(EntryValues(entry)));
 			InsertEntry(&ctx, list, entry);
 		}
 

@@ -85,7 +85,9 @@ IvfReadMeta(Relation index, IvfMetaData *out)
 	if (meta->magic != kIvfMagic)
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 		                errmsg("index \"%s\" is not a valid Quiver ivfflat index", RelationGetRelationName(index))));
-	if (meta->version != kIvfLayoutVersion && !(meta->version == 2 && meta->quantizer == kIvfQuantizerNone))
+	bool same_layout = meta->version == kIvfLayoutVersion || (meta->version >= 2 && meta->version < kIvfLayoutVersion && meta->quantizer == kIvfQuantizerNone) ||
+	                   (meta->version == 3 && meta->quantizer == kIvfQuantizerSq8);
+	if (!same_layout)
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 		                errmsg("index \"%s\" has page layout version %u, this library reads version %u",
 		                       RelationGetRelationName(index), meta->version, kIvfLayoutVersion),
@@ -165,7 +167,7 @@ IvfCheckQuantizer(IvfContext *ctx, int quantizer, int pq_subvectors)
 }
 
 std::uint16_t
-IvfEncode(const IvfContext *ctx, const void *values, std::uint8_t *codes)
+IvfEncode(const IvfContext *ctx, const void *values, const float *center, std::uint8_t *codes)
 {
 	auto dims = static_cast<std::size_t>(ctx->dims);
 	auto *x = static_cast<float *>(palloc(sizeof(float) * dims));
@@ -176,6 +178,8 @@ IvfEncode(const IvfContext *ctx, const void *values, std::uint8_t *codes)
 		error = core::Sq8Error(ctx->sq8_lower, ctx->sq8_step, x, codes, dims);
 	} else {
 		core::PqView book{dims, static_cast<std::size_t>(ctx->pq_m), ctx->quantizer_data};
+		for (std::size_t d = 0; d < dims; d++)
+			x[d] -= center[d];
 		core::PqEncode(book, x, codes);
 		error = core::PqError(book, x, codes);
 	}
@@ -200,7 +204,7 @@ IvfListAt(Relation index, Page page, BlockNumber blkno, OffsetNumber offset, std
 }
 
 int
-IvfNearestList(const IvfContext *ctx, const void *values)
+IvfNearestList(const IvfContext *ctx, const void *values, float *center)
 {
 	int best = 0;
 	float best_distance = 0;
@@ -215,11 +219,24 @@ IvfNearestList(const IvfContext *ctx, const void *values)
 			if (list == 0 || d < best_distance) {
 				best = list;
 				best_distance = d;
+				if (center != nullptr)
+					IndexWidenVector(ctx, ListCenter(t), center);
 			}
 		}
 		UnlockReleaseBuffer(buf);
 	}
 	return best;
+}
+
+void
+IvfListCenter(const IvfContext *ctx, int list, float *center)
+{
+	BlockNumber blkno = ListBlock(ctx, list);
+	Buffer buf = ReadBuffer(ctx->index, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	IvfListTuple *t = IvfListAt(ctx->index, BufferGetPage(buf), blkno, ListOffset(ctx, list), ctx->vector_bytes);
+	IndexWidenVector(ctx, ListCenter(t), center);
+	UnlockReleaseBuffer(buf);
 }
 
 namespace {

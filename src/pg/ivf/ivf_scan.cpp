@@ -17,7 +17,9 @@
 // come in exact order within the probed lists, with as few heap fetches as the bounds allow.
 // With ivfflat.iterative_scan = relaxed_order, which allows rows out of order anyway, each
 // re-ranked window goes out whole before the next is read: far fewer heap fetches where the
-// bounds are loose (pq).
+// bounds are loose (pq). Windows are then taken in order of the approximate distance itself,
+// the best guess of the exact one: bounds rank a row by how poor its codes are as much as by
+// its distance (on glove, pq recall@10 at 40 probes 0.920 by bound, 0.949 by approximation).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -64,7 +66,10 @@ struct ScanState {
 	MemoryContext search_ctx; // reset on every rescan
 	void *query;              // in the index's value format
 	core::Sq8Query *sq8;      // sq8: the query's tables (owned through search_ctx's callback)
-	float *pq_table;          // pq: the query's table (pq_m * 256 floats)
+	float *pq_table;          // pq: the table of the list being probed (pq_m * 256 floats)
+	float *query_f;           // pq: the query as floats
+	float *center_f;          // pq: the centre of the list being probed
+	float pq_offset;          // pq: what the residual's table leaves out (q . centre for dot products)
 	bool started;
 	int probes;     // lists per batch
 	int max_probes; // lists in all
@@ -73,7 +78,8 @@ struct ScanState {
 	ScanItem *items;
 	std::size_t n_items;
 	std::size_t cap_items;
-	// Quantized lists: items hold lower bounds; the re-ranked rows wait in `exact` (a heap).
+	// Quantized lists: items hold lower bounds (approximate distances with relaxed order); the
+	// re-ranked rows wait in `exact` (a heap).
 	float query_norm;
 	int rerank;   // quiver.ivfflat_rerank when the scan started
 	bool relaxed; // ivfflat.iterative_scan = relaxed_order: re-ranked windows go out as they are
@@ -93,15 +99,19 @@ FreeSq8Query(void *arg)
 	so->sq8 = nullptr;
 }
 
-// A lower bound of the exact distance (in the operator's order) of an entry, from its codes
-// and its error bound.
+// The order of an entry among the candidates, in the operator's order: a lower bound of its
+// exact distance, from its codes and its error bound, or with relaxed order its approximate
+// distance.
 float
-QuantizedLowerBound(const ScanState *so, const IvfEntryRef &entry)
+QuantizedRank(const ScanState *so, const IvfEntryRef &entry)
 {
 	const auto *codes = reinterpret_cast<const std::uint8_t *>(entry.values);
-	float d = so->sq8 != nullptr ? core::Sq8Distance(*so->sq8, codes)
-	                             : core::PqTableDistance(so->pq_table, codes, static_cast<std::size_t>(so->ctx.pq_m));
-	float error = core::HalfToFloat(entry.error);
+	float d = so->sq8 != nullptr
+	              ? core::Sq8Distance(*so->sq8, codes)
+	              : so->pq_offset + core::PqTableDistance(so->pq_table, codes, static_cast<std::size_t>(so->ctx.pq_m));
+	float error = so->relaxed ? 0.0f : core::HalfToFloat(entry.error);
+	if (so->relaxed && so->ctx.metric == core::Metric::L2)
+		return d;
 	float bound;
 	switch (so->ctx.metric) {
 	case core::Metric::InnerProduct:
@@ -167,11 +177,34 @@ RankLists(ScanState *so)
 	so->next_list = 0;
 }
 
-// Reads every entry of the list starting at blkno, with its distance to the query.
+// pq codes stand for residuals from the list's centre c: for L2 the table is that of q - c
+// (|q - c - r|^2), for dot products that of q, plus q . c.
 void
-ProbeList(ScanState *so, BlockNumber blkno)
+PreparePqList(ScanState *so, int list)
+{
+	auto dims = static_cast<std::size_t>(so->ctx.dims), m = static_cast<std::size_t>(so->ctx.pq_m);
+	IvfListCenter(&so->ctx, list, so->center_f);
+	core::PqView book{dims, m, so->ctx.quantizer_data};
+	if (so->ctx.metric == core::Metric::L2) {
+		for (std::size_t d = 0; d < dims; d++)
+			so->center_f[d] = so->query_f[d] - so->center_f[d];
+		core::PqTable(book, so->center_f, true, so->pq_table);
+		so->pq_offset = 0;
+		return;
+	}
+	double dot = 0;
+	for (std::size_t d = 0; d < dims; d++)
+		dot += static_cast<double>(so->query_f[d]) * so->center_f[d];
+	so->pq_offset = static_cast<float>(dot);
+}
+
+// Reads every entry of list `list`, starting at blkno, with its distance to the query.
+void
+ProbeList(ScanState *so, int list, BlockNumber blkno)
 {
 	bool quantized = so->ctx.quantizer != kIvfQuantizerNone;
+	if (so->ctx.quantizer == kIvfQuantizerPq && blkno != InvalidBlockNumber)
+		PreparePqList(so, list);
 	while (blkno != InvalidBlockNumber) {
 		CHECK_FOR_INTERRUPTS();
 		Buffer buf = ReadBuffer(so->ctx.index, blkno);
@@ -182,7 +215,7 @@ ProbeList(ScanState *so, BlockNumber blkno)
 		int count = IvfEntryCount(&so->ctx, page, blkno);
 		for (int i = 0; i < count; i++) {
 			IvfEntryRef entry = IvfEntryAt(&so->ctx, page, i);
-			float distance = quantized ? QuantizedLowerBound(so, entry)
+			float distance = quantized ? QuantizedRank(so, entry)
 			                           : IndexDistance(&so->ctx, so->query, entry.values);
 			AddItem(so, distance, &entry.heap_tid);
 		}
@@ -245,8 +278,10 @@ NextBatch(ScanState *so)
 	if (so->next_list >= so->max_probes)
 		return false;
 	so->n_items = 0;
-	for (int i = 0; i < so->probes && so->next_list < so->max_probes; i++)
-		ProbeList(so, so->ranked[so->next_list++].start_blkno);
+	for (int i = 0; i < so->probes && so->next_list < so->max_probes; i++) {
+		const RankedList &probe = so->ranked[so->next_list++];
+		ProbeList(so, probe.list, probe.start_blkno);
+	}
 	std::make_heap(so->items, so->items + so->n_items, Farther);
 	return true;
 }
@@ -285,6 +320,8 @@ ivfflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int
 		so->exact = nullptr;
 		so->n_exact = so->cap_exact = 0;
 		so->pq_table = nullptr;
+		so->query_f = nullptr;
+		so->center_f = nullptr;
 	});
 }
 
@@ -325,8 +362,12 @@ ivfflatgettuple(IndexScanDesc scan, ScanDirection)
 				auto *q = static_cast<float *>(palloc(sizeof(float) * dims));
 				IndexWidenVector(&so->ctx, so->query, q);
 				so->pq_table = static_cast<float *>(palloc(sizeof(float) * m * quiver::core::kPqCentroids));
-				quiver::core::PqTable(quiver::core::PqView{dims, m, so->ctx.quantizer_data}, q,
-				                      so->ctx.metric == quiver::core::Metric::L2, so->pq_table);
+				so->query_f = q;
+				so->center_f = static_cast<float *>(palloc(sizeof(float) * dims));
+				// Dot products: one table for every list (L2 makes one per list).
+				if (so->ctx.metric != quiver::core::Metric::L2)
+					quiver::core::PqTable(quiver::core::PqView{dims, m, so->ctx.quantizer_data}, q, false,
+					                      so->pq_table);
 			} else if (so->ctx.quantizer == kIvfQuantizerSq8) {
 				auto *q = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(so->ctx.dims)));
 				IndexWidenVector(&so->ctx, so->query, q);
