@@ -55,6 +55,15 @@ SELECT count(*) FROM generate_series(1, 20) k,
 	LATERAL quiver_sharded_search(NULL::parts, 'v', '<->', '[0,0]'::vector, k, 'id > ' || k);
 -- The first of those was evicted and is prepared again.
 SELECT id FROM quiver_sharded_search(NULL::parts, 'v', '<->', '[0,0]'::vector, 1, 'id > 1');
+-- A filter that runs more searches than the cache holds does not free the plan of the search
+-- it filters for.
+CREATE FUNCTION twenty_searches() RETURNS bigint LANGUAGE sql AS $$
+	SELECT count(*) FROM generate_series(1, 20) k,
+		LATERAL quiver_sharded_search(NULL::parts, 'v', '<#>', '[0,1]'::vector, k, 'id < ' || (k + 30))
+$$;
+SELECT array_agg(id) FROM quiver_sharded_search(NULL::parts, 'v', '<->', '[0.5,0.5]'::vector, 3, 'twenty_searches() = 210');
+SELECT array_agg(id) FROM quiver_sharded_search(NULL::parts, 'v', '<->', '[0.5,0.5]'::vector, 3, 'twenty_searches() = 210');
+DROP FUNCTION twenty_searches();
 -- No local partition needs settings.
 SELECT quiver_shard_settings('parts') LIKE 'SET hnsw.ef_search = %';
 

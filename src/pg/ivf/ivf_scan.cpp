@@ -109,9 +109,8 @@ QuantizedRank(const ScanState *so, const IvfEntryRef &entry)
 	float d = so->sq8 != nullptr
 	              ? core::Sq8Distance(*so->sq8, codes)
 	              : so->pq_offset + core::PqTableDistance(so->pq_table, codes, static_cast<std::size_t>(so->ctx.pq_m));
+	// Without the error term the bound below is the approximate distance itself.
 	float error = so->relaxed ? 0.0f : core::HalfToFloat(entry.error);
-	if (so->relaxed && so->ctx.metric == core::Metric::L2)
-		return d;
 	float bound;
 	switch (so->ctx.metric) {
 	case core::Metric::InnerProduct:

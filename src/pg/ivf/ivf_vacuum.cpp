@@ -49,7 +49,8 @@ BulkDelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDeleteC
 	IvfContext ctx;
 	IvfInitContext(&ctx, info->index);
 	IvfLoadMeta(&ctx);
-	// Packed slots hold at least a TID, an error bound and one code byte.
+	// An entry takes at least 9 bytes of a page: a packed slot a TID, an error bound and one
+	// code byte; an item more (header, line pointer, alignment).
 	int deletable[BLCKSZ / (sizeof(ItemPointerData) + sizeof(std::uint16_t) + 1)];
 
 	for (int list = 0; list < ctx.lists; list++) {

@@ -378,27 +378,52 @@ struct CachedSearch {
 	Oid argtype;
 	SPIPlanPtr plan;
 	uint64 last_use;
+	// Searches running this plan: a filter may call another search, which must not free a plan
+	// its caller is still executing.
+	int active;
 };
 constexpr int kCachedSearches = 16;
 CachedSearch cached_searches[kCachedSearches];
 uint64 search_clock = 0;
 
-// The kept plan of `sql` with one parameter of `argtype`, prepared on first use. Inside SPI.
+void
+ReleaseSearch(void *arg)
+{
+	static_cast<CachedSearch *>(arg)->active--;
+}
+
+// Marks the plan in use until the current (SPI) memory context goes, whether the search ends
+// or fails.
+SPIPlanPtr
+UseSearch(CachedSearch *entry)
+{
+	auto *cb = static_cast<MemoryContextCallback *>(palloc(sizeof(MemoryContextCallback)));
+	cb->func = ReleaseSearch;
+	cb->arg = entry;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	entry->active++;
+	entry->last_use = ++search_clock;
+	return entry->plan;
+}
+
+// The plan of `sql` with one parameter of `argtype`: a kept one, prepared on first use, or when
+// every slot is in use, one for this call only. Inside SPI.
 SPIPlanPtr
 SearchPlan(const char *sql, Oid argtype)
 {
-	CachedSearch *slot = &cached_searches[0];
+	CachedSearch *slot = nullptr; // a free slot, else the least recently used idle one
 	for (CachedSearch &entry : cached_searches) {
-		if (entry.sql != nullptr && entry.argtype == argtype && strcmp(entry.sql, sql) == 0) {
-			entry.last_use = ++search_clock;
-			return entry.plan;
-		}
-		if (entry.sql == nullptr || (slot->sql != nullptr && entry.last_use < slot->last_use))
+		if (entry.sql != nullptr && entry.argtype == argtype && strcmp(entry.sql, sql) == 0)
+			return UseSearch(&entry);
+		if (entry.active == 0 &&
+		    (slot == nullptr || (slot->sql != nullptr && (entry.sql == nullptr || entry.last_use < slot->last_use))))
 			slot = &entry;
 	}
 	SPIPlanPtr plan = SPI_prepare(sql, 1, &argtype);
 	if (plan == nullptr)
 		elog(ERROR, "could not prepare the sharded search: %s", SPI_result_code_string(SPI_result));
+	if (slot == nullptr)
+		return plan;
 	// Only a plan that prepared without error takes (and frees) a slot.
 	if (slot->sql != nullptr) {
 		SPI_freeplan(slot->plan);
@@ -410,8 +435,7 @@ SearchPlan(const char *sql, Oid argtype)
 	slot->plan = plan;
 	slot->argtype = argtype;
 	slot->sql = MemoryContextStrdup(TopMemoryContext, sql);
-	slot->last_use = ++search_clock;
-	return plan;
+	return UseSearch(slot);
 }
 
 char *
