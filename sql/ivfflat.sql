@@ -263,7 +263,7 @@ CREATE INDEX ON pq USING ivfflat (v vector_l2_ops) WITH (quantizer = 'pq', pq_su
 CREATE INDEX ON bits USING ivfflat (v bit_hamming_ops) WITH (quantizer = 'pq');
 CREATE INDEX ON sq USING ivfflat ((v::halfvec(3)) halfvec_l2_ops) WITH (quantizer = 'sq8');
 CREATE INDEX ON bits USING ivfflat (v bit_hamming_ops) WITH (quantizer = 'sq8');
-SET quiver.ivfflat_rerank = 0;
+SET quiver.ivfflat_rerank = -1;
 
 -- errors
 CREATE INDEX ON items USING ivfflat (embedding vector_l2_ops) WITH (lists = 0);

@@ -158,7 +158,7 @@ enum IvfIterativeScan { kIvfIterativeOff, kIvfIterativeRelaxed };
 extern int ivfflat_probes;
 extern int ivfflat_iterative_scan;
 extern int ivfflat_max_probes;
-extern int ivfflat_rerank; // quiver.ivfflat_rerank: candidates re-ranked exactly at a time (sq8)
+extern int ivfflat_rerank; // quiver.ivfflat_rerank: candidates re-ranked exactly at a time (0: by quantizer)
 
 // What an operation needs to know about the index.
 struct IvfContext : IndexValues {

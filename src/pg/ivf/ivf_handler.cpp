@@ -20,7 +20,7 @@ namespace quiver::pg::ivf {
 int ivfflat_probes = 1;
 int ivfflat_iterative_scan = kIvfIterativeOff;
 int ivfflat_max_probes = kIvfMaxProbes;
-int ivfflat_rerank = 40;
+int ivfflat_rerank = 0;
 
 namespace {
 
@@ -76,8 +76,9 @@ IvfInit()
 	MarkGUCPrefixReserved("ivfflat");
 	DefineCustomIntVariable("quiver.ivfflat_rerank",
 	                        "Sets how many candidates an ivfflat scan with compressed lists re-ranks at a time",
-	                        "Candidates are chosen by their approximate distance and re-ranked by their exact one.",
-	                        &ivfflat_rerank, 40, 1, 100000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+	                        "Candidates are chosen by their approximate distance and re-ranked by their exact one; "
+	                        "0 chooses by quantizer.",
+	                        &ivfflat_rerank, 0, 0, 100000, PGC_USERSET, 0, nullptr, nullptr, nullptr);
 }
 
 int

@@ -43,6 +43,13 @@ namespace quiver::pg::ivf {
 
 namespace {
 
+// Re-ranking windows when quiver.ivfflat_rerank is 0. sq8 bounds are tight: a window a little
+// larger than a LIMIT 10 serves most queries with one window. pq codes are coarse: its exact
+// top 10 is spread over the first 100 to 200 candidates (glove 200k: recall@10 with relaxed
+// order 0.949 with 100, 0.955 with 200).
+constexpr int kSq8Rerank = 20;
+constexpr int kPqRerank = 200;
+
 struct ScanItem {
 	float distance;
 	ItemPointerData tid;
@@ -345,7 +352,8 @@ ivfflatgettuple(IndexScanDesc scan, ScanDirection)
 				so->query = palloc0(so->ctx.vector_bytes);
 			}
 			RankLists(so);
-			so->rerank = ivfflat_rerank;
+			so->rerank = ivfflat_rerank > 0 ? ivfflat_rerank
+			                                : so->ctx.quantizer == kIvfQuantizerSq8 ? kSq8Rerank : kPqRerank;
 			so->relaxed = ivfflat_iterative_scan != kIvfIterativeOff;
 			if (so->ctx.quantizer != kIvfQuantizerNone) {
 				auto *q = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(so->ctx.dims)));
