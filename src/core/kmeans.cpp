@@ -268,8 +268,10 @@ IterateHamerly(const float *rows, std::size_t n, const KmeansParams &p, const st
 		for (std::size_t j = 0; j < k; j++)
 			if (j != top && moved[j] > second)
 				second = moved[j];
+		// k^2 distances: with many large centres this pass alone takes long enough to need
+		// polling (a stop leaves the gaps unfinished; the row pass below then stops too).
 		ParallelRanges(k, p.threads, [&](std::size_t begin, std::size_t end) {
-			for (std::size_t j = begin; j < end; j++) {
+			for (std::size_t j = begin; j < end && !Stopped(stop); j++) {
 				float nearest = std::numeric_limits<float>::infinity();
 				for (std::size_t o = 0; o < k; o++)
 					if (o != j)
@@ -316,15 +318,15 @@ IterateHamerly(const float *rows, std::size_t n, const KmeansParams &p, const st
 }
 
 // Half the distances between every two centres, and for each centre half the distance to its
-// nearest other one.
+// nearest other one (unfinished when `stop` is set meanwhile).
 void
 CenterGaps(const KmeansParams &p, const std::vector<float> &centers, std::vector<float> &half_dist,
-           std::vector<float> &half_gap)
+           std::vector<float> &half_gap, const std::atomic<bool> *stop)
 {
 	const std::size_t k = p.k, d = p.dim;
 	const DistanceFn l2 = ActiveKernels().l2_squared;
 	ParallelRanges(k, p.threads, [&](std::size_t begin, std::size_t end) {
-		for (std::size_t j = begin; j < end; j++) {
+		for (std::size_t j = begin; j < end && !Stopped(stop); j++) {
 			float nearest = std::numeric_limits<float>::infinity();
 			for (std::size_t o = 0; o < k; o++) {
 				float h = o == j ? 0.0f : 0.5f * std::sqrt(l2(centers.data() + j * d, centers.data() + o * d, d));
@@ -384,7 +386,7 @@ IterateElkan(const float *rows, std::size_t n, const KmeansParams &p, const std:
 		return evals;
 	};
 
-	CenterGaps(p, result.centers, half_dist, half_gap);
+	CenterGaps(p, result.centers, half_dist, half_gap, stop);
 	evaluations += k * (k - 1) / 2;
 	ParallelRanges(n, p.threads, [&](std::size_t begin, std::size_t end) {
 		std::size_t evals = 0;
@@ -398,7 +400,7 @@ IterateElkan(const float *rows, std::size_t n, const KmeansParams &p, const std:
 
 	for (int iter = 0; iter < p.max_iterations && !Stopped(stop); iter++) {
 		moved = MoveCenters(rows, n, p, assign.data(), result.centers, upper.data());
-		CenterGaps(p, result.centers, half_dist, half_gap);
+		CenterGaps(p, result.centers, half_dist, half_gap, stop);
 		evaluations += k * (k - 1) / 2;
 		std::atomic<std::size_t> changed{0};
 		ParallelRanges(n, p.threads, [&](std::size_t begin, std::size_t end) {
