@@ -808,6 +808,14 @@ CREATE FUNCTION quiver_ivfflat_stats(index regclass,
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION quiver_ivfflat_stats(regclass) IS 'statistics of an ivfflat index';
 
+-- Verifies an ivfflat index (metapage, quantizer and centre pages, every list's chain of pages
+-- and entries, heap TIDs indexed once, every live table row in some list); one row per
+-- problem, none for a sound index. Blocks writes to the index while it runs (ShareLock);
+-- needs SELECT on the table. Restricted to the leader: it may wait for writers' transactions.
+CREATE FUNCTION quiver_ivfflat_check(index regclass) RETURNS SETOF text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION quiver_ivfflat_check(regclass) IS 'problems found in an ivfflat index (none when sound)';
+
 -- ===================================================================================
 -- Scale-out: a table partitioned by hash over postgres_fdw foreign servers (README
 -- "Scaling out"). The servers need postgres_fdw's option extensions 'quiver'.

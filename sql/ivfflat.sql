@@ -85,11 +85,17 @@ SELECT lists, empty_lists, entries, min_list_entries, max_list_entries, avg_list
 FROM quiver_ivfflat_stats('filtered_v_idx');
 SELECT quiver_ivfflat_stats('items');
 SELECT quiver_ivfflat_stats('items_pkey');
+-- the checker: nothing to report for a sound index; only ivfflat indexes
+SELECT count(*) AS problems FROM quiver_ivfflat_check('filtered_v_idx');
+SELECT quiver_ivfflat_check('items');
+SELECT quiver_ivfflat_check('items_pkey');
+SELECT quiver_ivfflat_check('items_l2_hnsw_missing');
 
 -- vacuum removes dead rows' entries and their space is reused
 DELETE FROM filtered WHERE id > 5;
 VACUUM filtered;
 SELECT entries FROM quiver_ivfflat_stats('filtered_v_idx');
+SELECT count(*) AS problems FROM quiver_ivfflat_check('filtered_v_idx');
 SET ivfflat.probes = 20;
 SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM filtered ORDER BY v <-> '[1,0]') s;
 SELECT pg_relation_size('filtered_v_idx') AS size_before \gset
@@ -183,6 +189,7 @@ SELECT id FROM sq ORDER BY v <-> '[5,5,5]' LIMIT 2;
 DELETE FROM sq WHERE id % 2 = 0 AND id < 2000;
 VACUUM sq;
 SELECT entries FROM quiver_ivfflat_stats('sq_l2');
+SELECT count(*) AS problems FROM quiver_ivfflat_check('sq_l2');
 SELECT ranked_ids('sq', '<->', '[0.3,0.9,0.4]', 10, false) = ranked_ids('sq', '<->', '[0.3,0.9,0.4]', 10, true) AS exact_after_vacuum;
 -- a re-ranking window smaller than LIMIT: every row once, in exact order all the same (each
 -- entry's error bound tells when no candidate left can be nearer)
@@ -255,6 +262,14 @@ FROM (SELECT DISTINCT id FROM (SELECT id FROM packed ORDER BY v <-> '[0,0,0,0,0,
 RESET quiver.ivfflat_rerank;
 INSERT INTO packed SELECT id + 2000, v FROM pq WHERE id <= 460;
 SELECT entries, pages, free_bytes FROM quiver_ivfflat_stats('packed_pq');
+SELECT count(*) AS problems FROM quiver_ivfflat_check('packed_pq');
+-- partial and expression indexes: the rows the index holds are those its predicate and
+-- expression give
+CREATE INDEX packed_part ON packed USING ivfflat (v vector_cosine_ops) WITH (lists = 3) WHERE id % 2 = 0;
+CREATE INDEX packed_expr ON packed USING ivfflat ((v::halfvec(8)) halfvec_l2_ops) WITH (lists = 3);
+INSERT INTO packed VALUES (5004, '[0,0,0,0,0,0,0,0]'), (5002, NULL), (5003, '[1,2,3,4,5,6,7,8]');
+SELECT (SELECT count(*) FROM quiver_ivfflat_check('packed_part')) AS partial_problems,
+       (SELECT count(*) FROM quiver_ivfflat_check('packed_expr')) AS expression_problems;
 DROP TABLE packed;
 -- what the quantizers need
 CREATE INDEX ON sq USING ivfflat (v vector_l2_ops) WITH (quantizer = 'rabitq');

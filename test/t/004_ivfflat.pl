@@ -1,7 +1,8 @@
 # ivfflat index pages under WAL and under concurrency: a streaming standby replays the build,
 # inserts (including new list pages), deletes and vacuum, and answers as the primary; a crash
 # loses nothing; an unlogged index restarts empty and works; a cancelled build leaves nothing;
-# many backends inserting, deleting, searching and vacuuming leave exactly the live rows.
+# many backends inserting, deleting, searching and vacuuming leave exactly the live rows;
+# quiver_ivfflat_check finds nothing wrong after each of those, and reports a damaged page.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -106,6 +107,16 @@ $primary->safe_psql('postgres', q{
 	INSERT INTO scratch VALUES ('[1,1]'), ('[2,2]');
 });
 
+# Problems quiver_ivfflat_check finds in every ivfflat index of the server (none expected).
+sub index_problems
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{
+		SELECT coalesce(string_agg(c.relname || ': ' || p, E'\n'), '')
+		FROM pg_class c JOIN pg_am a ON a.oid = c.relam, LATERAL quiver_ivfflat_check(c.oid) p
+		WHERE a.amname = 'ivfflat'});
+}
+
 # Crash: no checkpoint, recovery replays the generic WAL records.
 my $before = answers($primary);
 my $sq_before = sq_answers($primary);
@@ -114,6 +125,7 @@ $primary->start;
 is(answers($primary), $before, 'the same answers after crash recovery');
 is(sq_answers($primary), $sq_before, 'the same sq8 and pq answers after crash recovery');
 all_rows_indexed($primary, 'crash recovery');
+is(index_problems($primary), '', 'the checker finds nothing wrong after crash recovery');
 is($primary->safe_psql('postgres', q{
 	INSERT INTO scratch VALUES ('[3,3]');
 	SET enable_seqscan = off;
@@ -141,6 +153,7 @@ is($standby->safe_psql('postgres', q{
 	SET enable_seqscan = off;
 	SELECT string_agg(v::text, ' ') FROM (SELECT v FROM scratch ORDER BY v <-> '[0,0]' LIMIT 5) s}),
 	'[5,5]', 'a promoted standby has a working unlogged ivfflat index');
+is(index_problems($standby), '', 'the checker finds nothing wrong on the promoted standby');
 $standby->stop;
 
 # Concurrency: searches, inserts (into lists that start empty, too), updates, deletes and
@@ -180,6 +193,33 @@ is($primary->safe_psql('postgres', q{
 	SELECT count(*) || '/' || count(DISTINCT id) FROM (SELECT id FROM mix ORDER BY v <-> (SELECT NULL::vector)) s}),
 	$primary->safe_psql('postgres', q{SELECT count(*) || '/' || count(*) FROM mix}),
 	'after concurrent changes and VACUUM the index returns each live row once');
+is(index_problems($primary), '', 'the checker finds nothing wrong after concurrent changes');
+
+# A damaged page: the checker reports it, a scan fails with an ERROR (no crash), REINDEX mends.
+$primary->safe_psql('postgres', q{
+	CREATE TABLE dmg (id int, v vector(4));
+	INSERT INTO dmg SELECT i, ARRAY[i, i % 7, i % 11, 1] FROM generate_series(1, 2000) i;
+	CREATE INDEX dmg_v ON dmg USING ivfflat (v vector_l2_ops) WITH (lists = 2, quantizer = 'sq8');
+	CHECKPOINT;
+});
+my $file = $primary->data_dir . '/' . $primary->safe_psql('postgres', q{SELECT pg_relation_filepath('dmg_v')});
+my $last = $primary->safe_psql('postgres', q{SELECT pg_relation_size('dmg_v') / 8192 - 1});
+$primary->stop;
+open(my $fh, '+<', $file) or die "open $file: $!";
+binmode $fh;
+seek($fh, $last * 8192 + 8190, 0) or die;
+print $fh "\0\0"; # the page id at the end of the special space
+close($fh);
+$primary->start;
+my $problems = $primary->safe_psql('postgres', q{SELECT string_agg(p, E'\n') FROM quiver_ivfflat_check('dmg_v') p});
+like($problems, qr/block $last is not a valid ivfflat page/, 'the checker reports the damaged page');
+like($problems, qr/heap row \(\d+,\d+\) is in no list/, 'and the rows it no longer reaches');
+($ret, $out, $err) = $primary->psql('postgres',
+	q{SET enable_seqscan = off; SET ivfflat.probes = 2; SELECT count(*) FROM (SELECT id FROM dmg ORDER BY v <-> '[1,1,1,1]') s});
+like($err, qr/ERROR:  index "dmg_v" block $last is not a valid ivfflat page/, 'a scan reaching it fails with an ERROR');
+is($primary->safe_psql('postgres', q{SELECT 1}), '1', 'and the server is still up');
+$primary->safe_psql('postgres', 'REINDEX INDEX dmg_v');
+is($primary->safe_psql('postgres', q{SELECT count(*) FROM quiver_ivfflat_check('dmg_v')}), '0', 'REINDEX mends it');
 
 $primary->stop;
 done_testing();

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "hnsw.hpp"
+#include "../index/check.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -131,31 +132,6 @@ CompareTid(const void *a, const void *b)
 	                          const_cast<ItemPointer>(static_cast<const ItemPointerData *>(b)));
 }
 
-struct Checker {
-	Tuplestorestate *store;
-	TupleDesc desc;
-	int reported = 0;
-	int suppressed = 0;
-
-	void
-	Report(const char *fmt, ...) pg_attribute_printf(2, 3)
-	{
-		if (reported >= 1000) {
-			suppressed++;
-			return;
-		}
-		char buf[512];
-		va_list args;
-		va_start(args, fmt);
-		vsnprintf(buf, sizeof buf, fmt, args);
-		va_end(args);
-		Datum value = CStringGetTextDatum(buf);
-		bool isnull = false;
-		tuplestore_putvalues(store, desc, &value, &isnull);
-		reported++;
-	}
-};
-
 } // namespace
 
 QUIVER_FUNCTION(quiver_hnsw_check)
@@ -163,7 +139,7 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 	Oid relid = PG_GETARG_OID(0);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-	Checker check{rsinfo->setResult, rsinfo->setDesc};
+	IndexCheckReport check{rsinfo->setResult, rsinfo->setDesc};
 
 	Relation index = OpenIndexToInspect(relid, "hnsw", ShareLock);
 
@@ -393,11 +369,7 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 		if (unreachable > 5)
 			check.Report("%d live elements in all are not reachable from the entry point", unreachable);
 	}
-	if (check.suppressed > 0) {
-		int more = check.suppressed;
-		check.reported = 0; // the last row always gets through
-		check.Report("... and %d more problems", more);
-	}
+	check.Finish();
 	relation_close(index, ShareLock);
 	return static_cast<Datum>(0);
 }

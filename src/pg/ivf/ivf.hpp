@@ -224,8 +224,15 @@ int IvfGetPqSubvectors(Relation index);
 void IvfInitContext(IvfContext *ctx, Relation index);
 // ERROR (index corrupted) unless the page is an initialized ivfflat page.
 void IvfCheckPage(Relation index, Page page, BlockNumber blkno);
+// Whether this library reads an index of the metapage's layout version and quantizer.
+bool IvfLayoutReadable(const IvfMetaData &meta);
 // Reads and checks the metapage (ERROR when it is not a Quiver ivfflat metapage of this layout).
 void IvfReadMeta(Relation index, IvfMetaData *out);
+// Fills the context's fields that follow from the metapage (ERROR for an unknown quantizer or
+// a pq sub-vector count out of range).
+void IvfSetMetaFields(IvfContext *ctx, const IvfMetaData &meta);
+// Floats of the quantizer per quantizer page (one item each).
+std::size_t IvfQuantizerFloatsPerPage();
 // Fills the context's metapage fields (and the sq8 quantizer, palloc'd); returns the metapage.
 IvfMetaData IvfLoadMeta(IvfContext *ctx);
 // The list tuple at (blkno, offset) of a locked centre page, checked.

@@ -13,6 +13,15 @@ extern "C" {
 
 namespace quiver::pg::ivf {
 
+// Floats of the quantizer per quantizer page (one item each).
+std::size_t
+IvfQuantizerFloatsPerPage()
+{
+	// PageAddItem stores the item MAXALIGNed: round the room down to whole MAXALIGN units.
+	std::size_t usable = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(IndexPageOpaque)) - sizeof(ItemIdData);
+	return (usable / MAXIMUM_ALIGNOF * MAXIMUM_ALIGNOF) / sizeof(float);
+}
+
 void
 IvfInitContext(IvfContext *ctx, Relation index)
 {
@@ -36,16 +45,7 @@ IvfInitContext(IvfContext *ctx, Relation index)
 
 namespace {
 
-// Floats of the quantizer per quantizer page (one item each).
-std::size_t
-QuantizerFloatsPerPage()
-{
-	// PageAddItem stores the item MAXALIGNed: round the room down to whole MAXALIGN units.
-	std::size_t usable = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(IndexPageOpaque)) - sizeof(ItemIdData);
-	return (usable / MAXIMUM_ALIGNOF * MAXIMUM_ALIGNOF) / sizeof(float);
-}
 
-void SetMetaFields(IvfContext *ctx, const IvfMetaData &meta);
 
 // Quantized lists pack their entries (see the layout in ivf.hpp).
 void
@@ -74,6 +74,14 @@ IvfCheckPage(Relation index, Page page, BlockNumber blkno)
 }
 
 
+bool
+IvfLayoutReadable(const IvfMetaData &meta)
+{
+	return meta.version == kIvfLayoutVersion ||
+	       (meta.version >= 2 && meta.version < kIvfLayoutVersion && meta.quantizer == kIvfQuantizerNone) ||
+	       (meta.version == 3 && meta.quantizer == kIvfQuantizerSq8);
+}
+
 void
 IvfReadMeta(Relation index, IvfMetaData *out)
 {
@@ -85,9 +93,7 @@ IvfReadMeta(Relation index, IvfMetaData *out)
 	if (meta->magic != kIvfMagic)
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 		                errmsg("index \"%s\" is not a valid Quiver ivfflat index", RelationGetRelationName(index))));
-	bool same_layout = meta->version == kIvfLayoutVersion || (meta->version >= 2 && meta->version < kIvfLayoutVersion && meta->quantizer == kIvfQuantizerNone) ||
-	                   (meta->version == 3 && meta->quantizer == kIvfQuantizerSq8);
-	if (!same_layout)
+	if (!IvfLayoutReadable(*meta))
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 		                errmsg("index \"%s\" has page layout version %u, this library reads version %u",
 		                       RelationGetRelationName(index), meta->version, kIvfLayoutVersion),
@@ -101,7 +107,7 @@ IvfLoadMeta(IvfContext *ctx)
 {
 	IvfMetaData meta;
 	IvfReadMeta(ctx->index, &meta);
-	SetMetaFields(ctx, meta);
+	IvfSetMetaFields(ctx, meta);
 	if (ctx->quantizer == kIvfQuantizerNone)
 		return meta;
 	// The quantizer's parameters over quantizer_pages pages.
@@ -112,7 +118,7 @@ IvfLoadMeta(IvfContext *ctx)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
 		IvfCheckPage(ctx->index, page, blkno);
-		std::size_t chunk = std::min(QuantizerFloatsPerPage(), total - done);
+		std::size_t chunk = std::min(IvfQuantizerFloatsPerPage(), total - done);
 		ItemId item = PageGetItemId(page, FirstOffsetNumber);
 		if (PageGetMaxOffsetNumber(page) < FirstOffsetNumber || !ItemIdIsNormal(item) ||
 		    ItemIdGetLength(item) != chunk * sizeof(float))
@@ -239,10 +245,8 @@ IvfListCenter(const IvfContext *ctx, int list, float *center)
 	UnlockReleaseBuffer(buf);
 }
 
-namespace {
-
 void
-SetMetaFields(IvfContext *ctx, const IvfMetaData &meta)
+IvfSetMetaFields(IvfContext *ctx, const IvfMetaData &meta)
 {
 	ctx->lists = static_cast<int>(meta.lists);
 	ctx->center_blkno = meta.center_blkno;
@@ -272,8 +276,6 @@ SetMetaFields(IvfContext *ctx, const IvfMetaData &meta)
 	}
 	SetPacked(ctx);
 }
-
-} // namespace
 
 int
 IvfEntryCount(const IvfContext *ctx, Page page, BlockNumber blkno)
@@ -389,7 +391,7 @@ IvfWriteEmptyIndex(Relation index, ForkNumber fork, IvfContext *ctx, int lists, 
 {
 	int center_pages = (lists + ctx->per_page - 1) / ctx->per_page;
 	std::size_t quantizer_floats = ctx->quantizer_floats;
-	std::size_t per_page = QuantizerFloatsPerPage();
+	std::size_t per_page = IvfQuantizerFloatsPerPage();
 	auto quantizer_pages = static_cast<std::uint32_t>((quantizer_floats + per_page - 1) / per_page);
 
 	Buffer buf = NewIndexBuffer(index, fork);
@@ -413,7 +415,7 @@ IvfWriteEmptyIndex(Relation index, ForkNumber fork, IvfContext *ctx, int lists, 
 	// pd_lower must cover the metadata, or a full-page image would drop it as a hole.
 	reinterpret_cast<PageHeader>(page)->pd_lower =
 	    static_cast<LocationIndex>(reinterpret_cast<char *>(meta + 1) - reinterpret_cast<char *>(page));
-	SetMetaFields(ctx, *meta);
+	IvfSetMetaFields(ctx, *meta);
 	MarkBufferDirty(buf);
 	UnlockReleaseBuffer(buf);
 

@@ -1,0 +1,54 @@
+// What the index checkers (quiver_hnsw_check, quiver_ivfflat_check) share: problems collected
+// as rows of the function's result, at most 1,000 of them, then a count of the rest.
+#pragma once
+
+#include <cstdarg>
+#include <cstdio>
+
+extern "C" {
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+}
+
+namespace quiver::pg {
+
+struct IndexCheckReport {
+	Tuplestorestate *store;
+	TupleDesc desc;
+	int reported = 0;
+	int suppressed = 0;
+
+	void
+	Report(const char *fmt, ...) pg_attribute_printf(2, 3)
+	{
+		if (reported >= 1000) {
+			suppressed++;
+			return;
+		}
+		char buf[512];
+		va_list args;
+		va_start(args, fmt);
+		vsnprintf(buf, sizeof buf, fmt, args);
+		va_end(args);
+		Datum value = CStringGetTextDatum(buf);
+		bool isnull = false;
+		tuplestore_putvalues(store, desc, &value, &isnull);
+		reported++;
+	}
+
+	// The last row: how many problems did not get one.
+	void
+	Finish()
+	{
+		if (suppressed == 0)
+			return;
+		int more = suppressed;
+		reported = 0;
+		suppressed = 0;
+		Report("... and %d more problems", more);
+	}
+};
+
+} // namespace quiver::pg
