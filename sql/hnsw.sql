@@ -274,6 +274,29 @@ VACUUM ck;
 SELECT count(*) AS problems FROM quiver_hnsw_check('ck_v');
 CREATE INDEX ck_h ON ck USING hnsw ((v::halfvec(4)) halfvec_cosine_ops);
 SELECT count(*) AS problems FROM quiver_hnsw_check('ck_h');
+-- rows the index never received (inserted while it was marked not ready) are reported
+UPDATE pg_index SET indisready = false WHERE indexrelid = 'ck_v'::regclass;
+INSERT INTO ck VALUES (9001, '[1,2,3,4]'), (9002, '[2,3,4,5]'), (9003, NULL);
+UPDATE pg_index SET indisready = true WHERE indexrelid = 'ck_v'::regclass;
+SELECT regexp_replace(p, '\(\d+,\d+\)', '(b,o)') AS problem FROM quiver_hnsw_check('ck_v') p;
+REINDEX INDEX ck_v;
+SELECT count(*) AS problems FROM quiver_hnsw_check('ck_v');
+-- Many copies of one vector: inserts of other vectors prune the copies' incoming edges until
+-- some cannot be reached; VACUUM walks the graph and links every unreachable region back.
+CREATE TABLE dups (id int, v vector(4));
+ALTER TABLE dups SET (autovacuum_enabled = false);
+INSERT INTO dups SELECT i, CASE WHEN i <= 2000 THEN '[1,1,1,1]' ELSE ARRAY[sin(i), cos(i), sin(i * 0.7), cos(i * 1.3)]::vector(4) END
+FROM generate_series(1, 2500) i;
+CREATE INDEX dups_v ON dups USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 16);
+SELECT count(*) AS problems FROM quiver_hnsw_check('dups_v');
+INSERT INTO dups SELECT i, ARRAY[cos(i), sin(i), sin(i * 0.3), cos(i * 1.7)]::vector(4) FROM generate_series(2501, 3500) i;
+DELETE FROM dups WHERE id % 3 = 0;
+VACUUM dups;
+SELECT count(*) AS problems FROM quiver_hnsw_check('dups_v');
+SET hnsw.ef_search = 100;
+SELECT count(*) AS copies_found FROM (SELECT id FROM dups ORDER BY v <-> '[1,1,1,1]' LIMIT 50) s WHERE id <= 2000;
+RESET hnsw.ef_search;
+DROP TABLE dups;
 SELECT * FROM quiver_hnsw_check('ck');
 CREATE INDEX ck_id ON ck (id);
 SELECT * FROM quiver_hnsw_check('ck_id');

@@ -5,6 +5,16 @@
 
 namespace quiver::core {
 
+namespace {
+
+bool
+Holds(const NeighborList &list, std::size_t id)
+{
+	return std::find(list.begin(), list.end(), static_cast<std::uint32_t>(id)) != list.end();
+}
+
+} // namespace
+
 
 BaseLayerFill::BaseLayerFill(const HnswBuilder &graph, std::size_t second_hop_sources)
     : graph_(graph), n_(graph.Size()), slots_(2 * static_cast<std::size_t>(graph.Params().m)),
@@ -128,7 +138,11 @@ BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 			std::int64_t best_room = -1, best_any = -1;
 			float d_room = 0, d_any = 0;
 			for (std::size_t r = 0; r < n_; r++) {
-				if (!reached[r])
+				// A node linked earlier this round counts as reached without its own lists being
+				// walked, so it may already point to u (with equal vectors a whole unreached group
+				// points at each other): giving it u again would repeat a neighbour.
+				if (!reached[r] || Holds(graph_.Neighbors(static_cast<std::uint32_t>(r), 0), u) ||
+				    Holds(Extra(static_cast<std::uint32_t>(r)), u))
 					continue;
 				float d = graph_.Distance(uv, graph_.Vector(static_cast<std::uint32_t>(r)));
 				std::size_t used = graph_.Neighbors(static_cast<std::uint32_t>(r), 0).count + extra_count_[r];

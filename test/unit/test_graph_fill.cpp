@@ -137,8 +137,14 @@ TEST(BaseLayerFill, LinksUnreachableNodes)
 	std::size_t linked = fill.LinkUnreachable(static_cast<std::uint32_t>(g.EntryPoint()));
 	EXPECT_GT(linked, 0u); // (fewer than `before` can do: a linked node brings its own neighbours along)
 	EXPECT_EQ(CountUnreachable(g, fill), 0u);
-	for (std::uint32_t id = 0; id < n; id++)
+	for (std::uint32_t id = 0; id < n; id++) {
 		ASSERT_LE(g.Neighbors(id, 0).count + fill.Extra(id).count, static_cast<std::size_t>(2 * m));
+		// no list names a neighbour twice (a page list with repeats fails quiver_hnsw_check)
+		std::vector<std::uint32_t> all(g.Neighbors(id, 0).begin(), g.Neighbors(id, 0).end());
+		all.insert(all.end(), fill.Extra(id).begin(), fill.Extra(id).end());
+		std::sort(all.begin(), all.end());
+		ASSERT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "node " << id << " repeats a neighbour";
+	}
 }
 
 } // namespace

@@ -47,9 +47,11 @@ Grow(T *&array, std::size_t &cap, std::size_t need)
 }
 
 // Marks everything reachable from start through the base layer (deleted nodes included: a
-// search passes through them). slot_target maps each slot to a node index or -1.
+// search passes through them). slot_target maps each slot to a node index or -1. Counts into
+// indegree the edges of every node it marks: the edges that come from reached nodes, the only
+// ones that keep a node reachable.
 void
-Walk(int start, const int *list_of, const int *slot_target, int width, bool *reached, int *queue)
+Walk(int start, const int *list_of, const int *slot_target, int width, bool *reached, int *queue, int *indegree)
 {
 	int head = 0, tail = 0;
 	reached[start] = true;
@@ -61,6 +63,8 @@ Walk(int start, const int *list_of, const int *slot_target, int width, bool *rea
 		const int *targets = slot_target + static_cast<std::size_t>(list_of[i]) * width;
 		for (int s = 0; s < width; s++) {
 			int t = targets[s];
+			if (t >= 0)
+				indegree[t]++;
 			if (t >= 0 && !reached[t]) {
 				reached[t] = true;
 				queue[tail++] = t;
@@ -68,6 +72,8 @@ Walk(int start, const int *list_of, const int *slot_target, int width, bool *rea
 		}
 	}
 }
+
+constexpr int kLinkRounds = 4;
 
 } // namespace
 
@@ -126,78 +132,86 @@ HnswLinkUnreachable(const HnswContext *ctx, bool replace)
 	for (std::size_t s = 0; s < static_cast<std::size_t>(n_lists) * width; s++)
 		slot_target[s] = ItemPointerIsValid(&slots[s]) ? FindByTid(nodes, n_nodes, &slots[s]) : -1;
 	auto *list_of = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(n_nodes)));
+	// Incoming edges from reached nodes: replacing an edge into a node that has another one
+	// from an unreached node would cut it off.
 	auto *indegree = static_cast<int *>(palloc0(sizeof(int) * static_cast<std::size_t>(n_nodes)));
 	for (int i = 0; i < n_nodes; i++)
 		list_of[i] = FindByTid(lists, n_lists, &nodes[i].neighbors);
-	for (std::size_t s = 0; s < static_cast<std::size_t>(n_lists) * width; s++)
-		if (slot_target[s] >= 0)
-			indegree[slot_target[s]]++;
 
-	auto *reached = static_cast<bool *>(palloc0(sizeof(bool) * static_cast<std::size_t>(n_nodes)));
+	auto *reached = static_cast<bool *>(palloc(sizeof(bool) * static_cast<std::size_t>(n_nodes)));
 	auto *queue = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(n_nodes)));
-	Walk(entry_index, list_of, slot_target, width, reached, queue);
-
 	int linked = 0;
 	void *values = palloc(ctx->vector_bytes);
-	for (int u = 0; u < n_nodes; u++) {
-		if (reached[u] || nodes[u].deleted)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		if (!HnswLoadVector(ctx, &nodes[u].tid, values))
-			continue;
-		// Nearest nodes to u by a search (u itself cannot be among them: nothing reaches it).
-		HnswCandidate start;
-		if (!HnswGreedyDescend(ctx, values, entry, 0, &start))
-			break;
-		HnswCandidate *found;
-		int n = HnswSearchLayer(ctx, values, &start, 1, ctx->ef_construction, 0, &found);
-		// The nearest reached node with a free slot; failing that, the nearest one that can give
-		// up the slot of a neighbour with other incoming edges (giving up edges costs the
-		// graph navigability, so free slots come first).
-		int host = -1, slot = -1;
-		for (int pass = 0; pass < (replace ? 2 : 1) && host < 0; pass++) {
-			for (int c = 0; c < n && host < 0; c++) {
-				int h = FindByTid(nodes, n_nodes, &found[c].element);
-				if (h < 0 || h == u || !reached[h] || list_of[h] < 0)
-					continue;
-				const int *targets = slot_target + static_cast<std::size_t>(list_of[h]) * width;
-				for (int s = 0; s < width; s++) {
-					if (pass == 0 ? targets[s] < 0
-					              : targets[s] >= 0 && indegree[targets[s]] > 1 && (slot < 0 || indegree[targets[s]] > indegree[targets[slot]]))
-						slot = s;
-					if (pass == 0 && slot >= 0)
-						break;
+	// A replaced edge can still cut a node off: one whose other incoming edges come from nodes
+	// that it alone leads to. Each round walks the graph afresh and links what is unreached;
+	// rounds stop when nothing is, or nothing more could be linked.
+	for (int round = 0; round < kLinkRounds; round++) {
+		memset(reached, 0, sizeof(bool) * static_cast<std::size_t>(n_nodes));
+		memset(indegree, 0, sizeof(int) * static_cast<std::size_t>(n_nodes));
+		Walk(entry_index, list_of, slot_target, width, reached, queue, indegree);
+		int linked_before = linked;
+		for (int u = 0; u < n_nodes; u++) {
+			if (reached[u] || nodes[u].deleted)
+				continue;
+			CHECK_FOR_INTERRUPTS();
+			if (!HnswLoadVector(ctx, &nodes[u].tid, values))
+				continue;
+			// Nearest nodes to u by a search (u itself cannot be among them: nothing reaches it).
+			HnswCandidate start;
+			if (!HnswGreedyDescend(ctx, values, entry, 0, &start))
+				break;
+			HnswCandidate *found;
+			int n = HnswSearchLayer(ctx, values, &start, 1, ctx->ef_construction, 0, &found);
+			// The nearest reached node with a free slot; failing that, the nearest one that can give
+			// up the slot of a neighbour with other incoming edges (giving up edges costs the
+			// graph navigability, so free slots come first).
+			int host = -1, slot = -1;
+			for (int pass = 0; pass < (replace ? 2 : 1) && host < 0; pass++) {
+				for (int c = 0; c < n && host < 0; c++) {
+					int h = FindByTid(nodes, n_nodes, &found[c].element);
+					if (h < 0 || h == u || !reached[h] || list_of[h] < 0)
+						continue;
+					const int *targets = slot_target + static_cast<std::size_t>(list_of[h]) * width;
+					for (int s = 0; s < width; s++) {
+						if (pass == 0 ? targets[s] < 0
+						              : targets[s] >= 0 && indegree[targets[s]] > 1 && (slot < 0 || indegree[targets[s]] > indegree[targets[slot]]))
+							slot = s;
+						if (pass == 0 && slot >= 0)
+							break;
+					}
+					if (slot >= 0)
+						host = h;
 				}
-				if (slot >= 0)
-					host = h;
 			}
-		}
-		if (host >= 0) {
-			int *targets = slot_target + static_cast<std::size_t>(list_of[host]) * width;
-			const List &list = lists[list_of[host]];
-			Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&list.tid));
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			HnswPageEdit edit;
-			HnswEditStart(&edit, ctx->index, ctx->building);
-			Page page = HnswEditRegister(&edit, buf, false);
-			auto *nt = ItemAt<HnswNeighborTuple>(ctx->index, page, const_cast<ItemPointer>(&list.tid), kHnswNeighborType);
-			if (nt == nullptr)
-				elog(ERROR, "hnsw: neighbour tuple (%u,%u) vanished during repair", ItemPointerGetBlockNumber(&list.tid),
-				     ItemPointerGetOffsetNumber(&list.tid));
-			NeighborSlots(nt)[start_slot + slot] = nodes[u].tid;
-			HnswEditFinish(&edit);
-			UnlockReleaseBuffer(buf);
+			if (host >= 0) {
+				int *targets = slot_target + static_cast<std::size_t>(list_of[host]) * width;
+				const List &list = lists[list_of[host]];
+				Buffer buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(&list.tid));
+				LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+				HnswPageEdit edit;
+				HnswEditStart(&edit, ctx->index, ctx->building);
+				Page page = HnswEditRegister(&edit, buf, false);
+				auto *nt = ItemAt<HnswNeighborTuple>(ctx->index, page, const_cast<ItemPointer>(&list.tid), kHnswNeighborType);
+				if (nt == nullptr)
+					elog(ERROR, "hnsw: neighbour tuple (%u,%u) vanished during repair", ItemPointerGetBlockNumber(&list.tid),
+					     ItemPointerGetOffsetNumber(&list.tid));
+				NeighborSlots(nt)[start_slot + slot] = nodes[u].tid;
+				HnswEditFinish(&edit);
+				UnlockReleaseBuffer(buf);
 
-			if (targets[slot] >= 0)
-				indegree[targets[slot]]--;
-			targets[slot] = u;
-			indegree[u]++;
-			linked++;
-			// u, and whatever only u leads to, is reached now.
-			Walk(u, list_of, slot_target, width, reached, queue);
+				if (targets[slot] >= 0)
+					indegree[targets[slot]]--;
+				targets[slot] = u;
+				indegree[u]++;
+				linked++;
+				// u, and whatever only u leads to, is reached now.
+				Walk(u, list_of, slot_target, width, reached, queue, indegree);
+			}
+			if (n > 0)
+				pfree(found);
 		}
-		if (n > 0)
-			pfree(found);
+		if (linked == linked_before)
+			break;
 	}
 	return linked;
 }

@@ -10,6 +10,9 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "utils/array.h"
@@ -132,6 +135,51 @@ CompareTid(const void *a, const void *b)
 	                          const_cast<ItemPointer>(static_cast<const ItemPointerData *>(b)));
 }
 
+// A heap TID and the element holding it.
+struct IndexedHeapTid {
+	ItemPointerData tid; // first: sorted and searched as a TID
+	int element;
+};
+
+struct IndexedHeapTids {
+	const IndexedHeapTid *tids; // sorted by TID
+	std::size_t n;
+	const bool *reachable; // by element
+	std::size_t missing;   // live heap rows in no element
+	std::size_t stranded;  // live heap rows in an element not reachable from the entry point
+	IndexCheckReport *check;
+	const CheckedElement *elements;
+	const HnswContext *ctx;
+	void *stored; // vector_bytes, for one row at a time
+};
+
+// The table's rows as a build sees them: every live one with an indexable value (not null, not
+// a zero vector under cosine) must be some element's heap TID, and that element reachable from
+// the entry point. (An unreachable element holding only dead or aborted rows, as a crash
+// between an insert's writes leaves, costs space until VACUUM, not answers.)
+void
+CheckHeapRow(Relation, ItemPointer tid, Datum *values, bool *isnull, bool alive, void *state)
+{
+	auto *s = static_cast<IndexedHeapTids *>(state);
+	if (!alive || isnull[0])
+		return;
+	IndexDatumValues(s->ctx, values[0], s->stored);
+	if (!IndexPrepareVector(s->ctx, s->stored))
+		return;
+	auto *found = static_cast<const IndexedHeapTid *>(bsearch(tid, s->tids, s->n, sizeof(IndexedHeapTid), CompareTid));
+	if (found == nullptr) {
+		if (s->missing++ < 5)
+			s->check->Report("heap row (%u,%u) is in no element", ItemPointerGetBlockNumber(tid),
+			                 ItemPointerGetOffsetNumber(tid));
+	} else if (s->reachable != nullptr && !s->reachable[found->element]) {
+		if (s->stranded++ < 5)
+			s->check->Report("heap row (%u,%u) is in element (%u,%u), which is not reachable from the entry point",
+			                 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid),
+			                 ItemPointerGetBlockNumber(&s->elements[found->element].tid),
+			                 ItemPointerGetOffsetNumber(&s->elements[found->element].tid));
+	}
+}
+
 } // namespace
 
 QUIVER_FUNCTION(quiver_hnsw_check)
@@ -141,12 +189,19 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	IndexCheckReport check{rsinfo->setResult, rsinfo->setDesc};
 
+	// The table first, as every other path that locks both.
+	Oid heapid = IndexGetRelation(relid, true);
+	Relation heap = OidIsValid(heapid) ? table_open(heapid, AccessShareLock) : nullptr;
 	Relation index = OpenIndexToInspect(relid, "hnsw", ShareLock);
+	auto close = [&] {
+		relation_close(index, ShareLock);
+		table_close(heap, AccessShareLock);
+	};
 
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	if (nblocks == 0) {
 		check.Report("the index has no metapage");
-		relation_close(index, ShareLock);
+		close();
 		return static_cast<Datum>(0);
 	}
 	HnswMetaData meta;
@@ -159,7 +214,7 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 	if (meta.magic != kHnswMagic || meta.version != kHnswLayoutVersion) {
 		check.Report("metapage: magic %08x version %u, expected %08x version %u", meta.magic, meta.version, kHnswMagic,
 		             kHnswLayoutVersion);
-		relation_close(index, ShareLock);
+		close();
 		return static_cast<Datum>(0);
 	}
 	int m = meta.m;
@@ -171,7 +226,7 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 	auto *elements = static_cast<CheckedElement *>(palloc(sizeof(CheckedElement) * cap_e));
 	auto *lists = static_cast<CheckedNeighbors *>(palloc(sizeof(CheckedNeighbors) * cap_n));
 	auto *slots = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * cap_s));
-	auto *heap_tids = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * cap_h));
+	auto *heap_tids = static_cast<IndexedHeapTid *>(palloc(sizeof(IndexedHeapTid) * cap_h));
 	auto grow = [](auto *&array, std::size_t &cap, std::size_t need) {
 		while (need > cap) {
 			cap *= 2;
@@ -246,7 +301,7 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 						continue;
 					live++;
 					grow(heap_tids, cap_h, n_h + 1);
-					heap_tids[n_h++] = *h;
+					heap_tids[n_h++] = IndexedHeapTid{*h, n_e - 1};
 				}
 				if (e->deleted && live > 0)
 					check.Report("(%u,%u): element marked deleted still holds %d heap TIDs", blkno, off, live);
@@ -315,14 +370,15 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 	}
 
 	// Every heap row once.
-	qsort(heap_tids, n_h, sizeof(ItemPointerData), CompareTid);
+	qsort(heap_tids, n_h, sizeof(IndexedHeapTid), CompareTid);
 	for (std::size_t i = 1; i < n_h; i++)
-		if (ItemPointerEquals(&heap_tids[i - 1], &heap_tids[i]))
-			check.Report("heap TID (%u,%u) is indexed twice", ItemPointerGetBlockNumber(&heap_tids[i]),
-			             ItemPointerGetOffsetNumber(&heap_tids[i]));
+		if (ItemPointerEquals(&heap_tids[i - 1].tid, &heap_tids[i].tid))
+			check.Report("heap TID (%u,%u) is indexed twice", ItemPointerGetBlockNumber(&heap_tids[i].tid),
+			             ItemPointerGetOffsetNumber(&heap_tids[i].tid));
 
-	// The entry point, and every live element reachable from it on level 0 (through deleted
+	// The entry point, and which elements are reachable from it on level 0 (through deleted
 	// ones too: a search passes through them).
+	const bool *reachable = nullptr;
 	ItemPointerData entry;
 	ItemPointerSet(&entry, meta.entry_blkno, meta.entry_offno);
 	int entry_index = meta.entry_blkno == InvalidBlockNumber ? -1 : FindByTid(elements, n_e, &entry);
@@ -357,19 +413,20 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 				}
 			}
 		}
-		int unreachable = 0;
-		for (int i = 0; i < n_e; i++) {
-			if (seen[i] || elements[i].deleted)
-				continue;
-			if (unreachable < 5)
-				check.Report("live element (%u,%u) is not reachable from the entry point",
-				             ItemPointerGetBlockNumber(&elements[i].tid), ItemPointerGetOffsetNumber(&elements[i].tid));
-			unreachable++;
-		}
-		if (unreachable > 5)
-			check.Report("%d live elements in all are not reachable from the entry point", unreachable);
+		reachable = seen;
 	}
+
+	// Every live row of the table in some element, reachable from the entry point.
+	HnswContext ctx;
+	HnswInitContext(&ctx, index, false);
+	IndexedHeapTids state{heap_tids, n_h, reachable, 0, 0, &check, elements, &ctx, palloc(ctx.vector_bytes)};
+	table_index_build_scan(heap, index, BuildIndexInfo(index), true, false, CheckHeapRow, &state, nullptr);
+	if (state.missing > 5)
+		check.Report("%zu live heap rows in all are in no element", state.missing);
+	if (state.stranded > 5)
+		check.Report("%zu live heap rows in all are in elements not reachable from the entry point", state.stranded);
+
 	check.Finish();
-	relation_close(index, ShareLock);
+	close();
 	return static_cast<Datum>(0);
 }
