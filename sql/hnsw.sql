@@ -282,7 +282,8 @@ SELECT regexp_replace(p, '\(\d+,\d+\)', '(b,o)') AS problem FROM quiver_hnsw_che
 REINDEX INDEX ck_v;
 SELECT count(*) AS problems FROM quiver_hnsw_check('ck_v');
 -- Many copies of one vector: inserts of other vectors prune the copies' incoming edges until
--- some cannot be reached; VACUUM walks the graph and links every unreachable region back.
+-- some cannot be reached; VACUUM walks the graph and links every unreachable region back,
+-- whether it removed rows or not.
 CREATE TABLE dups (id int, v vector(4));
 ALTER TABLE dups SET (autovacuum_enabled = false);
 INSERT INTO dups SELECT i, CASE WHEN i <= 2000 THEN '[1,1,1,1]' ELSE ARRAY[sin(i), cos(i), sin(i * 0.7), cos(i * 1.3)]::vector(4) END
@@ -290,6 +291,9 @@ FROM generate_series(1, 2500) i;
 CREATE INDEX dups_v ON dups USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 16);
 SELECT count(*) AS problems FROM quiver_hnsw_check('dups_v');
 INSERT INTO dups SELECT i, ARRAY[cos(i), sin(i), sin(i * 0.3), cos(i * 1.7)]::vector(4) FROM generate_series(2501, 3500) i;
+VACUUM dups;
+SELECT count(*) AS problems FROM quiver_hnsw_check('dups_v');
+INSERT INTO dups SELECT i, ARRAY[sin(i), sin(i), sin(i * 0.3), cos(i * 1.7)]::vector(4) FROM generate_series(3501, 4000) i;
 DELETE FROM dups WHERE id % 3 = 0;
 VACUUM dups;
 SELECT count(*) AS problems FROM quiver_hnsw_check('dups_v');

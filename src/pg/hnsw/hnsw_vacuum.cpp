@@ -549,8 +549,28 @@ extern "C" IndexBulkDeleteResult *
 hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
 	return quiver::pg::Guarded([&]() -> IndexBulkDeleteResult * {
-		if (info->analyze_only || stats == nullptr)
+		if (info->analyze_only)
 			return stats;
+		if (stats == nullptr) {
+			// No row was removed (an insert-only table's autovacuum, or nothing dead): inserts
+			// prune edges too, and can leave a region with no way in, so walk the graph here as
+			// well. Inserts wait meanwhile, as during a repair.
+			VacuumState vs;
+			memset(&vs, 0, sizeof vs);
+			vs.info = info;
+			HnswInitContext(&vs.ctx, info->index, false);
+			vs.live_tuples = info->num_heap_tuples;
+			vs.tmp_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum", ALLOCSET_DEFAULT_SIZES);
+			LockPage(info->index, kHnswUpdateLockBlock, ExclusiveLock);
+			LinkIslands(&vs);
+			UnlockPage(info->index, kHnswUpdateLockBlock, ExclusiveLock);
+			MemoryContextDelete(vs.tmp_ctx);
+			ereport(info->message_level, (errmsg("index \"%s\": %d nodes relinked from unreachable regions",
+			                                     RelationGetRelationName(info->index), vs.islands_linked)));
+			stats = static_cast<IndexBulkDeleteResult *>(palloc0(sizeof(IndexBulkDeleteResult)));
+			stats->num_index_tuples = info->num_heap_tuples;
+			stats->estimated_count = info->estimated_count;
+		}
 		stats->num_pages = RelationGetNumberOfBlocks(info->index);
 		return stats;
 	});
