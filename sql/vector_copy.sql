@@ -59,5 +59,19 @@ COPY tx FROM stdin;
 \.
 SELECT count(*) FROM tx;
 
-DROP TABLE src, dst, dst2, raw, dst3, tx;
+-- and of a malformed halfvec or sparsevec among good rows; nothing of the file is kept
+CREATE TABLE tmix (id int, h halfvec(2), s sparsevec(5));
+COPY tmix FROM stdin;
+1	[1,2]	{1:1,3:2}/5
+2	[3,4]	{2:1}/5
+3	[5,70000]	{1:1}/5
+4	[7,8]	{1:1}/5
+\.
+COPY tmix FROM stdin;
+1	[1,2]	{1:1,3:2}/5
+2	[3,4]	{2:1,2:3}/5
+\.
+SELECT count(*) FROM tmix;
+
+DROP TABLE src, dst, dst2, raw, dst3, tx, tmix;
 DROP FUNCTION recv(bytea);

@@ -229,5 +229,45 @@ for my $build (
 	$node->safe_psql('postgres', 'DROP INDEX big_v');
 }
 
+# Damaged hnsw pages, as a disk could leave them: one with its page id cleared, one with its
+# items overwritten by noise. The checker reports them; scans that reach a damaged item fail
+# with an ERROR (those that read only sound items or the first page still answer), the server
+# stays up; REINDEX mends.
+$node->safe_psql('postgres', q{
+	CREATE TABLE dmg (id int, v vector(4));
+	INSERT INTO dmg SELECT i, ARRAY[sin(i), cos(i), sin(i * 0.7), cos(i * 1.3)] FROM generate_series(1, 3000) i;
+	CREATE INDEX dmg_v ON dmg USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
+	CHECKPOINT;
+});
+my $file = $node->data_dir . '/' . $node->safe_psql('postgres', q{SELECT pg_relation_filepath('dmg_v')});
+$node->stop;
+open(my $fh, '+<', $file) or die "open $file: $!";
+binmode $fh;
+seek($fh, 2 * 8192 + 8190, 0) or die;
+print $fh "\0\0"; # block 2: the page id at the end of the special space
+srand(7);
+seek($fh, 3 * 8192 + 64, 0) or die;
+print $fh pack('C*', map { int(rand(256)) } 1 .. 8000); # block 3: everything after the line pointers' start
+close($fh);
+$node->start;
+my $problems = $node->safe_psql('postgres', q{SELECT string_agg(p, E'\n') FROM quiver_hnsw_check('dmg_v') p});
+like($problems, qr/block 2: not a valid hnsw page/, 'the checker reports the page with a cleared id');
+like($problems, qr/\(3,\d+\)/, 'and items of the page overwritten by noise');
+my $scan_errors = 0;
+for my $i (1 .. 20)
+{
+	my ($rc, $out, $err) = $node->psql('postgres', qq{SET enable_seqscan = off; SET hnsw.ef_search = 100;
+		SELECT count(*) FROM (SELECT id FROM dmg ORDER BY v <-> ARRAY[sin($i), cos($i), 0.5, 0.5]::vector(4) LIMIT 50) s});
+	next if $rc == 0;
+	$scan_errors++;
+	like($err, qr/ERROR:  index "dmg_v" (block \d+ is not a valid hnsw page|item \(\d+,\d+\) lies outside its page)/,
+		"scan $i: an ERROR naming the index");
+}
+cmp_ok($scan_errors, '>', 0, "scans that reach the damaged items fail ($scan_errors of 20)");
+is($node->safe_psql('postgres', q{SELECT 1}), '1', 'the server is still up after scans over the damaged pages');
+unlike(slurp_file($node->logfile), qr/was terminated by signal (11|6)/, 'no backend crashed');
+$node->safe_psql('postgres', 'REINDEX INDEX dmg_v');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM quiver_hnsw_check('dmg_v')}), '0', 'REINDEX mends it');
+
 $node->stop;
 done_testing();

@@ -226,6 +226,13 @@ ItemAt(Relation index, Page page, ItemPointer tid, std::uint8_t type)
 	ItemId item = PageGetItemId(page, off);
 	if (!ItemIdIsNormal(item))
 		return nullptr;
+	// The line pointer is in hand already: checking that it stays inside the page costs
+	// nothing, and keeps a damaged one from sending the reader elsewhere in memory.
+	std::size_t start = ItemIdGetOffset(item), length = ItemIdGetLength(item);
+	if (start < SizeOfPageHeaderData || length < sizeof(T) || start + length > BLCKSZ - MAXALIGN(sizeof(HnswPageOpaque)))
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("index \"%s\" item (%u,%u) lies outside its page", RelationGetRelationName(index),
+		                       ItemPointerGetBlockNumber(tid), off)));
 	auto *t = reinterpret_cast<T *>(PageGetItem(page, item));
 	return t->type == type ? t : nullptr;
 }
