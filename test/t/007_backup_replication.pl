@@ -109,7 +109,9 @@ sub compare_standby
 	$primary->wait_for_catchup($standby);
 	my $p = answers($primary, 'postgres');
 	is(answers($standby, 'postgres'), $p, "the standby answers as the primary after $what");
-	is(contents($standby, 'postgres'), contents($primary, 'postgres'), "and holds the same rows");
+	my $rows = contents($primary, 'postgres');
+	is(contents($standby, 'postgres'), $rows, "and holds the same rows");
+	note("$what: " . (split(/ /, $rows))[0] . ' rows compared on the standby');
 	$compared += scalar(split(/,/, $p));
 }
 
@@ -235,7 +237,9 @@ $subscriber->safe_psql('postgres', 'CREATE INDEX sub_v ON items USING hnsw (v ve
 $primary->safe_psql('postgres', 'INSERT INTO items ' . row_sql(8001, 8500)
 	  . "; UPDATE items SET v = v + v, s = (v + v)::sparsevec WHERE id % 9 = 0; DELETE FROM items WHERE id % 10 = 3");
 $primary->wait_for_catchup('items_sub');
-is(contents($subscriber, 'postgres'), contents($primary, 'postgres'), 'the subscriber holds the publisher\'s rows');
+my $publisher_contents = contents($primary, 'postgres');
+is(contents($subscriber, 'postgres'), $publisher_contents, 'the subscriber holds the publisher\'s rows');
+note('rows compared on the subscriber: ' . (split(/ /, $publisher_contents))[0]);
 $subscriber->safe_psql('postgres', 'VACUUM items');
 
 # Top 10 of each query through the subscriber's own index against the publisher's exact answers.
