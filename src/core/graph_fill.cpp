@@ -137,24 +137,36 @@ BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 			const float *uv = graph_.Vector(static_cast<std::uint32_t>(u));
 			std::int64_t best_room = -1, best_any = -1;
 			float d_room = 0, d_any = 0;
-			for (std::size_t r = 0; r < n_; r++) {
-				// A node linked earlier this round counts as reached without its own lists being
-				// walked, so it may already point to u (with equal vectors a whole unreached group
-				// points at each other): giving it u again would repeat a neighbour.
-				if (!reached[r] || Holds(graph_.Neighbors(static_cast<std::uint32_t>(r), 0), u) ||
-				    Holds(Extra(static_cast<std::uint32_t>(r)), u))
+			bool held = false;
+			for (std::size_t r = 0; r < n_ && !held; r++) {
+				if (!reached[r])
 					continue;
 				float d = graph_.Distance(uv, graph_.Vector(static_cast<std::uint32_t>(r)));
 				std::size_t used = graph_.Neighbors(static_cast<std::uint32_t>(r), 0).count + extra_count_[r];
-				if (used < slots_ && (best_room < 0 || d < d_room)) {
+				bool room = used < slots_ && (best_room < 0 || d < d_room);
+				bool any = extra_count_[r] > 0 && indegree[extra_[r * slots_ + extra_count_[r] - 1]] >= 2 &&
+				           (best_any < 0 || d < d_any);
+				// A node linked earlier this round counts as reached without its own lists being
+				// walked, so it may already point to u (with equal vectors a whole unreached group
+				// points at each other): then u is reached through it, and giving it u again
+				// would repeat a neighbour. Checked only for a would-be host.
+				if ((room || any) && (Holds(graph_.Neighbors(static_cast<std::uint32_t>(r), 0), u) ||
+				                      Holds(Extra(static_cast<std::uint32_t>(r)), u))) {
+					held = true;
+					break;
+				}
+				if (room) {
 					best_room = static_cast<std::int64_t>(r);
 					d_room = d;
 				}
-				if (extra_count_[r] > 0 && indegree[extra_[r * slots_ + extra_count_[r] - 1]] >= 2 &&
-				    (best_any < 0 || d < d_any)) {
+				if (any) {
 					best_any = static_cast<std::int64_t>(r);
 					d_any = d;
 				}
+			}
+			if (held) {
+				reached[u] = true;
+				continue;
 			}
 			if (best_room >= 0) {
 				std::size_t r = static_cast<std::size_t>(best_room);

@@ -38,6 +38,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "../index/values.hpp"
 #include "../index/am.hpp"
@@ -211,7 +212,7 @@ ForEachItem(Page page, Fn fn)
 // at all is corruption.
 template <typename T>
 inline T *
-ItemAt(Relation index, Page page, ItemPointer tid, std::uint8_t type)
+ItemAt(Relation index, Page page, ItemPointer tid, std::uint8_t type, std::size_t *length_out = nullptr)
 {
 	// Only the page header is checked here: the page id sits at the end of the page, and
 	// reading it on every node visited costs a cache miss per node (measured: the largest
@@ -234,7 +235,17 @@ ItemAt(Relation index, Page page, ItemPointer tid, std::uint8_t type)
 		                errmsg("index \"%s\" item (%u,%u) lies outside its page", RelationGetRelationName(index),
 		                       ItemPointerGetBlockNumber(tid), off)));
 	auto *t = reinterpret_cast<T *>(PageGetItem(page, item));
-	return t->type == type ? t : nullptr;
+	if (t->type != type)
+		return nullptr;
+	if constexpr (std::is_same_v<T, HnswNeighborTuple>) {
+		if (length != sizeof(HnswNeighborTuple) + sizeof(ItemPointerData) * t->count)
+			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+			                errmsg("index \"%s\" neighbour tuple (%u,%u) of %zu bytes holds %u slots",
+			                       RelationGetRelationName(index), ItemPointerGetBlockNumber(tid), off, length, t->count)));
+	}
+	if (length_out != nullptr)
+		*length_out = length;
+	return t;
 }
 
 // The index of the item whose `tid` member equals tid in items sorted by TID, or -1 (pages
@@ -304,6 +315,28 @@ struct HnswContext : IndexValues {
 };
 
 void HnswInitContext(HnswContext *ctx, Relation index, bool building);
+
+// The element tuple at tid (nullptr as ItemAt), checked against the index's value format: its
+// vector is read by the column's dimensions and copied into buffers of vector_bytes, so a
+// damaged header must be an ERROR before anything reads by it.
+inline HnswElementTuple *
+ElementAt(const HnswContext *ctx, Page page, ItemPointer tid)
+{
+	std::size_t length = 0;
+	auto *e = ItemAt<HnswElementTuple>(ctx->index, page, tid, kHnswElementType, &length);
+	if (e == nullptr)
+		return nullptr;
+	bool sparse = ctx->value_size == kHnswSparseValueSize;
+	bool sound = e->value_size == ctx->value_size && e->dims == (sparse ? 0 : ctx->dims) &&
+	             (!sparse || length >= sizeof(HnswElementTuple) + sizeof(HnswStoredSparse)) &&
+	             length == ElementTupleSize(ElementValueBytes(e));
+	if (!sound)
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("index \"%s\" element (%u,%u) does not match the index's vectors",
+		                       RelationGetRelationName(ctx->index), ItemPointerGetBlockNumber(tid),
+		                       ItemPointerGetOffsetNumber(tid))));
+	return e;
+}
 
 // ReadBuffer for index blocks through backend-local hints of the buffer last seen holding the
 // block (skips the shared mapping-table lookup when the hint is still right).
@@ -382,7 +415,9 @@ void HnswEditFinish(HnswPageEdit *edit);
 // unreached of 10,000 on 1,000-dimension data with 30 non-zeros each, outliers no L2 query
 // needed), replacing cut L2 recall@10 from 0.96 to 0.86, and free slots alone linked almost
 // none (no host near them had room).
-int HnswLinkUnreachable(const HnswContext *ctx, bool replace);
+// With count_only, links nothing and returns how many live elements are unreachable (reading
+// the pages only: no lock on the index needed).
+int HnswLinkUnreachable(const HnswContext *ctx, bool replace, bool count_only = false);
 
 // ---- hnsw_insert.cpp ----
 

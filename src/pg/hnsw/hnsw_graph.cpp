@@ -189,8 +189,7 @@ HnswLoadHeapTids(const HnswContext *ctx, const HnswCandidate &c, const void *que
 {
 	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(&c.element));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	auto *e = ItemAt<HnswElementTuple>(ctx->index, BufferGetPage(buf), const_cast<ItemPointer>(&c.element),
-	                                   kHnswElementType);
+	auto *e = ElementAt(ctx, BufferGetPage(buf), const_cast<ItemPointer>(&c.element));
 	int n = 0;
 	if (e != nullptr && !e->deleted && IndexDistance(ctx, query, ElementValues(e)) == c.distance) {
 		ItemPointerData *tids = ElementHeapTids(e);
@@ -253,12 +252,9 @@ HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, c
 	for (int i = 0; i < n; i++) {
 		Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(&tids[i]));
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		auto *e = ItemAt<HnswElementTuple>(ctx->index, BufferGetPage(buf), const_cast<ItemPointer>(&tids[i]),
-		                                   kHnswElementType);
+		auto *e = ElementAt(ctx, BufferGetPage(buf), const_cast<ItemPointer>(&tids[i]));
 		if (e != nullptr) {
 			HnswCandidate &c = out[found++];
-			if (ctx->value_size == kHnswSparseValueSize)
-				(void) ElementValueBytes(e); // checks the stored count before the distance reads by it
 			c.distance = query != nullptr ? IndexDistance(ctx, query, ElementValues(e)) : 0.0f;
 			c.element = tids[i];
 			c.neighbors = *ElementNeighborTid(e);
@@ -275,7 +271,7 @@ HnswLoadVector(const HnswContext *ctx, ItemPointer tid, void *values)
 {
 	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	auto *e = ItemAt<HnswElementTuple>(ctx->index, BufferGetPage(buf), tid, kHnswElementType);
+	auto *e = ElementAt(ctx, BufferGetPage(buf), tid);
 	if (e == nullptr) {
 		UnlockReleaseBuffer(buf);
 		return false;

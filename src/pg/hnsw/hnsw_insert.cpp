@@ -195,9 +195,9 @@ AddHeapTid(const HnswContext *ctx, ItemPointer element, ItemPointer heap_tid)
 	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(element));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	Page page = BufferGetPage(buf);
-	auto *e = reinterpret_cast<HnswElementTuple *>(PageGetItem(page, PageGetItemId(page, ItemPointerGetOffsetNumber(element))));
+	auto *e = ElementAt(ctx, page, element);
 	int free_slot = -1;
-	if (!e->deleted) {
+	if (e != nullptr && !e->deleted) {
 		ItemPointerData *tids = ElementHeapTids(e);
 		for (int i = 0; i < kHnswHeapTids; i++) {
 			if (!ItemPointerIsValid(&tids[i])) {

@@ -11,8 +11,8 @@
 //
 // It reads every element and base-layer list, walks the base layer from the entry point, and
 // gives each live element the walk missed an incoming edge from its nearest reached node. A host
-// with a full list gives up the slot of the neighbour with the most incoming edges, never one
-// that would be cut off in turn.
+// with a full list gives up the slot of a neighbour it is not the walk's way to (so nothing is
+// cut off in turn), the one with the most incoming edges.
 #include <cstring>
 
 #include "hnsw.hpp"
@@ -47,11 +47,13 @@ Grow(T *&array, std::size_t &cap, std::size_t need)
 }
 
 // Marks everything reachable from start through the base layer (deleted nodes included: a
-// search passes through them). slot_target maps each slot to a node index or -1. Counts into
-// indegree the edges of every node it marks: the edges that come from reached nodes, the only
-// ones that keep a node reachable.
+// search passes through them), recording for each node the one that reached it first: those
+// edges form a tree that reaches every marked node, so an edge outside it can be given up
+// without cutting anyone off. slot_target maps each slot to a node index or -1. Counts into
+// indegree the edges of every node it marks (edges from reached nodes), to choose among them.
 void
-Walk(int start, const int *list_of, const int *slot_target, int width, bool *reached, int *queue, int *indegree)
+Walk(int start, const int *list_of, const int *slot_target, int width, bool *reached, int *parent, int *queue,
+     int *indegree)
 {
 	int head = 0, tail = 0;
 	reached[start] = true;
@@ -67,18 +69,19 @@ Walk(int start, const int *list_of, const int *slot_target, int width, bool *rea
 				indegree[t]++;
 			if (t >= 0 && !reached[t]) {
 				reached[t] = true;
+				parent[t] = i;
 				queue[tail++] = t;
 			}
 		}
 	}
 }
 
-constexpr int kLinkRounds = 4;
+constexpr int kLinkRounds = 2;
 
 } // namespace
 
 int
-HnswLinkUnreachable(const HnswContext *ctx, bool replace)
+HnswLinkUnreachable(const HnswContext *ctx, bool replace, bool count_only)
 {
 	HnswEntryPoint entry = HnswReadEntryPoint(ctx->index);
 	if (!ItemPointerIsValid(&entry.tid))
@@ -106,12 +109,13 @@ HnswLinkUnreachable(const HnswContext *ctx, bool replace)
 			auto *start = reinterpret_cast<std::uint8_t *>(PageGetItem(page, item));
 			ItemPointerData tid;
 			ItemPointerSet(&tid, blkno, off);
+			// Read through the checked accessors: a damaged item is an ERROR, not a wild read.
 			if (start[0] == kHnswElementType) {
-				auto *e = reinterpret_cast<HnswElementTuple *>(start);
+				auto *e = ElementAt(ctx, page, &tid);
 				Grow(nodes, cap_n, static_cast<std::size_t>(n_nodes) + 1);
 				nodes[n_nodes++] = Node{tid, *ElementNeighborTid(e), e->deleted != 0};
 			} else if (start[0] == kHnswNeighborType) {
-				auto *nt = reinterpret_cast<HnswNeighborTuple *>(start);
+				auto *nt = ItemAt<HnswNeighborTuple>(ctx->index, page, &tid, kHnswNeighborType);
 				if (nt->count < start_slot + width)
 					continue;
 				std::size_t first = static_cast<std::size_t>(n_lists) * width;
@@ -132,23 +136,29 @@ HnswLinkUnreachable(const HnswContext *ctx, bool replace)
 	for (std::size_t s = 0; s < static_cast<std::size_t>(n_lists) * width; s++)
 		slot_target[s] = ItemPointerIsValid(&slots[s]) ? FindByTid(nodes, n_nodes, &slots[s]) : -1;
 	auto *list_of = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(n_nodes)));
-	// Incoming edges from reached nodes: replacing an edge into a node that has another one
-	// from an unreached node would cut it off.
 	auto *indegree = static_cast<int *>(palloc0(sizeof(int) * static_cast<std::size_t>(n_nodes)));
 	for (int i = 0; i < n_nodes; i++)
 		list_of[i] = FindByTid(lists, n_lists, &nodes[i].neighbors);
 
 	auto *reached = static_cast<bool *>(palloc(sizeof(bool) * static_cast<std::size_t>(n_nodes)));
+	auto *parent = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(n_nodes)));
 	auto *queue = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(n_nodes)));
 	int linked = 0;
 	void *values = palloc(ctx->vector_bytes);
-	// A replaced edge can still cut a node off: one whose other incoming edges come from nodes
-	// that it alone leads to. Each round walks the graph afresh and links what is unreached;
-	// rounds stop when nothing is, or nothing more could be linked.
+	// Replacing only edges outside the walk's tree keeps everything reached reached, so one
+	// round links all it can; a second one picks up nodes whose search found no host the
+	// first time but finds one through nodes linked since.
 	for (int round = 0; round < kLinkRounds; round++) {
 		memset(reached, 0, sizeof(bool) * static_cast<std::size_t>(n_nodes));
 		memset(indegree, 0, sizeof(int) * static_cast<std::size_t>(n_nodes));
-		Walk(entry_index, list_of, slot_target, width, reached, queue, indegree);
+		parent[entry_index] = -1;
+		Walk(entry_index, list_of, slot_target, width, reached, parent, queue, indegree);
+		if (count_only) {
+			int unreached = 0;
+			for (int u = 0; u < n_nodes; u++)
+				unreached += !reached[u] && !nodes[u].deleted ? 1 : 0;
+			return unreached;
+		}
 		int linked_before = linked;
 		for (int u = 0; u < n_nodes; u++) {
 			if (reached[u] || nodes[u].deleted)
@@ -174,7 +184,8 @@ HnswLinkUnreachable(const HnswContext *ctx, bool replace)
 					const int *targets = slot_target + static_cast<std::size_t>(list_of[h]) * width;
 					for (int s = 0; s < width; s++) {
 						if (pass == 0 ? targets[s] < 0
-						              : targets[s] >= 0 && indegree[targets[s]] > 1 && (slot < 0 || indegree[targets[s]] > indegree[targets[slot]]))
+						              : targets[s] >= 0 && parent[targets[s]] != h &&
+						                    (slot < 0 || indegree[targets[s]] > indegree[targets[slot]]))
 							slot = s;
 						if (pass == 0 && slot >= 0)
 							break;
@@ -204,8 +215,9 @@ HnswLinkUnreachable(const HnswContext *ctx, bool replace)
 				targets[slot] = u;
 				indegree[u]++;
 				linked++;
-				// u, and whatever only u leads to, is reached now.
-				Walk(u, list_of, slot_target, width, reached, queue, indegree);
+				// u, and whatever only u leads to, is reached now, through host.
+				parent[u] = host;
+				Walk(u, list_of, slot_target, width, reached, parent, queue, indegree);
 			}
 			if (n > 0)
 				pfree(found);

@@ -150,7 +150,8 @@ struct IndexedHeapTids {
 	IndexCheckReport *check;
 	const CheckedElement *elements;
 	const HnswContext *ctx;
-	void *stored; // vector_bytes, for one row at a time
+	void *stored;          // vector_bytes, for one row at a time
+	MemoryContext row_ctx; // reset after each row: reading a value may detoast a copy
 };
 
 // The table's rows as a build sees them: every live one with an indexable value (not null, not
@@ -163,8 +164,12 @@ CheckHeapRow(Relation, ItemPointer tid, Datum *values, bool *isnull, bool alive,
 	auto *s = static_cast<IndexedHeapTids *>(state);
 	if (!alive || isnull[0])
 		return;
+	MemoryContext old = MemoryContextSwitchTo(s->row_ctx);
 	IndexDatumValues(s->ctx, values[0], s->stored);
-	if (!IndexPrepareVector(s->ctx, s->stored))
+	bool indexable = IndexPrepareVector(s->ctx, s->stored);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(s->row_ctx);
+	if (!indexable)
 		return;
 	auto *found = static_cast<const IndexedHeapTid *>(bsearch(tid, s->tids, s->n, sizeof(IndexedHeapTid), CompareTid));
 	if (found == nullptr) {
@@ -189,14 +194,9 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	IndexCheckReport check{rsinfo->setResult, rsinfo->setDesc};
 
-	// The table first, as every other path that locks both.
-	Oid heapid = IndexGetRelation(relid, true);
-	Relation heap = OidIsValid(heapid) ? table_open(heapid, AccessShareLock) : nullptr;
-	Relation index = OpenIndexToInspect(relid, "hnsw", ShareLock);
-	auto close = [&] {
-		relation_close(index, ShareLock);
-		table_close(heap, AccessShareLock);
-	};
+	Relation index, heap;
+	OpenIndexAndTableToCheck(relid, "hnsw", &index, &heap);
+	auto close = [&] { CloseIndexAndTableToCheck(index, heap); };
 
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	if (nblocks == 0) {
@@ -419,8 +419,9 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 	// Every live row of the table in some element, reachable from the entry point.
 	HnswContext ctx;
 	HnswInitContext(&ctx, index, false);
-	IndexedHeapTids state{heap_tids, n_h, reachable, 0, 0, &check, elements, &ctx, palloc(ctx.vector_bytes)};
-	table_index_build_scan(heap, index, BuildIndexInfo(index), true, false, CheckHeapRow, &state, nullptr);
+	IndexedHeapTids state{heap_tids, n_h, reachable, 0, 0, &check, elements, &ctx, palloc(ctx.vector_bytes),
+	                      AllocSetContextCreate(CurrentMemoryContext, "hnsw check row", ALLOCSET_DEFAULT_SIZES)};
+	table_index_build_scan(heap, index, BuildIndexInfo(index), false, false, CheckHeapRow, &state, nullptr);
 	if (state.missing > 5)
 		check.Report("%zu live heap rows in all are in no element", state.missing);
 	if (state.stranded > 5)

@@ -118,10 +118,16 @@ RemoveDeadTids(VacuumState *vs, BlockNumber blkno, IndexBulkDeleteResult *stats,
 	std::uint16_t dead[MaxOffsetNumber + 1];
 	static_assert(kHnswHeapTids <= 16, "one bit per heap TID slot");
 	bool changes = false;
-	ForEachItem(page, [&](OffsetNumber off, std::uint8_t type, std::uint8_t *item) {
+	ForEachItem(page, [&](OffsetNumber off, std::uint8_t type, std::uint8_t *) {
 		dead[off] = 0;
-		auto *e = reinterpret_cast<HnswElementTuple *>(item);
-		if (type != kHnswElementType || e->deleted)
+		if (type != kHnswElementType)
+			return;
+		// Checked before its heap TIDs are read (and rewritten below): a damaged element is an
+		// ERROR, not a write past its end.
+		ItemPointerData tid;
+		ItemPointerSet(&tid, blkno, off);
+		auto *e = ElementAt(&vs->ctx, page, &tid);
+		if (e->deleted)
 			return;
 		ItemPointerData *tids = ElementHeapTids(e);
 		for (int i = 0; i < kHnswHeapTids; i++) {
@@ -479,16 +485,25 @@ LinkOrphans(VacuumState *vs)
 // unreachable). A walk from the entry point finds them, and each gets an edge from its nearest
 // reached node. The walk holds the whole base layer in memory (about 20 bytes a slot), so it
 // runs only when that fits maintenance_work_mem.
+bool
+WalkFits(VacuumState *vs)
+{
+	// Per node: element and list records, parent, queue, flags, and the slots with their
+	// resolved targets; doubled, as the arrays grow by doubling while the pages are read.
+	double slot_bytes = sizeof(ItemPointerData) + sizeof(int);
+	double per_node = 2 * (64.0 + slot_bytes * LevelSlotCount(0, vs->ctx.m));
+	if (per_node * vs->live_tuples <= static_cast<double>(maintenance_work_mem) * 1024.0)
+		return true;
+	ereport(DEBUG1, (errmsg("hnsw vacuum of \"%s\": reachability walk skipped, it needs more than maintenance_work_mem",
+	                        RelationGetRelationName(vs->info->index))));
+	return false;
+}
+
 void
 LinkIslands(VacuumState *vs)
 {
-	double slot_bytes = sizeof(ItemPointerData) + sizeof(int);
-	double per_node = 64.0 + slot_bytes * LevelSlotCount(0, vs->ctx.m);
-	if (per_node * vs->live_tuples > static_cast<double>(maintenance_work_mem) * 1024.0) {
-		ereport(DEBUG1, (errmsg("hnsw vacuum of \"%s\": reachability walk skipped, it needs more than maintenance_work_mem",
-		                        RelationGetRelationName(vs->info->index))));
+	if (!WalkFits(vs))
 		return;
-	}
 	MemoryContext old = MemoryContextSwitchTo(vs->tmp_ctx);
 	vs->islands_linked += HnswLinkUnreachable(&vs->ctx, true);
 	MemoryContextSwitchTo(old);
@@ -559,17 +574,28 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 			memset(&vs, 0, sizeof vs);
 			vs.info = info;
 			HnswInitContext(&vs.ctx, info->index, false);
-			vs.live_tuples = info->num_heap_tuples;
+			vs.live_tuples = Max(info->num_heap_tuples, 0);
 			vs.tmp_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum", ALLOCSET_DEFAULT_SIZES);
-			LockPage(info->index, kHnswUpdateLockBlock, ExclusiveLock);
-			LinkIslands(&vs);
-			UnlockPage(info->index, kHnswUpdateLockBlock, ExclusiveLock);
+			if (WalkFits(&vs)) {
+				// Walked first without the update lock, so inserts go on; only when something is
+				// unreachable does it walk again with inserts kept out, and link.
+				MemoryContext old = MemoryContextSwitchTo(vs.tmp_ctx);
+				int unreached = HnswLinkUnreachable(&vs.ctx, true, true);
+				MemoryContextSwitchTo(old);
+				MemoryContextReset(vs.tmp_ctx);
+				if (unreached > 0) {
+					LockPage(info->index, kHnswUpdateLockBlock, ExclusiveLock);
+					LinkIslands(&vs);
+					UnlockPage(info->index, kHnswUpdateLockBlock, ExclusiveLock);
+				}
+				ereport(info->message_level, (errmsg("index \"%s\": %d nodes unreachable, %d relinked",
+				                                     RelationGetRelationName(info->index), unreached, vs.islands_linked)));
+			}
 			MemoryContextDelete(vs.tmp_ctx);
-			ereport(info->message_level, (errmsg("index \"%s\": %d nodes relinked from unreachable regions",
-			                                     RelationGetRelationName(info->index), vs.islands_linked)));
+			// The index's row count is not known here (partial indexes, NULLs): say so.
 			stats = static_cast<IndexBulkDeleteResult *>(palloc0(sizeof(IndexBulkDeleteResult)));
-			stats->num_index_tuples = info->num_heap_tuples;
-			stats->estimated_count = info->estimated_count;
+			stats->num_index_tuples = Max(info->num_heap_tuples, 0);
+			stats->estimated_count = true;
 		}
 		stats->num_pages = RelationGetNumberOfBlocks(info->index);
 		return stats;

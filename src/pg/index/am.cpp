@@ -5,6 +5,8 @@
 extern "C" {
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
+#include "catalog/index.h"
 #include "catalog/pg_am.h"
 #include "commands/vacuum.h"
 #include "miscadmin.h"
@@ -91,6 +93,32 @@ OpenIndexToInspect(Oid relid, const char *am_name, LOCKMODE lockmode)
 		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 		                errmsg("permission denied for table %s", get_rel_name(heap))));
 	return index;
+}
+
+void
+OpenIndexAndTableToCheck(Oid relid, const char *am_name, Relation *index, Relation *heap)
+{
+	Oid heapid = IndexGetRelation(relid, true);
+	if (!OidIsValid(heapid)) {
+		// Not an index: let the usual checks say so.
+		relation_close(OpenIndexToInspect(relid, am_name, AccessShareLock), AccessShareLock);
+		elog(ERROR, "\"%u\" is not an index", relid); // not reached
+	}
+	if (pg_class_aclcheck(heapid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+		                errmsg("permission denied for table %s", get_rel_name(heapid))));
+	*heap = table_open(heapid, ShareLock);
+	*index = OpenIndexToInspect(relid, am_name, ShareLock);
+	if (IndexGetRelation(relid, false) != heapid)
+		ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+		                errmsg("index \"%s\" was moved to another table while being opened", RelationGetRelationName(*index))));
+}
+
+void
+CloseIndexAndTableToCheck(Relation index, Relation heap)
+{
+	relation_close(index, ShareLock);
+	table_close(heap, ShareLock);
 }
 
 void

@@ -51,6 +51,12 @@ bool CostWithoutOrderBy(IndexPath *path, Cost *startup_cost, Cost *total_cost, S
 // its table (the pages reveal the table's vectors). Close with relation_close(index, lockmode).
 Relation OpenIndexToInspect(Oid relid, const char *am_name, LOCKMODE lockmode);
 
+// For the checkers: the index and its table, both under ShareLock (the table scan reads with
+// SnapshotAny, which needs writers kept out, as amcheck's parent check does). Privileges are
+// checked before anything is locked, so a role without SELECT cannot block the table.
+void OpenIndexAndTableToCheck(Oid relid, const char *am_name, Relation *index, Relation *heap);
+void CloseIndexAndTableToCheck(Relation index, Relation heap);
+
 // amrescan's copy of the new scan keys into the scan descriptor.
 void CopyScanKeys(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
 

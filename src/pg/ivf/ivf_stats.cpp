@@ -124,7 +124,8 @@ struct IndexedTids {
 	std::size_t missing; // live heap rows not among them
 	IndexCheckReport *check;
 	const IvfContext *ctx;
-	void *stored; // vector_bytes, for one row at a time
+	void *stored;          // vector_bytes, for one row at a time
+	MemoryContext row_ctx; // reset after each row: reading a value may detoast a copy
 };
 
 // The table's rows as an index build sees them: every live one with an indexable value must be
@@ -135,9 +136,12 @@ CheckHeapRow(Relation, ItemPointer tid, Datum *values, bool *isnull, bool alive,
 	auto *s = static_cast<IndexedTids *>(state);
 	if (!alive || isnull[0])
 		return;
+	MemoryContext old = MemoryContextSwitchTo(s->row_ctx);
 	IndexDatumValues(s->ctx, values[0], s->stored);
-	if (!IndexPrepareVector(s->ctx, s->stored) ||
-	    bsearch(tid, s->tids, s->n, sizeof(ItemPointerData), CompareTids) != nullptr)
+	bool indexable = IndexPrepareVector(s->ctx, s->stored);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(s->row_ctx);
+	if (!indexable || bsearch(tid, s->tids, s->n, sizeof(ItemPointerData), CompareTids) != nullptr)
 		return;
 	if (s->missing++ < 5)
 		s->check->Report("heap row (%u,%u) is in no list", ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
@@ -296,8 +300,9 @@ CheckIndex(Relation heap, Relation index, IndexCheckReport &check)
 		if (ItemPointerEquals(&tids[i - 1], &tids[i]))
 			check.Report("heap row (%u,%u) is indexed twice", ItemPointerGetBlockNumber(&tids[i]),
 			             ItemPointerGetOffsetNumber(&tids[i]));
-	IndexedTids state{tids, n, 0, &check, &ctx, palloc(ctx.vector_bytes)};
-	table_index_build_scan(heap, index, BuildIndexInfo(index), true, false, CheckHeapRow, &state, nullptr);
+	IndexedTids state{tids, n, 0, &check, &ctx, palloc(ctx.vector_bytes),
+	                  AllocSetContextCreate(CurrentMemoryContext, "ivfflat check row", ALLOCSET_DEFAULT_SIZES)};
+	table_index_build_scan(heap, index, BuildIndexInfo(index), false, false, CheckHeapRow, &state, nullptr);
 	if (state.missing > 5)
 		check.Report("%zu live heap rows in all are in no list", state.missing);
 }
@@ -309,13 +314,10 @@ QUIVER_FUNCTION(quiver_ivfflat_check)
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
 	IndexCheckReport check{rsinfo->setResult, rsinfo->setDesc};
-	// The table first, as every other path that locks both.
-	Oid heapid = IndexGetRelation(PG_GETARG_OID(0), true);
-	Relation heap = OidIsValid(heapid) ? table_open(heapid, AccessShareLock) : nullptr;
-	Relation index = OpenIndexToInspect(PG_GETARG_OID(0), "ivfflat", ShareLock);
+	Relation index, heap;
+	OpenIndexAndTableToCheck(PG_GETARG_OID(0), "ivfflat", &index, &heap);
 	CheckIndex(heap, index, check);
 	check.Finish();
-	relation_close(index, ShareLock);
-	table_close(heap, AccessShareLock);
+	CloseIndexAndTableToCheck(index, heap);
 	return static_cast<Datum>(0);
 }
