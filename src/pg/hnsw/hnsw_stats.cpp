@@ -162,14 +162,7 @@ void
 CheckHeapRow(Relation, ItemPointer tid, Datum *values, bool *isnull, bool alive, void *state)
 {
 	auto *s = static_cast<IndexedHeapTids *>(state);
-	if (!alive || isnull[0])
-		return;
-	MemoryContext old = MemoryContextSwitchTo(s->row_ctx);
-	IndexDatumValues(s->ctx, values[0], s->stored);
-	bool indexable = IndexPrepareVector(s->ctx, s->stored);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(s->row_ctx);
-	if (!indexable)
+	if (!alive || !HeapValueIndexable(s->ctx, values[0], isnull[0], s->stored, s->row_ctx))
 		return;
 	auto *found = static_cast<const IndexedHeapTid *>(bsearch(tid, s->tids, s->n, sizeof(IndexedHeapTid), CompareTid));
 	if (found == nullptr) {

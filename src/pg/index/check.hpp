@@ -9,8 +9,11 @@ extern "C" {
 #include "postgres.h"
 
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 }
+
+#include "values.hpp"
 
 namespace quiver::pg {
 
@@ -50,5 +53,21 @@ struct IndexCheckReport {
 		Report("... and %d more problems", more);
 	}
 };
+
+// Whether a table row's value is one the index holds, as a build decides (not null, not a zero
+// vector under cosine), for the checkers' table scans. Reading the value may detoast a copy:
+// that happens in row_ctx, reset before returning.
+inline bool
+HeapValueIndexable(const IndexValues *v, Datum value, bool isnull, void *stored, MemoryContext row_ctx)
+{
+	if (isnull)
+		return false;
+	MemoryContext old = MemoryContextSwitchTo(row_ctx);
+	IndexDatumValues(v, value, stored);
+	bool indexable = IndexPrepareVector(v, stored);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(row_ctx);
+	return indexable;
+}
 
 } // namespace quiver::pg

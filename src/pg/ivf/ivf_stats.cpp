@@ -134,14 +134,8 @@ void
 CheckHeapRow(Relation, ItemPointer tid, Datum *values, bool *isnull, bool alive, void *state)
 {
 	auto *s = static_cast<IndexedTids *>(state);
-	if (!alive || isnull[0])
-		return;
-	MemoryContext old = MemoryContextSwitchTo(s->row_ctx);
-	IndexDatumValues(s->ctx, values[0], s->stored);
-	bool indexable = IndexPrepareVector(s->ctx, s->stored);
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(s->row_ctx);
-	if (!indexable || bsearch(tid, s->tids, s->n, sizeof(ItemPointerData), CompareTids) != nullptr)
+	if (!alive || !HeapValueIndexable(s->ctx, values[0], isnull[0], s->stored, s->row_ctx) ||
+	    bsearch(tid, s->tids, s->n, sizeof(ItemPointerData), CompareTids) != nullptr)
 		return;
 	if (s->missing++ < 5)
 		s->check->Report("heap row (%u,%u) is in no list", ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
