@@ -362,6 +362,23 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 		}
 	}
 
+	// Every list belongs to exactly one element (an insert writes both in one record, vacuum
+	// frees both in one record).
+	auto *owners = static_cast<int *>(palloc0(sizeof(int) * static_cast<std::size_t>(n_n > 0 ? n_n : 1)));
+	for (int i = 0; i < n_e; i++) {
+		int li = FindByTid(lists, n_n, &elements[i].neighbors);
+		if (li >= 0)
+			owners[li]++;
+	}
+	for (int li = 0; li < n_n; li++) {
+		BlockNumber blkno = ItemPointerGetBlockNumber(&lists[li].tid);
+		OffsetNumber off = ItemPointerGetOffsetNumber(&lists[li].tid);
+		if (owners[li] == 0)
+			check.Report("(%u,%u): neighbour tuple belongs to no element", blkno, off);
+		else if (owners[li] > 1)
+			check.Report("(%u,%u): neighbour tuple belongs to %d elements", blkno, off, owners[li]);
+	}
+
 	// Every heap row once.
 	qsort(heap_tids, n_h, sizeof(IndexedHeapTid), CompareTid);
 	for (std::size_t i = 1; i < n_h; i++)

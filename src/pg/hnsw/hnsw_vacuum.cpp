@@ -9,8 +9,12 @@
 //     of a new graph search per node; only a node that lost more than half of a level's list,
 //     or has too few candidates to fill it, is searched for from the entry point. A deleted
 //     entry point is replaced by the live node of highest level.
-//  3. Free the deleted nodes' tuples (their line pointers stay, unused, so no other TID
-//     moves) and record the space in the free space map, where inserts find it.
+//  3. Empty the deleted nodes' lists, then free their tuples (their line pointers stay,
+//     unused, so no other TID moves) and record the space in the free space map, where
+//     inserts find it.
+//  Each pass leaves the pages sound wherever the vacuum stops between two of its WAL records
+//  (a crash, a cancel), and the next vacuum takes up what is left; only reachability waits:
+//  nodes that a stopped pass 2 cut off stay unreachable until the next vacuum's passes 4 and 5.
 //  4. Link the nodes that no list points to any more back into the graph.
 #include <cstring>
 
@@ -371,17 +375,31 @@ CompareTids(const void *a, const void *b)
 	                          const_cast<ItemPointer>(static_cast<const ItemPointerData *>(b)));
 }
 
-// Pass 3: free the deleted nodes' element and neighbour tuples.
+int
+CompareTidsDescending(const void *a, const void *b)
+{
+	return CompareTids(b, a);
+}
+
+int
+CompareBlocks(const void *a, const void *b)
+{
+	BlockNumber x = *static_cast<const BlockNumber *>(a), y = *static_cast<const BlockNumber *>(b);
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// Pass 3a: empty the deleted nodes' lists, one record per page. Pass 2 took every pointer to a
+// deleted node out of the live lists; once the deleted lists are empty too, nothing anywhere
+// names a deleted node, so pass 3b may free them in any order and stop anywhere (a crash, a
+// cancel) without leaving a slot that names a freed tuple, or a tuple put in its place later.
 void
-FreeDeleted(VacuumState *vs)
+EmptyDeletedLists(VacuumState *vs)
 {
 	Relation index = vs->info->index;
-	int n = vs->n_deleted * 2;
+	int n = vs->n_deleted;
 	auto *tids = static_cast<ItemPointerData *>(palloc_extended(sizeof(ItemPointerData) * static_cast<std::size_t>(n), MCXT_ALLOC_HUGE));
-	for (int i = 0; i < vs->n_deleted; i++) {
-		tids[2 * i] = vs->deleted[i].element;
-		tids[2 * i + 1] = vs->deleted[i].neighbors;
-	}
+	for (int i = 0; i < n; i++)
+		tids[i] = vs->deleted[i].neighbors;
 	qsort(tids, static_cast<std::size_t>(n), sizeof(ItemPointerData), CompareTids);
 
 	for (int i = 0; i < n;) {
@@ -392,18 +410,123 @@ FreeDeleted(VacuumState *vs)
 		vacuum_delay_point();
 		Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->info->strategy);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		GenericXLogState *state = GenericXLogStart(index);
-		Page page = GenericXLogRegisterBuffer(state, buf, 0);
-		// Highest offsets first: removing the last line pointer shortens the array.
-		for (int k = j - 1; k >= i; k--) {
-			OffsetNumber off = ItemPointerGetOffsetNumber(&tids[k]);
-			if (off <= PageGetMaxOffsetNumber(page) && ItemIdIsNormal(PageGetItemId(page, off)))
-				PageIndexTupleDeleteNoCompact(page, off);
+		// Only lists that still name someone: a vacuum redone after an interrupted one finds
+		// most of them empty already, and writes nothing for those pages.
+		bool any = false;
+		for (int k = i; k < j && !any; k++) {
+			auto *nt = ItemAt<HnswNeighborTuple>(index, BufferGetPage(buf), &tids[k], kHnswNeighborType);
+			for (int s = 0; nt != nullptr && s < nt->count && !any; s++)
+				any = ItemPointerIsValid(&NeighborSlots(nt)[s]);
 		}
-		GenericXLogFinish(state);
-		Size avail = PageGetFreeSpace(BufferGetPage(buf));
+		if (any) {
+			GenericXLogState *state = GenericXLogStart(index);
+			Page page = GenericXLogRegisterBuffer(state, buf, 0);
+			for (int k = i; k < j; k++) {
+				auto *nt = ItemAt<HnswNeighborTuple>(index, page, &tids[k], kHnswNeighborType);
+				for (int s = 0; nt != nullptr && s < nt->count; s++)
+					ItemPointerSetInvalid(&NeighborSlots(nt)[s]);
+			}
+			GenericXLogFinish(state);
+		}
 		UnlockReleaseBuffer(buf);
-		RecordPageWithFreeSpace(index, blkno, avail);
+		i = j;
+	}
+	pfree(tids);
+}
+
+// Pass 3b: free the deleted nodes' element and neighbour tuples (their line pointers stay,
+// unused, so no other TID moves). A node's two tuples go in the same record even when they
+// sit on different pages (large vectors): an element left without its list would make the
+// next vacuum free whatever an insert had put in the list's slot meanwhile, and a list left
+// without its element would never be freed.
+void
+FreeDeleted(VacuumState *vs)
+{
+	Relation index = vs->info->index;
+	int n = vs->n_deleted;
+	// vs->deleted is in element TID order already (pass 1 read the pages in order), so a page's
+	// nodes are next to each other.
+	constexpr int kMaxOther = MAX_GENERIC_XLOG_PAGES - 1;
+
+	for (int i = 0; i < n;) {
+		BlockNumber eblk = ItemPointerGetBlockNumber(&vs->deleted[i].element);
+		int j = i;
+		while (j < n && ItemPointerGetBlockNumber(&vs->deleted[j].element) == eblk)
+			j++;
+
+		// The other pages holding these nodes' lists, a record's worth at a time.
+		auto *others = static_cast<BlockNumber *>(palloc(sizeof(BlockNumber) * static_cast<std::size_t>(j - i)));
+		int n_others = 0;
+		for (int k = i; k < j; k++) {
+			BlockNumber nblk = ItemPointerGetBlockNumber(&vs->deleted[k].neighbors);
+			if (nblk != eblk)
+				others[n_others++] = nblk;
+		}
+		qsort(others, static_cast<std::size_t>(n_others), sizeof(BlockNumber), CompareBlocks);
+		int distinct = 0;
+		for (int k = 0; k < n_others; k++)
+			if (distinct == 0 || others[distinct - 1] != others[k])
+				others[distinct++] = others[k];
+
+		for (int first = 0; first == 0 || first < distinct; first += kMaxOther) {
+			vacuum_delay_point();
+			int n_chunk = distinct - first < kMaxOther ? distinct - first : kMaxOther;
+			BlockNumber blocks[MAX_GENERIC_XLOG_PAGES];
+			int n_blocks = 0;
+			blocks[n_blocks++] = eblk;
+			for (int k = 0; k < n_chunk; k++)
+				blocks[n_blocks++] = others[first + k];
+			// Locked in block order, the same for every vacuum (inserts, which also hold two
+			// data pages at once, are kept out by the update lock).
+			qsort(blocks, static_cast<std::size_t>(n_blocks), sizeof(BlockNumber), CompareBlocks);
+			Buffer bufs[MAX_GENERIC_XLOG_PAGES];
+			Page pages[MAX_GENERIC_XLOG_PAGES];
+			for (int b = 0; b < n_blocks; b++) {
+				bufs[b] = ReadBufferExtended(index, MAIN_FORKNUM, blocks[b], RBM_NORMAL, vs->info->strategy);
+				LockBuffer(bufs[b], BUFFER_LOCK_EXCLUSIVE);
+			}
+			GenericXLogState *state = GenericXLogStart(index);
+			for (int b = 0; b < n_blocks; b++)
+				pages[b] = GenericXLogRegisterBuffer(state, bufs[b], 0);
+			auto page_of = [&](ItemPointer tid) -> Page {
+				for (int b = 0; b < n_blocks; b++)
+					if (blocks[b] == ItemPointerGetBlockNumber(tid))
+						return pages[b];
+				return nullptr;
+			};
+
+			// The tuples this record frees, highest offsets first (removing the last line
+			// pointer shortens the array).
+			auto *victims = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * 2 * static_cast<std::size_t>(j - i)));
+			int n_victims = 0;
+			for (int k = i; k < j; k++) {
+				DeletedNode &d = vs->deleted[k];
+				Page npage = page_of(&d.neighbors);
+				bool in_chunk = ItemPointerGetBlockNumber(&d.neighbors) == eblk ? first == 0 : npage != nullptr;
+				if (!in_chunk)
+					continue;
+				// Still the deleted element this vacuum saw, and still its list.
+				auto *e = ItemAt<HnswElementTuple>(index, page_of(&d.element), &d.element, kHnswElementType);
+				if (e == nullptr || !e->deleted)
+					continue;
+				victims[n_victims++] = d.element;
+				if (ItemPointerEquals(ElementNeighborTid(e), &d.neighbors) &&
+				    ItemAt<HnswNeighborTuple>(index, npage, &d.neighbors, kHnswNeighborType) != nullptr)
+					victims[n_victims++] = d.neighbors;
+			}
+			qsort(victims, static_cast<std::size_t>(n_victims), sizeof(ItemPointerData), CompareTidsDescending);
+			for (int v = 0; v < n_victims; v++)
+				PageIndexTupleDeleteNoCompact(page_of(&victims[v]), ItemPointerGetOffsetNumber(&victims[v]));
+			pfree(victims);
+			GenericXLogFinish(state);
+
+			for (int b = 0; b < n_blocks; b++) {
+				Size avail = PageGetFreeSpace(BufferGetPage(bufs[b]));
+				UnlockReleaseBuffer(bufs[b]);
+				RecordPageWithFreeSpace(index, blocks[b], avail);
+			}
+		}
+		pfree(others);
 		i = j;
 	}
 	IndexFreeSpaceMapVacuum(index);
@@ -544,6 +667,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDel
 			// Inserts would link new nodes to nodes being freed: keep them out meanwhile.
 			LockPage(index, kHnswUpdateLockBlock, ExclusiveLock);
 			RepairGraph(&vs, &map);
+			EmptyDeletedLists(&vs);
 			FreeDeleted(&vs);
 			LinkOrphans(&vs);
 			LinkIslands(&vs);
