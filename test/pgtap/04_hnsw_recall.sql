@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION quiver;
-SELECT plan(31);
+SELECT plan(33);
 
 SELECT setseed(0.17);
 CREATE TABLE items (id int PRIMARY KEY, tenant int NOT NULL, v vector(16));
@@ -213,6 +213,17 @@ DROP INDEX sitems_l2;
 CREATE INDEX sitems_ip ON sitems USING hnsw (v sparsevec_ip_ops);
 SELECT cmp_ok(pg_temp.recall('<#>', 'true', 'sitems', 'squeries'), '>=', 0.90::float8, 'sparsevec inner product recall@10 after build');
 DROP INDEX sitems_ip;
+-- inner product on 64 dimensions with norms varying fivefold: graphs of more than 16
+-- dimensions are linked by inner product itself (0.835 here when they were built in the augmented
+-- space, as few dimensions still are)
+CREATE TABLE ip64 (id int PRIMARY KEY, v vector(64));
+INSERT INTO ip64 SELECT i, ARRAY(SELECT (random() - 0.3) * (0.3 + 2 * (i % 97) / 97.0) FROM generate_series(1, 64))::vector(64)
+FROM generate_series(1, 5000) i;
+CREATE TABLE ip64q AS SELECT q, ARRAY(SELECT random() - 0.3 + 0 * q FROM generate_series(1, 64))::vector(64) AS v
+FROM generate_series(1, 40) q;
+CREATE INDEX ip64_ip ON ip64 USING hnsw (v vector_ip_ops);
+SELECT cmp_ok(pg_temp.recall('<#>', 'true', 'ip64', 'ip64q'), '>=', 0.95::float8, 'vector inner product recall@10 on 64 dimensions');
+SELECT is_empty('SELECT * FROM quiver_hnsw_check(''ip64_ip'')', 'every row of the inner-product graph is reachable');
 -- inner product on few dimensions, as pgvector's TAP 028 (products of uniforms, so the best
 -- rows lie on a thin hull): the build links such graphs in an augmented space, as for vector
 CREATE TABLE hull (id int PRIMARY KEY, v sparsevec(3));

@@ -107,35 +107,45 @@ CheckBuildOptions(Relation index, const HnswContext *ctx)
 	CheckIndexDimensions(ctx);
 }
 
-// Inner product is not a metric, and hnswlib's neighbour selection, which treats it as one,
-// drops large-norm nodes from every list: they end up with no incoming edge and searches never
-// find them. So the graph is built in a space where inner product order is L2 order: each
-// vector gets one more component, sqrt(R^2 - |x|^2) with R the largest norm, and a query gets
-// 0 there, so |q - x'|^2 = |q|^2 + R^2 - 2 q.x. Pages store the original vectors and searches
-// use inner product; only the graph's shape comes from the augmented space.
+// Inner product is not a metric. hnswlib's neighbour selection, which treats it as one, keeps
+// the few largest-norm nodes in nearly every list (hubs that lead searches to the best answers)
+// and prunes the other large-norm nodes, some of which end up with no incoming edge; the
+// repair after the build links those back (5,328 of glove's 200,000 rows).
+//
+// On vectors of few dimensions the graph is instead built in a space where inner-product order
+// is L2 order: each vector gets one more component, sqrt(R^2 - |x|^2) with R the largest norm,
+// and a query gets 0 there, so |q - x'|^2 = |q|^2 + R^2 - 2 q.x. The augmented distance between
+// two rows, 2R^2 - 2 (x.y + a_x a_y), is shaped by directions only where x.y varies more than
+// the norm terms, which holds for few dense dimensions. Pages store the original vectors and
+// searches use inner product either way. Recall of <#> at ef_search 40, augmented against plain:
+//   - 3 dimensions (pgvector's TAP 012/028 data, products of uniforms), recall@20:
+//     0.994-1.0 against 0.93-0.99 (as sparsevec; the test asks 0.97);
+//   - 10 dimensions (TAP 024's), recall@20 over five seeds: 0.93-0.995 against 0.97-0.99
+//     before the repair, which had half the rows to link and left 0.89;
+//   - 20 dimensions (sql/sparsevec.sql's rows, one of 6 times the others' norm): the augmented
+//     graph misses that row, every query's best answer; the plain one finds it;
+//   - 64 dimensions, norms varying fivefold (test/pgtap/04), recall@10: 0.835 against 0.99;
+//   - 100 dimensions (glove 200k), recall@10 over 100 of its rows: 0.647 against 0.891 after
+//     the repair (at ef_search 100, 0.723 against 0.932);
+//   - sparse rows sharing few terms (SPLADE-like, 1,000 dimensions, 20 non-zeros), recall@10:
+//     0.46 against 0.98.
+constexpr int kAugmentMaxDims = 16;
+// A sparse vector counts as dense when on average at least three quarters of its dimensions
+// are non-zero.
+constexpr double kSparseAugmentMinDensity = 0.75;
+
 bool
 AugmentsForInnerProduct(const HnswContext *ctx)
 {
-	return ctx->metric == core::Metric::InnerProduct && ctx->value_size != kHnswSparseValueSize;
+	return ctx->metric == core::Metric::InnerProduct && ctx->value_size != kHnswSparseValueSize &&
+	       ctx->dims <= kAugmentMaxDims;
 }
-
-// Sparse vectors the same way when they are dense in fact (on average at least three quarters
-// of their dimensions non-zero), so that such a sparsevec column is indexed as the same values in
-// a vector column would be: each row's copy for the builder gets one more non-zero, at index
-// dim, and the builder's sparse L2 is then the augmented distance. That distance is
-// 2R^2 - 2 (x.y + a_x a_y): where rows share few terms x.y is mostly 0, and the graph would be
-// shaped by norms alone. Measured: on pgvector's TAP 028 data (3-d products of uniforms, all
-// non-zero) recall@20 of <#> at ef_search 40 went from 0.93-0.99 to 0.994-1.0, as for vector;
-// on SPLADE-like rows (1,000 dimensions, 20 non-zeros) recall@10 fell from 0.98 to 0.46
-// (test/pgtap/04); on sql/sparsevec.sql's rows (20 dimensions, 53% non-zero on average, one
-// row of 6 times the others' norm) the augmented graph, like a vector column's, misses that
-// row, the best answer of an inner-product query, and the plain one finds it.
-constexpr double kSparseAugmentMinDensity = 0.75;
 
 bool
 SparseRowsAreDense(const BuildState *bs)
 {
-	if (bs->ctx.metric != core::Metric::InnerProduct || bs->ctx.value_size != kHnswSparseValueSize || bs->loaded == 0)
+	if (bs->ctx.metric != core::Metric::InnerProduct || bs->ctx.value_size != kHnswSparseValueSize || bs->loaded == 0 ||
+	    bs->ctx.dims > kAugmentMaxDims)
 		return false;
 	double density = 0;
 	for (std::size_t i = 0; i < bs->loaded; i++) {
@@ -151,10 +161,8 @@ SparseRowsAreDense(const BuildState *bs)
 // Measured on glove 200k (cosine) and fashion-mnist 30k (L2): against all 32 this cut the fill
 // from ~7 s to ~3 s of a 20 s glove build with recall@10 unchanged within run-to-run noise
 // (glove ef 40/120: 0.879/0.950 against 0.881/0.952; fashion ef 10/20/40: 0.974/0.991/0.997
-// against 0.973/0.991/0.997); 4 lost a little at fashion ef 10 (0.971). Inner-product graphs
-// (the augmented space) keep the full fill: they are the hardest to search (on pgvector's TAP
-// 024 data, 10-d products of uniforms, recall@20 at ef_search 40 varies from 0.95 to 0.99
-// between runs with either setting), and the saving was not measured there.
+// against 0.973/0.991/0.997); 4 lost a little at fashion ef 10 (0.971). Augmented inner-product
+// graphs keep the full fill: they are the hardest to search, and have few dimensions anyway.
 constexpr std::size_t kFillSecondHopSources = 8;
 
 // 0 (all neighbours) for inner product, as said above, and for vectors of few dimensions,
@@ -740,7 +748,10 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	if (bs.in_memory)
 		FlushLoaded(&bs);
 	MemoryContextDelete(bs.tmp_ctx);
-	if (bs.inserted_on_pages) {
+	// A plain inner-product graph leaves a few nodes unreachable (see AugmentsForInnerProduct).
+	bool plain_inner_product = bs.ctx.metric == core::Metric::InnerProduct && bs.index_tuples > 0 &&
+	                           !AugmentsForInnerProduct(&bs.ctx) && !bs.augment_sparse;
+	if (bs.inserted_on_pages || plain_inner_product) {
 		int linked = HnswLinkUnreachable(&bs.ctx, true);
 		if (linked > 0)
 			elog(DEBUG1, "hnsw: linked %d unreachable elements of index \"%s\"", linked, RelationGetRelationName(index));
