@@ -301,7 +301,41 @@ SET hnsw.ef_search = 100;
 SELECT count(*) AS copies_found FROM (SELECT id FROM dups ORDER BY v <-> '[1,1,1,1]' LIMIT 50) s WHERE id <= 2000;
 RESET hnsw.ef_search;
 DROP TABLE dups;
+-- The same, with a VACUUM that removes dead rows none of which the index holds (NULLs): it
+-- finds nothing deleted to repair, and still links the regions inserts cut off.
+CREATE TABLE dn (id int, v vector(4));
+ALTER TABLE dn SET (autovacuum_enabled = false);
+INSERT INTO dn SELECT i, CASE WHEN i <= 2000 THEN '[1,1,1,1]' ELSE ARRAY[sin(i), cos(i), sin(i * 0.7), cos(i * 1.3)]::vector(4) END
+FROM generate_series(1, 2500) i;
+CREATE INDEX dn_v ON dn USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 16);
+INSERT INTO dn SELECT i, NULL FROM generate_series(10001, 10100) i;
+INSERT INTO dn SELECT i, ARRAY[cos(i), sin(i), sin(i * 0.3), cos(i * 1.7)]::vector(4) FROM generate_series(2501, 3500) i;
+SELECT count(*) > 0 AS some_unreachable FROM quiver_hnsw_check('dn_v');
+DELETE FROM dn WHERE v IS NULL;
+VACUUM dn;
+SELECT count(*) AS problems FROM quiver_hnsw_check('dn_v');
+DROP TABLE dn;
 SELECT * FROM quiver_hnsw_check('ck');
 CREATE INDEX ck_id ON ck (id);
 SELECT * FROM quiver_hnsw_check('ck_id');
 DROP TABLE ck;
+-- Inner product on few dimensions: the graph is linked in an augmented space, and searches
+-- also start from the live rows of largest norm (seeds), which inserts and VACUUM keep.
+CREATE TABLE ipseed (id int, v vector(4));
+ALTER TABLE ipseed SET (autovacuum_enabled = false);
+INSERT INTO ipseed SELECT i, ARRAY[(sin(i) + 1.5) * f, (cos(i) + 1.5) * f, (sin(i * 0.7) + 1.5) * f, (cos(i * 1.3) + 1.5) * f]
+FROM generate_series(1, 2000) i, LATERAL (SELECT 1 + (i % 7) / 7.0 AS f) s;
+CREATE INDEX ipseed_v ON ipseed USING hnsw (v vector_ip_ops);
+INSERT INTO ipseed VALUES (5001, '[40,40,40,40]');
+SET enable_seqscan = off;
+SELECT id FROM ipseed ORDER BY v <#> '[1,2,3,4]' LIMIT 1;
+-- the rows of largest norm deleted: VACUUM takes them out of the seeds before freeing them
+DELETE FROM ipseed WHERE id = 5001 OR id % 7 = 6;
+VACUUM ipseed;
+SELECT count(*) AS problems FROM quiver_hnsw_check('ipseed_v');
+SELECT array_agg(id) AS index_top5 FROM (SELECT id FROM ipseed ORDER BY v <#> '[1,2,3,4]' LIMIT 5) s;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+SELECT array_agg(id) AS exact_top5 FROM (SELECT id FROM ipseed ORDER BY v <#> '[1,2,3,4]' LIMIT 5) s;
+RESET enable_indexscan;
+DROP TABLE ipseed;

@@ -65,6 +65,7 @@ inline constexpr BlockNumber kHnswMetaBlock = 0;
 inline constexpr BlockNumber kHnswUpdateLockBlock = 0;
 
 inline constexpr int kHnswHeapTids = 10;
+inline constexpr int kHnswMaxSeeds = 32;
 // sparsevec: a stored sparse vector must fit one page with its element tuple (as in pgvector).
 inline constexpr int kHnswMaxSparseNnz = 1000;
 // HnswElementTuple::value_size of a stored sparsevec (see StoredSparse).
@@ -93,6 +94,13 @@ struct HnswMetaData {
 	std::int16_t entry_level;
 	BlockNumber insert_blkno; // the page new nodes go to first (the last one)
 	std::uint64_t inserted;   // nodes ever added (statistics only)
+	// Inner-product graphs linked in the augmented space (hnsw_build.cpp): the live nodes of
+	// largest norm, where searches start besides the entry point (see HnswOfferSeed). Indexes
+	// written before these fields existed read 0 here and keep none.
+	std::uint16_t max_seeds; // 0: none kept
+	std::uint16_t n_seeds;
+	float seed_norms[kHnswMaxSeeds];
+	ItemPointerData seeds[kHnswMaxSeeds];
 };
 
 enum : std::uint8_t { kHnswElementType = 1, kHnswNeighborType = 2 };
@@ -345,7 +353,8 @@ Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 // prefetched. Neither pinned nor checked: only for prefetch addresses ahead of HnswReadBuffer.
 const char *HnswHintedPage(Relation index, BlockNumber blkno);
 
-void HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_construction, core::Metric metric);
+void HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_construction, core::Metric metric,
+                       int max_seeds);
 
 struct HnswEntryPoint {
 	ItemPointerData tid; // invalid when the graph is empty
@@ -353,6 +362,17 @@ struct HnswEntryPoint {
 };
 HnswEntryPoint HnswReadEntryPoint(Relation index);
 void HnswReadMeta(Relation index, HnswMetaData *out);
+
+// Inner-product graphs of few dimensions are linked in an augmented space where the rows of
+// largest norm, often the best answers, sit apart from the rest and a search from the entry
+// point can miss them; so the index keeps its max_seeds largest-norm live nodes and every
+// search starts from them too. On pgvector's TAP 024 data (10-d products of uniforms),
+// recall@20 at ef_search 40 went from 0.978 / 0.927 to 0.992 / 0.997 on two seeds where the
+// test asks 0.98. Offers tid with its squared norm to a metapage being written: kept when there
+// is room or it beats the smallest kept.
+void HnswOfferSeed(HnswMetaData *meta, ItemPointer tid, float norm2);
+// The squared norm of a stored vector, for seeds.
+float HnswSeedNorm(const HnswContext *ctx, const void *values);
 
 // A node met during a search.
 struct HnswCandidate {

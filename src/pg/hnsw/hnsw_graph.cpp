@@ -113,7 +113,8 @@ HnswHintedPage(Relation index, BlockNumber blkno)
 }
 
 void
-HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_construction, core::Metric metric)
+HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_construction, core::Metric metric,
+                  int max_seeds)
 {
 	Buffer buf = NewIndexBuffer(index, fork);
 	if (BufferGetBlockNumber(buf) != kHnswMetaBlock)
@@ -135,6 +136,7 @@ HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_const
 	meta->entry_level = -1;
 	meta->insert_blkno = InvalidBlockNumber;
 	meta->inserted = 0;
+	meta->max_seeds = static_cast<std::uint16_t>(max_seeds);
 	// pd_lower must cover the metadata, or a full-page image would drop it as a hole.
 	reinterpret_cast<PageHeader>(page)->pd_lower =
 	    static_cast<LocationIndex>(reinterpret_cast<char *>(meta + 1) - reinterpret_cast<char *>(page));
@@ -159,6 +161,30 @@ HnswReadMeta(Relation index, HnswMetaData *out)
 		                errhint("REINDEX the index.")));
 	*out = *meta;
 	UnlockReleaseBuffer(buf);
+}
+
+void
+HnswOfferSeed(HnswMetaData *meta, ItemPointer tid, float norm2)
+{
+	int max = Min(meta->max_seeds, kHnswMaxSeeds);
+	int weakest = -1;
+	for (int i = 0; i < meta->n_seeds; i++) {
+		if (ItemPointerEquals(&meta->seeds[i], tid))
+			return;
+		if (weakest < 0 || meta->seed_norms[i] < meta->seed_norms[weakest])
+			weakest = i;
+	}
+	int slot = meta->n_seeds < max ? meta->n_seeds++ : (weakest >= 0 && meta->seed_norms[weakest] < norm2 ? weakest : -1);
+	if (slot < 0)
+		return;
+	meta->seeds[slot] = *tid;
+	meta->seed_norms[slot] = norm2;
+}
+
+float
+HnswSeedNorm(const HnswContext *ctx, const void *values)
+{
+	return -IndexDistance(ctx, values, values); // inner product's distance is -x.y
 }
 
 HnswEntryPoint

@@ -520,6 +520,8 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int lev
 		m->entry_level = static_cast<std::int16_t>(level);
 	}
 	m->inserted++;
+	if (m->max_seeds > 0)
+		HnswOfferSeed(m, &new_tid, HnswSeedNorm(ctx, values));
 	HnswEditFinish(&edit);
 	if (!ctx->building && !enew)
 		RecordPageWithFreeSpace(ctx->index, BufferGetBlockNumber(ebuf), PageGetFreeSpace(BufferGetPage(ebuf)));

@@ -63,11 +63,15 @@ StartSearch(ScanState *so)
 	so->exhausted = true;
 	// The entry point can be moved by vacuum between reading it and reading its node.
 	HnswCandidate start;
+	HnswMetaData meta;
 	bool found = false;
 	for (int attempt = 0; attempt < 3 && !found; attempt++) {
-		HnswEntryPoint entry = HnswReadEntryPoint(so->ctx.index);
-		if (!ItemPointerIsValid(&entry.tid))
+		HnswReadMeta(so->ctx.index, &meta);
+		if (meta.entry_blkno == InvalidBlockNumber)
 			return;
+		HnswEntryPoint entry;
+		ItemPointerSet(&entry.tid, meta.entry_blkno, meta.entry_offno);
+		entry.level = meta.entry_level;
 		found = HnswGreedyDescend(&so->ctx, so->query, entry, 0, &start);
 	}
 	if (!found)
@@ -81,6 +85,21 @@ StartSearch(ScanState *so)
 	so->visited_count = 1;
 	so->pending.Push(start);
 	so->exhausted = false;
+
+	// Seeds (inner-product graphs of few dimensions; see HnswOfferSeed) start the search too.
+	int n_seeds = Min(meta.n_seeds, kHnswMaxSeeds);
+	if (n_seeds > 0) {
+		ItemPointerData tids[kHnswMaxSeeds];
+		int fresh = 0;
+		for (int i = 0; i < n_seeds; i++)
+			if (VisitedAdd(&so->visited, TidKey(&meta.seeds[i])))
+				tids[fresh++] = meta.seeds[i];
+		HnswCandidate loaded[kHnswMaxSeeds];
+		int n = HnswLoadCandidates(&so->ctx, tids, fresh, so->query, loaded);
+		for (int i = 0; i < n; i++)
+			so->pending.Push(loaded[i]);
+		so->visited_count += fresh;
+	}
 }
 
 // Finds the next ef_search nodes into so->results, sorted by distance.

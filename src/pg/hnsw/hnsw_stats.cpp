@@ -426,6 +426,14 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 		reachable = seen;
 	}
 
+	// The seeds: elements (deleted ones included: vacuum drops them before freeing them).
+	if (meta.n_seeds > meta.max_seeds || meta.max_seeds > kHnswMaxSeeds)
+		check.Report("%u seeds of at most %u (at most %d)", meta.n_seeds, meta.max_seeds, kHnswMaxSeeds);
+	for (int i = 0; i < Min(meta.n_seeds, kHnswMaxSeeds); i++)
+		if (FindByTid(elements, n_e, &meta.seeds[i]) < 0)
+			check.Report("seed (%u,%u) is not an element", ItemPointerGetBlockNumber(&meta.seeds[i]),
+			             ItemPointerGetOffsetNumber(&meta.seeds[i]));
+
 	// Every live row of the table in some element, reachable from the entry point.
 	HnswContext ctx;
 	HnswInitContext(&ctx, index, false);

@@ -92,6 +92,8 @@ struct VacuumState {
 	MemoryContext tmp_ctx;
 	int orphans_linked;
 	int islands_linked;
+	bool seeded;           // the index keeps seeds (HnswOfferSeed)
+	HnswMetaData seeds;    // the live nodes of largest norm seen by pass 1
 };
 
 void
@@ -172,10 +174,14 @@ RemoveDeadTids(VacuumState *vs, BlockNumber blkno, IndexBulkDeleteResult *stats,
 		ItemPointerSet(&tid, blkno, off);
 		if (e->deleted) {
 			RememberDeleted(vs, &tid, ElementNeighborTid(e));
-		} else if (e->level > vs->best_live_level) {
+			return;
+		}
+		if (e->level > vs->best_live_level) {
 			vs->best_live = tid;
 			vs->best_live_level = e->level;
 		}
+		if (vs->seeded)
+			HnswOfferSeed(&vs->seeds, &tid, HnswSeedNorm(&vs->ctx, ElementValues(e)));
 	});
 	if (changes)
 		GenericXLogFinish(state);
@@ -332,19 +338,30 @@ RepairGraph(VacuumState *vs, const DeletedMap *map)
 	Relation index = vs->info->index;
 
 	// Move the entry point off a deleted node first, so that searches done while repairing
-	// start from a live one.
+	// start from a live one; and the seeds, which must name no node pass 3 frees.
 	HnswEntryPoint entry = HnswReadEntryPoint(index);
-	if (ItemPointerIsValid(&entry.tid) && DeletedMapFind(map, &entry.tid) >= 0) {
+	bool entry_deleted = ItemPointerIsValid(&entry.tid) && DeletedMapFind(map, &entry.tid) >= 0;
+	if (entry_deleted || vs->seeded) {
 		Buffer mbuf = ReadBuffer(index, kHnswMetaBlock);
 		LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
 		GenericXLogState *state = GenericXLogStart(index);
 		Page mpage = GenericXLogRegisterBuffer(state, mbuf, 0);
 		auto *meta = reinterpret_cast<HnswMetaData *>(PageGetContents(mpage));
-		if (vs->best_live_level >= 0) {
+		if (vs->seeded) {
+			// The seeds inserts added since pass 1 that are still live, and pass 1's.
+			HnswMetaData kept = *meta;
+			meta->n_seeds = 0;
+			for (int i = 0; i < kept.n_seeds; i++)
+				if (DeletedMapFind(map, &kept.seeds[i]) < 0)
+					HnswOfferSeed(meta, &kept.seeds[i], kept.seed_norms[i]);
+			for (int i = 0; i < vs->seeds.n_seeds; i++)
+				HnswOfferSeed(meta, &vs->seeds.seeds[i], vs->seeds.seed_norms[i]);
+		}
+		if (entry_deleted && vs->best_live_level >= 0) {
 			meta->entry_blkno = ItemPointerGetBlockNumber(&vs->best_live);
 			meta->entry_offno = ItemPointerGetOffsetNumber(&vs->best_live);
 			meta->entry_level = static_cast<std::int16_t>(vs->best_live_level);
-		} else {
+		} else if (entry_deleted) {
 			meta->entry_blkno = InvalidBlockNumber;
 			meta->entry_offno = InvalidOffsetNumber;
 			meta->entry_level = -1;
@@ -637,6 +654,36 @@ LinkIslands(VacuumState *vs)
 	MemoryContextReset(vs->tmp_ctx);
 }
 
+// Passes 4 and 5 alone, for a vacuum that deletes nothing: inserts prune edges too, and can
+// leave a region with no way in; and a vacuum stopped after freeing (a crash, a cancel) leaves
+// nothing deleted for the next one to repair, only the nodes its repair cut off. The walk runs
+// first without the update lock, so inserts go on; only when something is unreachable does it
+// walk again with inserts kept out, and link.
+void
+RelinkUnreachable(IndexVacuumInfo *info, double live_tuples)
+{
+	VacuumState vs;
+	memset(&vs, 0, sizeof vs);
+	vs.info = info;
+	HnswInitContext(&vs.ctx, info->index, false);
+	vs.live_tuples = live_tuples;
+	vs.tmp_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum", ALLOCSET_DEFAULT_SIZES);
+	if (WalkFits(&vs)) {
+		MemoryContext old = MemoryContextSwitchTo(vs.tmp_ctx);
+		int unreached = HnswLinkUnreachable(&vs.ctx, true, true);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(vs.tmp_ctx);
+		if (unreached > 0) {
+			LockPage(info->index, kHnswUpdateLockBlock, ExclusiveLock);
+			LinkIslands(&vs);
+			UnlockPage(info->index, kHnswUpdateLockBlock, ExclusiveLock);
+		}
+		ereport(info->message_level, (errmsg("index \"%s\": %d nodes unreachable, %d relinked",
+		                                     RelationGetRelationName(info->index), unreached, vs.islands_linked)));
+	}
+	MemoryContextDelete(vs.tmp_ctx);
+}
+
 } // namespace
 
 } // namespace quiver::pg::hnsw
@@ -657,6 +704,10 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDel
 		vs.info = info;
 		HnswInitContext(&vs.ctx, index, false);
 		vs.best_live_level = -1;
+		HnswMetaData meta;
+		HnswReadMeta(index, &meta);
+		vs.seeded = meta.max_seeds > 0;
+		vs.seeds.max_seeds = meta.max_seeds;
 		vs.tmp_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum", ALLOCSET_DEFAULT_SIZES);
 
 		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -679,6 +730,8 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, IndexBulkDel
 			ereport(info->message_level,
 			        (errmsg("index \"%s\": %d deleted nodes freed, %d nodes relinked that nothing pointed to, %d from unreachable regions",
 			                RelationGetRelationName(index), vs.n_deleted, vs.orphans_linked, vs.islands_linked)));
+		} else {
+			RelinkUnreachable(info, vs.live_tuples);
 		}
 
 		MemoryContextDelete(vs.tmp_ctx);
@@ -695,31 +748,8 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		if (info->analyze_only)
 			return stats;
 		if (stats == nullptr) {
-			// No row was removed (an insert-only table's autovacuum, or nothing dead): inserts
-			// prune edges too, and can leave a region with no way in, so walk the graph here as
-			// well. Inserts wait meanwhile, as during a repair.
-			VacuumState vs;
-			memset(&vs, 0, sizeof vs);
-			vs.info = info;
-			HnswInitContext(&vs.ctx, info->index, false);
-			vs.live_tuples = Max(info->num_heap_tuples, 0);
-			vs.tmp_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum", ALLOCSET_DEFAULT_SIZES);
-			if (WalkFits(&vs)) {
-				// Walked first without the update lock, so inserts go on; only when something is
-				// unreachable does it walk again with inserts kept out, and link.
-				MemoryContext old = MemoryContextSwitchTo(vs.tmp_ctx);
-				int unreached = HnswLinkUnreachable(&vs.ctx, true, true);
-				MemoryContextSwitchTo(old);
-				MemoryContextReset(vs.tmp_ctx);
-				if (unreached > 0) {
-					LockPage(info->index, kHnswUpdateLockBlock, ExclusiveLock);
-					LinkIslands(&vs);
-					UnlockPage(info->index, kHnswUpdateLockBlock, ExclusiveLock);
-				}
-				ereport(info->message_level, (errmsg("index \"%s\": %d nodes unreachable, %d relinked",
-				                                     RelationGetRelationName(info->index), unreached, vs.islands_linked)));
-			}
-			MemoryContextDelete(vs.tmp_ctx);
+			// No row was removed (an insert-only table's autovacuum, or nothing dead).
+			RelinkUnreachable(info, Max(info->num_heap_tuples, 0));
 			// The index's row count is not known here (partial indexes, NULLs): say so.
 			stats = static_cast<IndexBulkDeleteResult *>(palloc0(sizeof(IndexBulkDeleteResult)));
 			stats->num_index_tuples = Max(info->num_heap_tuples, 0);
