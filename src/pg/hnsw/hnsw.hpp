@@ -439,6 +439,9 @@ void HnswEditFinish(HnswPageEdit *edit);
 // With count_only, links nothing and returns how many live elements are unreachable (reading
 // the pages only: no lock on the index needed).
 int HnswLinkUnreachable(const HnswContext *ctx, bool replace, bool count_only = false);
+// Whether HnswLinkUnreachable's walk over `nodes` nodes fits maintenance_work_mem (it holds the
+// whole base layer: about 60 bytes plus 10 a slot per node, doubled while its arrays grow).
+bool HnswWalkFits(const HnswContext *ctx, double nodes);
 
 // ---- hnsw_insert.cpp ----
 

@@ -770,7 +770,12 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	// A plain inner-product graph leaves a few nodes unreachable (see AugmentsForInnerProduct).
 	bool plain_inner_product = bs.ctx.metric == core::Metric::InnerProduct && bs.index_tuples > 0 &&
 	                           !AugmentsForInnerProduct(&bs.ctx) && !bs.augment_sparse;
-	if (bs.inserted_on_pages || plain_inner_product) {
+	if ((bs.inserted_on_pages || plain_inner_product) && !HnswWalkFits(&bs.ctx, bs.index_tuples)) {
+		// The walk holds the whole base layer; VACUUM runs it later where it fits.
+		ereport(NOTICE, (errmsg("hnsw index \"%s\": reachability not checked after the build", RelationGetRelationName(index)),
+		                 errdetail("The check needs more than maintenance_work_mem."),
+		                 errhint("VACUUM the table with a larger maintenance_work_mem to link back any rows no search reaches.")));
+	} else if (bs.inserted_on_pages || plain_inner_product) {
 		int linked = HnswLinkUnreachable(&bs.ctx, true);
 		if (linked > 0)
 			elog(DEBUG1, "hnsw: linked %d unreachable elements of index \"%s\"", linked, RelationGetRelationName(index));

@@ -159,6 +159,11 @@ HnswReadMeta(Relation index, HnswMetaData *out)
 		                errmsg("index \"%s\" has page layout version %u, this library reads version %u",
 		                       RelationGetRelationName(index), meta->version, kHnswLayoutVersion),
 		                errhint("REINDEX the index.")));
+	// The seed counts bound array reads and writes of every later user of the metapage.
+	if (meta->max_seeds > kHnswMaxSeeds || meta->n_seeds > meta->max_seeds)
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+		                errmsg("index \"%s\" metapage holds %u seeds of at most %u", RelationGetRelationName(index),
+		                       meta->n_seeds, meta->max_seeds)));
 	*out = *meta;
 	UnlockReleaseBuffer(buf);
 }
@@ -167,6 +172,8 @@ void
 HnswOfferSeed(HnswMetaData *meta, ItemPointer tid, float norm2)
 {
 	int max = Min(meta->max_seeds, kHnswMaxSeeds);
+	if (meta->n_seeds > max) // checked by HnswReadMeta; a write must not trust it either
+		meta->n_seeds = static_cast<std::uint16_t>(max);
 	int weakest = -1;
 	for (int i = 0; i < meta->n_seeds; i++) {
 		if (ItemPointerEquals(&meta->seeds[i], tid))

@@ -80,6 +80,16 @@ constexpr int kLinkRounds = 2;
 
 } // namespace
 
+bool
+HnswWalkFits(const HnswContext *ctx, double nodes)
+{
+	// Per node: element and list records, parent, queue, flags, and the slots with their
+	// resolved targets; doubled, as the arrays grow by doubling while the pages are read.
+	double slot_bytes = sizeof(ItemPointerData) + sizeof(int);
+	double per_node = 2 * (64.0 + slot_bytes * LevelSlotCount(0, ctx->m));
+	return per_node * nodes <= static_cast<double>(maintenance_work_mem) * 1024.0;
+}
+
 int
 HnswLinkUnreachable(const HnswContext *ctx, bool replace, bool count_only)
 {

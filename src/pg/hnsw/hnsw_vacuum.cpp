@@ -351,7 +351,7 @@ RepairGraph(VacuumState *vs, const DeletedMap *map)
 			// The seeds inserts added since pass 1 that are still live, and pass 1's.
 			HnswMetaData kept = *meta;
 			meta->n_seeds = 0;
-			for (int i = 0; i < kept.n_seeds; i++)
+			for (int i = 0; i < Min(kept.n_seeds, kHnswMaxSeeds); i++)
 				if (DeletedMapFind(map, &kept.seeds[i]) < 0)
 					HnswOfferSeed(meta, &kept.seeds[i], kept.seed_norms[i]);
 			for (int i = 0; i < vs->seeds.n_seeds; i++)
@@ -527,7 +527,7 @@ FreeDeleted(VacuumState *vs)
 				if (!in_chunk)
 					continue;
 				// Still the deleted element this vacuum saw, and still its list.
-				auto *e = ItemAt<HnswElementTuple>(index, page_of(&d.element), &d.element, kHnswElementType);
+				auto *e = ElementAt(&vs->ctx, page_of(&d.element), &d.element);
 				if (e == nullptr || !e->deleted)
 					continue;
 				victims[n_victims++] = d.element;
@@ -632,11 +632,7 @@ LinkOrphans(VacuumState *vs)
 bool
 WalkFits(VacuumState *vs)
 {
-	// Per node: element and list records, parent, queue, flags, and the slots with their
-	// resolved targets; doubled, as the arrays grow by doubling while the pages are read.
-	double slot_bytes = sizeof(ItemPointerData) + sizeof(int);
-	double per_node = 2 * (64.0 + slot_bytes * LevelSlotCount(0, vs->ctx.m));
-	if (per_node * vs->live_tuples <= static_cast<double>(maintenance_work_mem) * 1024.0)
+	if (HnswWalkFits(&vs->ctx, vs->live_tuples))
 		return true;
 	ereport(DEBUG1, (errmsg("hnsw vacuum of \"%s\": reachability walk skipped, it needs more than maintenance_work_mem",
 	                        RelationGetRelationName(vs->info->index))));
