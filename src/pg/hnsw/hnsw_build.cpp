@@ -423,6 +423,10 @@ FlushGraph(BuildState *bs)
 		}
 		return BufferGetPage(buf);
 	};
+	// Augmented inner-product graphs: the largest-norm nodes, for the metapage (HnswOfferSeed).
+	HnswMetaData seeds;
+	memset(&seeds, 0, sizeof seeds);
+	seeds.max_seeds = AugmentsForInnerProduct(ctx) || bs->augment_sparse ? kHnswMaxSeeds : 0;
 	auto add = [&](Page p, const void *item, std::size_t size, ItemPointer expected) {
 		OffsetNumber off = PageAddItem(p, reinterpret_cast<Item>(const_cast<void *>(item)), size,
 		                               InvalidOffsetNumber, false, false);
@@ -444,6 +448,8 @@ FlushGraph(BuildState *bs)
 		element->value_size = static_cast<std::uint8_t>(ctx->value_size);
 		element->dims = ctx->value_size == kHnswSparseValueSize ? 0 : static_cast<std::uint16_t>(ctx->dims);
 		IndexNarrowVector(ctx, bs->vectors + static_cast<std::size_t>(label) * bs->stride, ElementValues(element));
+		if (seeds.max_seeds > 0)
+			HnswOfferSeed(&seeds, &pos[id].element, HnswSeedNorm(ctx, ElementValues(element)));
 		for (int i = 0; i < kHnswHeapTids; i++)
 			ItemPointerSetInvalid(&ElementHeapTids(element)[i]);
 		ElementHeapTids(element)[0] = bs->tids[label];
@@ -492,21 +498,11 @@ FlushGraph(BuildState *bs)
 	Buffer mbuf = ReadBuffer(ctx->index, kHnswMetaBlock);
 	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
 	auto *meta = reinterpret_cast<HnswMetaData *>(PageGetContents(BufferGetPage(mbuf)));
-	if (AugmentsForInnerProduct(ctx) || bs->augment_sparse) {
-		meta->max_seeds = kHnswMaxSeeds;
-		for (std::size_t id = 0; id < n; id++) {
-			const float *x = bs->vectors + static_cast<std::size_t>(g.Label(static_cast<std::uint32_t>(id))) * bs->stride;
-			double norm2 = 0;
-			if (ctx->value_size == kHnswSparseValueSize) {
-				const void *packed;
-				memcpy(&packed, x, sizeof packed);
-				norm2 = core::SparseNormSquaredDouble(core::PackedSparseView(packed));
-			} else {
-				for (int k = 0; k < ctx->dims; k++)
-					norm2 += static_cast<double>(x[k]) * x[k];
-			}
-			HnswOfferSeed(meta, &pos[id].element, static_cast<float>(norm2));
-		}
+	if (seeds.max_seeds > 0) {
+		meta->max_seeds = seeds.max_seeds;
+		meta->n_seeds = seeds.n_seeds;
+		memcpy(meta->seed_norms, seeds.seed_norms, sizeof seeds.seed_norms);
+		memcpy(meta->seeds, seeds.seeds, sizeof seeds.seeds);
 	}
 	std::int64_t entry = g.EntryPoint();
 	if (entry >= 0) {

@@ -320,11 +320,14 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 
 	// Pass 2: references. Items were collected in TID order, so lookups are binary searches.
 	auto *level0 = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(n_e > 0 ? n_e : 1))); // list index
+	auto *owners = static_cast<int *>(palloc0(sizeof(int) * static_cast<std::size_t>(n_n > 0 ? n_n : 1)));
 	for (int i = 0; i < n_e; i++) {
 		CHECK_FOR_INTERRUPTS();
 		const CheckedElement &e = elements[i];
 		level0[i] = -1;
 		int li = FindByTid(lists, n_n, &e.neighbors);
+		if (li >= 0)
+			owners[li]++;
 		if (li < 0) {
 			check.Report("(%u,%u): neighbour tuple (%u,%u) is missing", ItemPointerGetBlockNumber(&e.tid),
 			             ItemPointerGetOffsetNumber(&e.tid), ItemPointerGetBlockNumber(&e.neighbors),
@@ -364,12 +367,6 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 
 	// Every list belongs to exactly one element (an insert writes both in one record, vacuum
 	// frees both in one record).
-	auto *owners = static_cast<int *>(palloc0(sizeof(int) * static_cast<std::size_t>(n_n > 0 ? n_n : 1)));
-	for (int i = 0; i < n_e; i++) {
-		int li = FindByTid(lists, n_n, &elements[i].neighbors);
-		if (li >= 0)
-			owners[li]++;
-	}
 	for (int li = 0; li < n_n; li++) {
 		BlockNumber blkno = ItemPointerGetBlockNumber(&lists[li].tid);
 		OffsetNumber off = ItemPointerGetOffsetNumber(&lists[li].tid);

@@ -1,4 +1,4 @@
-// VACUUM for hnsw, in three passes over the index:
+// VACUUM for hnsw, in passes over the index:
 //
 //  1. Drop the heap TIDs of dead rows from element tuples; an element left with none is
 //     marked deleted (scans skip it from then on, but still walk through it).
@@ -12,10 +12,12 @@
 //  3. Empty the deleted nodes' lists, then free their tuples (their line pointers stay,
 //     unused, so no other TID moves) and record the space in the free space map, where
 //     inserts find it.
-//  Each pass leaves the pages sound wherever the vacuum stops between two of its WAL records
-//  (a crash, a cancel), and the next vacuum takes up what is left; only reachability waits:
-//  nodes that a stopped pass 2 cut off stay unreachable until the next vacuum's passes 4 and 5.
 //  4. Link the nodes that no list points to any more back into the graph.
+//  5. Walk the graph and link back the regions no path reaches (also run, alone, by a vacuum
+//     that deletes nothing).
+// Each pass leaves the pages sound wherever the vacuum stops between two of its WAL records
+// (a crash, a cancel), and the next vacuum takes up what is left; only reachability waits:
+// nodes that a stopped pass 2 cut off stay unreachable until the next vacuum's passes 4 and 5.
 #include <cstring>
 
 #include "hnsw_search.hpp"
