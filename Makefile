@@ -24,6 +24,7 @@ OBJS = \
 	src/pg/types/sparsevec.o \
 	src/pg/index/values.o \
 	src/pg/index/am.o \
+	src/pg/index/rerank.o \
 	src/pg/hnsw/hnsw_handler.o \
 	src/pg/hnsw/hnsw_graph.o \
 	src/pg/hnsw/hnsw_build.o \

@@ -741,7 +741,7 @@ CREATE FUNCTION quiver_hnsw_stats(index regclass,
 	OUT elements bigint, OUT deleted_elements bigint, OUT heap_tids bigint, OUT max_level int,
 	OUT elements_per_level bigint[], OUT entry_point tid, OUT avg_neighbors float8,
 	OUT pages bigint, OUT bytes bigint, OUT free_bytes bigint,
-	OUT dimensions int, OUT m int, OUT ef_construction int, OUT metric text)
+	OUT dimensions int, OUT m int, OUT ef_construction int, OUT metric text, OUT quantizer text)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION quiver_hnsw_stats(regclass) IS 'statistics of an hnsw index';
 

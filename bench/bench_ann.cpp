@@ -9,7 +9,10 @@
 //   bench_ann --dataset DIR --metric l2|cosine [--ext quiver] [--index hnsw|ivfflat] [--m 16]
 //             [--ef-construction 64] [--ef 10,20,40,80,160] [--rows N] [--queries Q]
 //             [--lists 1000] [--probes 1,5,10,20,40]   (ivfflat: lists, and the probes swept)
-//             [--quantizer sq8]  (ivfflat: compressed lists; Quiver only)
+//             [--quantizer sq8]  (ivfflat: compressed lists; hnsw: half; Quiver only)
+//             [--project D]      rows and queries multiplied by a fixed random Gaussian matrix
+//                                (D x dims, seed 42) into D dimensions, ground truth recomputed:
+//                                wide vectors with the neighbourhoods of a real dataset
 //             [--clients C] [--conninfo "dbname=bench"] [--keep]
 //             [--build-setup "SET maintenance_work_mem = '64MB'"]   (SQL run before CREATE INDEX)
 //             [--delete-pct P]   then delete P% of the rows (id % 100 < P), VACUUM (timed), measure
@@ -31,6 +34,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -214,6 +218,7 @@ main(int argc, char **argv)
 	std::string search_template = "SELECT id FROM bench_items ORDER BY v {op} $1::{type} LIMIT 10";
 	std::string type = "vector";
 	std::string quantizer;
+	std::size_t project = 0;
 	int m = 16, efc = 64, clients = 2, lists = 1000;
 	bool keep = false;
 	for (int i = 1; i < argc; i++) {
@@ -243,6 +248,7 @@ main(int argc, char **argv)
 		else if (a == "--lists") lists = std::stoi(next());
 		else if (a == "--probes") efs = next();
 		else if (a == "--quantizer") quantizer = next();
+		else if (a == "--project") project = std::stoul(next());
 		else if (a == "--search-sql") search_template = next();
 		else throw std::runtime_error("unknown option " + a);
 	}
@@ -254,7 +260,29 @@ main(int argc, char **argv)
 	Matrix base = ReadVecs(dataset + "/base.fvecs", rows, false);
 	Matrix query = ReadVecs(dataset + "/query.fvecs", nqueries, false);
 	Matrix gt = ReadVecs(dataset + "/gt.ivecs", nqueries, true);
-	if (rows != SIZE_MAX && rows < 1000000) {
+	if (project > 0) {
+		std::fprintf(stderr, "projecting %zu rows into %zu dimensions...\n", base.rows, project);
+		std::mt19937 rng(42);
+		std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt(static_cast<float>(project)));
+		std::vector<float> p(project * base.dim);
+		for (float &x : p)
+			x = normal(rng);
+		auto apply = [&](Matrix &mat) {
+			std::vector<float> out(mat.rows * project);
+			for (std::size_t r = 0; r < mat.rows; r++)
+				for (std::size_t i = 0; i < project; i++) {
+					float s = 0;
+					for (std::size_t k = 0; k < mat.dim; k++)
+						s += p[i * mat.dim + k] * mat.data[r * mat.dim + k];
+					out[r * project + i] = s;
+				}
+			mat.data.swap(out);
+			mat.dim = project;
+		};
+		apply(base);
+		apply(query);
+	}
+	if (project > 0 || (rows != SIZE_MAX && rows < 1000000)) {
 		// A subset of the base has its own ground truth: compute it exactly here.
 		std::fprintf(stderr, "computing exact ground truth for %zu rows...\n", base.rows);
 		gt.dim = 10;
@@ -287,7 +315,8 @@ main(int argc, char **argv)
 		efs = "1,5,10,20,40";
 	const std::string index_options =
 	    ivf ? "lists = " + std::to_string(lists) + (quantizer.empty() ? "" : ", quantizer = '" + quantizer + "'")
-	        : "m = " + std::to_string(m) + ", ef_construction = " + std::to_string(efc);
+	        : "m = " + std::to_string(m) + ", ef_construction = " + std::to_string(efc) +
+	              (quantizer.empty() ? "" : ", quantizer = '" + quantizer + "'");
 	const std::string search_setting = ivf ? "ivfflat.probes" : "hnsw.ef_search";
 	std::string opclass = type + (metric == "l2" ? "_l2_ops" : "_cosine_ops");
 

@@ -1,6 +1,7 @@
 # hnsw index pages under WAL: a streaming standby replays the build, inserts, deletes and
-# vacuum of an hnsw index and answers the same k-NN queries as the primary; a crash
-# (immediate stop) loses nothing; a cancelled build leaves nothing behind.
+# vacuum of an hnsw index (also one of 2,100 dimensions at half precision) and answers the
+# same k-NN queries as the primary; a crash (immediate stop) loses nothing; a cancelled build
+# leaves nothing behind.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -23,7 +24,13 @@ $primary->safe_psql('postgres', qq{
 	ALTER TABLE items SET (autovacuum_enabled = false);
 	INSERT INTO items SELECT i, $vec_sql FROM generate_series(1, 3000) i;
 	CREATE INDEX items_v ON items USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
+	CREATE TABLE wide (id int PRIMARY KEY, v vector(2100));
+	ALTER TABLE wide SET (autovacuum_enabled = false);
+	INSERT INTO wide SELECT i, ARRAY(SELECT sin(i * 0.37 + j * 0.011 * (1 + i % 5)) FROM generate_series(1, 2100) j)
+	FROM generate_series(1, 300) i;
+	CREATE INDEX wide_v ON wide USING hnsw (v vector_cosine_ops) WITH (quantizer = 'half');
 });
+my $wide_sql = "ARRAY(SELECT sin(i * 0.37 + j * 0.011 * (1 + i % 5)) FROM generate_series(1, 2100) j)";
 
 my @queries = map { my $q = $_; '[' . join(',', map { sprintf('%.4f', cos($q * $_ * 0.71)) } 1 .. $dim) . ']' } 1 .. 15;
 
@@ -33,7 +40,12 @@ sub answers
 	return join(';', map {
 		$node->safe_psql('postgres', "SET enable_seqscan = off; SET hnsw.ef_search = 60; "
 			  . "SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY v <-> '$_' LIMIT 10) s");
-	} @queries);
+	} @queries) . ' wide: ' . $node->safe_psql('postgres', q{
+		SET enable_seqscan = off;
+		SELECT string_agg(a, ';' ORDER BY q) FROM (
+			SELECT q, (SELECT string_agg(id::text, ',') FROM (
+				SELECT id FROM wide ORDER BY v <=> (SELECT v FROM wide WHERE id = q) LIMIT 5) s) AS a
+			FROM generate_series(1, 300, 37) q) t});
 }
 
 sub compare
@@ -46,13 +58,18 @@ sub compare
 compare('the build');
 
 $primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(3001, 3600) i");
+$primary->safe_psql('postgres', "INSERT INTO wide SELECT i, $wide_sql FROM generate_series(301, 400) i");
 compare('inserts');
 
 $primary->safe_psql('postgres', 'DELETE FROM items WHERE id % 3 = 0');
+$primary->safe_psql('postgres', 'DELETE FROM wide WHERE id % 3 = 0 AND id % 37 <> 1');
 compare('deletes');
 
 $primary->safe_psql('postgres', 'VACUUM items');
+$primary->safe_psql('postgres', 'VACUUM wide');
 compare('vacuum');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM quiver_hnsw_check('wide_v')"), '0',
+	'the half-precision index passes the checker after vacuum');
 
 $primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(3601, 4200) i");
 compare('inserts into freed space');

@@ -6,9 +6,10 @@
 // ------
 // Block 0 is the metapage (HnswMetaData after the page header). Every other block is a data
 // page holding two kinds of items:
-//   - an element tuple per graph node: a small header, the vector itself (in the column's
-//     format: float32 for vector, binary16 for halfvec; placed first so the distance kernels
-//     read it straight from the buffer, 8-byte aligned), up to
+//   - an element tuple per graph node: a small header (with quantizer = 'half', the bound of
+//     the node's rounding error), the vector itself (in the column's format: float32 for
+//     vector, binary16 for halfvec and for vector with quantizer = 'half'; placed first so the
+//     distance kernels read it straight from the buffer, 8-byte aligned), up to
 //     kHnswHeapTids heap TIDs (equal vectors share one node instead of piling up duplicates
 //     in the graph), and the TID of the node's neighbour tuple;
 //   - a neighbour tuple per node: (level + 2) * m TIDs of other element tuples, 2m for level
@@ -88,7 +89,8 @@ struct HnswMetaData {
 	std::uint16_t m;
 	std::uint16_t ef_construction;
 	std::uint8_t metric; // core::Metric
-	std::uint8_t pad[3];
+	std::uint8_t quantizer; // HnswQuantizer; 0 in indexes written before it existed
+	std::uint8_t pad[2];
 	BlockNumber entry_blkno; // InvalidBlockNumber while the graph is empty
 	OffsetNumber entry_offno;
 	std::int16_t entry_level;
@@ -105,6 +107,13 @@ struct HnswMetaData {
 
 enum : std::uint8_t { kHnswElementType = 1, kHnswNeighborType = 2 };
 
+// How elements store a vector column's values (the `quantizer` option, kept in the metapage:
+// the option can be altered, the pages cannot). Never renumber.
+enum HnswQuantizer : std::uint8_t {
+	kHnswQuantizerNone = 0, // the column's own format
+	kHnswQuantizerHalf = 1, // vector (float32) columns at half precision, re-ranked exactly
+};
+
 struct HnswElementTuple {
 	std::uint8_t type; // kHnswElementType
 	std::uint8_t level;
@@ -112,7 +121,10 @@ struct HnswElementTuple {
 	std::uint8_t value_size; // bytes per value: 4 (vector, float32), 2 (halfvec, binary16), 0 (bit),
 	                         // or kHnswSparseValueSize (sparsevec: an HnswStoredSparse)
 	std::uint16_t dims;      // 0 for sparsevec (dimensions are in the stored vector)
-	std::uint16_t pad2;
+	// quantizer = 'half': binary16, rounded up, an upper bound of the distance between each of
+	// the node's rows and the stored vector (IndexHalfError; the largest, when rows share the
+	// node). 0 otherwise.
+	std::uint16_t rounding_error;
 	// followed by: values[dims] in the column's own format; ItemPointerData heaptids[kHnswHeapTids];
 	//              ItemPointerData neighbor_tid;
 };
@@ -289,6 +301,7 @@ struct HnswOptions {
 	int32 vl_len_;
 	int m;
 	int ef_construction;
+	int quantizer_offset; // string option: 'none' or 'half'
 };
 
 // GUCs
@@ -303,6 +316,7 @@ extern int hnsw_build_threads; // quiver.hnsw_build_threads; <= 0: max_parallel_
 void HnswInit();
 int HnswGetM(Relation index);
 int HnswGetEfConstruction(Relation index);
+HnswQuantizer HnswGetQuantizer(Relation index); // of the `quantizer` option, for a build
 
 // ---- hnsw_graph.cpp ----
 
@@ -319,9 +333,12 @@ struct HnswContext : IndexValues {
 	int build_dim; // floats per vector in the in-memory build
 	int m;
 	int ef_construction;
+	HnswQuantizer quantizer;
 	bool building; // pages are WAL-logged in bulk at the end of the build, not one by one
 };
 
+// With building, the quantizer comes from the index's option (and is checked against the
+// column); otherwise from the metapage.
 void HnswInitContext(HnswContext *ctx, Relation index, bool building);
 
 // The element tuple at tid (nullptr as ItemAt), checked against the index's value format: its
@@ -353,8 +370,7 @@ Buffer HnswReadBuffer(Relation index, BlockNumber blkno);
 // prefetched. Neither pinned nor checked: only for prefetch addresses ahead of HnswReadBuffer.
 const char *HnswHintedPage(Relation index, BlockNumber blkno);
 
-void HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_construction, core::Metric metric,
-                       int max_seeds);
+void HnswWriteMetaPage(Relation index, ForkNumber fork, const HnswContext *ctx, int max_seeds);
 
 struct HnswEntryPoint {
 	ItemPointerData tid; // invalid when the graph is empty
@@ -381,6 +397,7 @@ struct HnswCandidate {
 	ItemPointerData neighbors; // its neighbour tuple
 	std::uint8_t level;
 	bool deleted;
+	std::uint16_t rounding_error; // the element's (quantizer = 'half'), as read by the search
 };
 
 // Searches one layer from the given entries; returns up to ef nearest candidates sorted by
@@ -478,7 +495,8 @@ bool HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer
                   bool force = false);
 
 // Adds one heap tuple's vector to the graph on disk, taking the update lock itself (none during
-// a build). values is modified (normalized).
-void HnswInsertVector(const HnswContext *ctx, void *values, ItemPointer heap_tid);
+// a build). values is modified (normalized). rounding_error: IndexDatumValues's bound (0 unless
+// quantizer = 'half').
+void HnswInsertVector(const HnswContext *ctx, void *values, ItemPointer heap_tid, float rounding_error);
 
 } // namespace quiver::pg::hnsw

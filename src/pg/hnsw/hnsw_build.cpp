@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "quiver/graph_fill.hpp"
+#include "quiver/half.hpp"
 #include "quiver/hnsw_builder.hpp"
 #include "quiver/parallel_for.hpp"
 #include "quiver/parallel_insert.hpp"
@@ -73,6 +74,7 @@ struct BuildState {
 	float *vectors;          // loaded vectors, `stride` floats apart (dims, plus one for inner product)
 	std::size_t stride;
 	ItemPointerData *tids;
+	float *errors; // quantizer = 'half': each node's rounding error bound (else null)
 	std::size_t loaded;
 	std::size_t capacity;
 	// Equal vectors share one node (up to kHnswHeapTids rows), as in the insert path: a table
@@ -453,6 +455,8 @@ FlushGraph(BuildState *bs)
 		for (int i = 0; i < kHnswHeapTids; i++)
 			ItemPointerSetInvalid(&ElementHeapTids(element)[i]);
 		ElementHeapTids(element)[0] = bs->tids[label];
+		if (bs->errors != nullptr)
+			element->rounding_error = core::FloatToHalfUp(bs->errors[label]);
 		for (std::size_t i = extra_start[label]; i < extra_start[label + 1]; i++)
 			ElementHeapTids(element)[1 + (i - extra_start[label])] = extra_sorted[i];
 		*ElementNeighborTid(element) = pos[id].neighbors;
@@ -602,6 +606,11 @@ GrowArrays(BuildState *bs)
 		bs->tids = static_cast<ItemPointerData *>(repalloc_huge(bs->tids, tbytes));
 	}
 	bs->capacity = cap;
+	if (bs->ctx.half_storage) {
+		std::size_t ebytes = sizeof(float) * cap;
+		bs->errors = static_cast<float *>(bs->errors == nullptr ? MemoryContextAllocHuge(bs->build_ctx, ebytes)
+		                                                        : repalloc_huge(bs->errors, ebytes));
+	}
 
 	if (bs->dup_counts == nullptr)
 		bs->dup_counts = static_cast<std::uint8_t *>(MemoryContextAllocHuge(bs->build_ctx, cap));
@@ -618,8 +627,11 @@ GrowArrays(BuildState *bs)
 }
 
 void
-AddExtraTid(BuildState *bs, std::size_t node, ItemPointer tid)
+AddExtraTid(BuildState *bs, std::size_t node, ItemPointer tid, float rounding_error)
 {
+	// Rows rounded to the same halves share the node: its bound must cover each of them.
+	if (bs->errors != nullptr && rounding_error > bs->errors[node])
+		bs->errors[node] = rounding_error;
 	if (bs->n_extra == bs->cap_extra) {
 		bs->cap_extra = bs->cap_extra == 0 ? 256 : bs->cap_extra * 2;
 		if (bs->extra_nodes == nullptr) {
@@ -645,7 +657,8 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 
 	MemoryContext old = MemoryContextSwitchTo(bs->tmp_ctx);
 	void *stored = palloc(bs->ctx.vector_bytes);
-	IndexDatumValues(&bs->ctx, values[0], stored);
+	float rounding_error;
+	IndexDatumValues(&bs->ctx, values[0], stored, &rounding_error);
 	bool indexable = IndexPrepareVector(&bs->ctx, stored);
 	// The in-memory graph works on float32 (exact for halves; narrowed back when written).
 	float *copy = nullptr;
@@ -671,7 +684,7 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 		if (bs->in_memory) {
 			std::int64_t same = bs->dup_table != nullptr ? DupTableFind(bs, copy) : -1;
 			if (same >= 0 && bs->dup_counts[same] < kHnswHeapTids - 1) {
-				AddExtraTid(bs, static_cast<std::size_t>(same), tid);
+				AddExtraTid(bs, static_cast<std::size_t>(same), tid, rounding_error);
 			} else {
 				if (bs->loaded == bs->capacity)
 					GrowArrays(bs);
@@ -688,6 +701,8 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 				memcpy(bs->vectors + bs->loaded * bs->stride, copy,
 				       sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim));
 				bs->tids[bs->loaded] = *tid;
+				if (bs->errors != nullptr)
+					bs->errors[bs->loaded] = rounding_error;
 				bs->dup_counts[bs->loaded] = 0;
 				// A full node stays findable until a newer equal one replaces it in the table
 				// (the newer one sits later in the probe sequence only if we remove the old).
@@ -704,7 +719,7 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 		} else {
 			bs->inserted_on_pages = true;
 			old = MemoryContextSwitchTo(bs->tmp_ctx);
-			HnswInsertVector(&bs->ctx, stored, tid);
+			HnswInsertVector(&bs->ctx, stored, tid, rounding_error);
 			MemoryContextSwitchTo(old);
 		}
 		bs->index_tuples += 1;
@@ -717,7 +732,6 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 IndexBuildResult *
 BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 {
-	int dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 	BuildState bs;
 	memset(&bs, 0, sizeof bs);
 	HnswInitContext(&bs.ctx, index, true);
@@ -744,7 +758,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 		double graph_one = static_cast<double>(core::HnswBuilder::EstimateMemory(BuilderParams(&bs.ctx, 1), bs.threads));
 		bs.per_vector = (graph_big - graph_one) / static_cast<double>(big - 1) +
 		                2.0 * (sizeof(float) * static_cast<double>(bs.ctx.build_dim) + sizeof(ItemPointerData) + 1 +
-		                       2 * sizeof(std::uint32_t)) +
+		                       2 * sizeof(std::uint32_t) + (bs.ctx.half_storage ? sizeof(float) : 0)) +
 		                sizeof(NodePosition) +
 		                static_cast<double>(core::BaseLayerFill::EstimateMemory(big, bs.ctx.m)) / static_cast<double>(big);
 		bs.graph_fixed = graph_one;
@@ -753,8 +767,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 
 	// Seeds kept from the start for dense rows, for rows that reach the pages by inserts
 	// (sparse rows are judged once loaded: FlushGraph).
-	HnswWriteMetaPage(index, MAIN_FORKNUM, dims, bs.ctx.m, bs.ctx.ef_construction, bs.ctx.metric,
-	                  AugmentsForInnerProduct(&bs.ctx) ? kHnswMaxSeeds : 0);
+	HnswWriteMetaPage(index, MAIN_FORKNUM, &bs.ctx, AugmentsForInnerProduct(&bs.ctx) ? kHnswMaxSeeds : 0);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 2);
 	// The scan's own count, not the callback's: for a partial index the callback sees only the
@@ -802,11 +815,9 @@ extern "C" void
 hnswbuildempty(Relation index)
 {
 	quiver::pg::Guarded([&] {
-		int dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 		HnswContext ctx;
-		HnswInitContext(&ctx, index, false);
-		HnswWriteMetaPage(index, INIT_FORKNUM, dims, ctx.m, ctx.ef_construction, ctx.metric,
-		                  AugmentsForInnerProduct(&ctx) ? kHnswMaxSeeds : 0);
+		HnswInitContext(&ctx, index, true);
+		HnswWriteMetaPage(index, INIT_FORKNUM, &ctx, AugmentsForInnerProduct(&ctx) ? kHnswMaxSeeds : 0);
 		// An unlogged index's init fork must reach the WAL even though its main fork never
 		// does: crash recovery and standbys recreate the empty index from it.
 		log_newpage_range(index, INIT_FORKNUM, 0, RelationGetNumberOfBlocksInFork(index, INIT_FORKNUM), true);

@@ -30,6 +30,27 @@ HnswInitContext(HnswContext *ctx, Relation index, bool building)
 {
 	ctx->index = index;
 	DescribeIndexValues(index, "hnsw", kHnswMaxSparseNnz, ctx);
+	if (building) {
+		ctx->quantizer = HnswGetQuantizer(index);
+		if (ctx->quantizer == kHnswQuantizerHalf && ctx->value_size != 4)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			                errmsg("quantizer \"half\" is only for vector columns"),
+			                errdetail(ctx->value_size == 2 ? "A halfvec column is stored at half precision already."
+			                                               : "Only float32 values can be stored at half precision.")));
+		if (ctx->quantizer == kHnswQuantizerHalf && index->rd_index->indkey.values[0] == 0)
+			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			                errmsg("quantizer \"half\" needs an index on a column, not an expression"),
+			                errdetail("Scans re-rank candidates by the column's exact value, read from the table.")));
+	} else {
+		HnswMetaData meta;
+		HnswReadMeta(index, &meta);
+		if (meta.quantizer > kHnswQuantizerHalf || (meta.quantizer == kHnswQuantizerHalf && ctx->value_size != 4))
+			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+			                errmsg("index \"%s\" has an unknown quantizer %u", RelationGetRelationName(index), meta.quantizer)));
+		ctx->quantizer = static_cast<HnswQuantizer>(meta.quantizer);
+	}
+	if (ctx->quantizer == kHnswQuantizerHalf)
+		IndexUseHalfStorage(ctx);
 	if (ctx->value_size == kHnswSparseValueSize)
 		ctx->build_dim = static_cast<int>(sizeof(void *) / sizeof(float)); // a pointer (IndexWidenVector)
 	else
@@ -113,8 +134,7 @@ HnswHintedPage(Relation index, BlockNumber blkno)
 }
 
 void
-HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_construction, core::Metric metric,
-                  int max_seeds)
+HnswWriteMetaPage(Relation index, ForkNumber fork, const HnswContext *ctx, int max_seeds)
 {
 	Buffer buf = NewIndexBuffer(index, fork);
 	if (BufferGetBlockNumber(buf) != kHnswMetaBlock)
@@ -127,10 +147,11 @@ HnswWriteMetaPage(Relation index, ForkNumber fork, int dims, int m, int ef_const
 	memset(meta, 0, sizeof *meta);
 	meta->magic = kHnswMagic;
 	meta->version = kHnswLayoutVersion;
-	meta->dims = static_cast<std::uint32_t>(dims);
-	meta->m = static_cast<std::uint16_t>(m);
-	meta->ef_construction = static_cast<std::uint16_t>(ef_construction);
-	meta->metric = static_cast<std::uint8_t>(metric);
+	meta->dims = static_cast<std::uint32_t>(ctx->dims);
+	meta->m = static_cast<std::uint16_t>(ctx->m);
+	meta->ef_construction = static_cast<std::uint16_t>(ctx->ef_construction);
+	meta->metric = static_cast<std::uint8_t>(ctx->metric);
+	meta->quantizer = static_cast<std::uint8_t>(ctx->quantizer);
 	meta->entry_blkno = InvalidBlockNumber;
 	meta->entry_offno = InvalidOffsetNumber;
 	meta->entry_level = -1;
@@ -293,6 +314,7 @@ HnswLoadCandidates(const HnswContext *ctx, const ItemPointerData *tids, int n, c
 			c.neighbors = *ElementNeighborTid(e);
 			c.level = e->level;
 			c.deleted = e->deleted != 0;
+			c.rounding_error = e->rounding_error;
 		}
 		UnlockReleaseBuffer(buf);
 	}

@@ -1,5 +1,6 @@
 // The hnsw access method's handler, relation options, settings and cost estimate.
 #include <cmath>
+#include <cstring>
 
 #include "hnsw.hpp"
 
@@ -27,6 +28,24 @@ namespace {
 
 relopt_kind hnsw_relopt_kind;
 
+int
+ParseQuantizer(const char *value)
+{
+	if (value == nullptr || strcmp(value, "none") == 0)
+		return kHnswQuantizerNone;
+	if (strcmp(value, "half") == 0)
+		return kHnswQuantizerHalf;
+	return -1;
+}
+
+void
+ValidateQuantizer(const char *value)
+{
+	if (ParseQuantizer(value) < 0)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid value for quantizer: \"%s\"", value),
+		                errdetail("Valid values are \"none\" and \"half\".")));
+}
+
 const struct config_enum_entry iterative_scan_options[] = {
     {"off", kHnswIterativeOff, false},
     {"relaxed_order", kHnswIterativeRelaxed, false},
@@ -44,6 +63,8 @@ HnswInit()
 	                  AccessExclusiveLock);
 	add_int_reloption(hnsw_relopt_kind, "ef_construction", "Size of the dynamic candidate list for construction",
 	                  kHnswDefaultEfConstruction, kHnswMinEfConstruction, kHnswMaxEfConstruction, AccessExclusiveLock);
+	add_string_reloption(hnsw_relopt_kind, "quantizer", "How elements store vectors: none or half", "none",
+	                     ValidateQuantizer, AccessExclusiveLock);
 
 	DefineCustomIntVariable("hnsw.ef_search", "Sets the size of the dynamic candidate list for search",
 	                        "Valid range is 1..1000.", &hnsw_ef_search, kHnswDefaultEfSearch, 1, kHnswMaxEfSearch,
@@ -80,6 +101,15 @@ HnswGetEfConstruction(Relation index)
 	return opts != nullptr ? opts->ef_construction : kHnswDefaultEfConstruction;
 }
 
+HnswQuantizer
+HnswGetQuantizer(Relation index)
+{
+	auto *opts = reinterpret_cast<HnswOptions *>(index->rd_options);
+	if (opts == nullptr || opts->quantizer_offset == 0)
+		return kHnswQuantizerNone;
+	return static_cast<HnswQuantizer>(ParseQuantizer(reinterpret_cast<const char *>(opts) + opts->quantizer_offset));
+}
+
 int
 MaxLevelForM(int m)
 {
@@ -113,6 +143,7 @@ hnswoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 	    {"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
 	    {"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_construction)},
+	    {"quantizer", RELOPT_TYPE_STRING, offsetof(HnswOptions, quantizer_offset)},
 	};
 	return static_cast<bytea *>(
 	    build_reloptions(reloptions, validate, hnsw_relopt_kind, sizeof(HnswOptions), tab, lengthof(tab)));

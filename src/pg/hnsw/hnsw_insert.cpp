@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "quiver/half.hpp"
 #include "hnsw_search.hpp"
 
 extern "C" {
@@ -190,7 +191,7 @@ AddItem(Relation index, Page page, const void *item, std::size_t size)
 // Adds heap_tid to an existing node with the same vector. False when the node is full or
 // was deleted meanwhile.
 bool
-AddHeapTid(const HnswContext *ctx, ItemPointer element, ItemPointer heap_tid)
+AddHeapTid(const HnswContext *ctx, ItemPointer element, ItemPointer heap_tid, float rounding_error)
 {
 	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(element));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -215,6 +216,9 @@ AddHeapTid(const HnswContext *ctx, ItemPointer element, ItemPointer heap_tid)
 	Page copy = HnswEditRegister(&edit, buf, false);
 	auto *ce = reinterpret_cast<HnswElementTuple *>(PageGetItem(copy, PageGetItemId(copy, ItemPointerGetOffsetNumber(element))));
 	ElementHeapTids(ce)[free_slot] = *heap_tid;
+	// Rows rounded to the same halves share the node: its bound must cover each of them.
+	if (rounding_error > 0 && core::HalfToFloat(ce->rounding_error) < rounding_error)
+		ce->rounding_error = core::FloatToHalfUp(rounding_error);
 	HnswEditFinish(&edit);
 	UnlockReleaseBuffer(buf);
 	return true;
@@ -364,12 +368,12 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 }
 
 namespace {
-void InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int level, const HnswMetaData &meta,
-                  HnswEntryPoint entry);
+void InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, float rounding_error, int level,
+                  const HnswMetaData &meta, HnswEntryPoint entry);
 } // namespace
 
 void
-HnswInsertVector(const HnswContext *ctx, void *values, ItemPointer heap_tid)
+HnswInsertVector(const HnswContext *ctx, void *values, ItemPointer heap_tid, float rounding_error)
 {
 	int level = RandomLevel(ctx->m);
 
@@ -398,7 +402,7 @@ HnswInsertVector(const HnswContext *ctx, void *values, ItemPointer heap_tid)
 		entry.level = meta.entry_level;
 	}
 
-	InsertLinked(ctx, values, heap_tid, level, meta, entry);
+	InsertLinked(ctx, values, heap_tid, rounding_error, level, meta, entry);
 	if (!ctx->building)
 		UnlockPage(ctx->index, kHnswUpdateLockBlock, mode);
 }
@@ -406,8 +410,8 @@ HnswInsertVector(const HnswContext *ctx, void *values, ItemPointer heap_tid)
 namespace {
 
 void
-InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int level, const HnswMetaData &meta,
-             HnswEntryPoint entry)
+InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, float rounding_error, int level,
+             const HnswMetaData &meta, HnswEntryPoint entry)
 {
 	int top = entry.level < level ? entry.level : level;
 
@@ -439,7 +443,7 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int lev
 					std::size_t bytes = IndexStoredBytes(ctx, values);
 					bool same = IndexStoredBytes(ctx, other) == bytes && memcmp(other, values, bytes) == 0;
 					pfree(other);
-					if (same && AddHeapTid(ctx, &found[i].element, heap_tid))
+					if (same && AddHeapTid(ctx, &found[i].element, heap_tid, rounding_error))
 						return;
 				}
 			}
@@ -472,6 +476,7 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, int lev
 	for (int i = 0; i < kHnswHeapTids; i++)
 		ItemPointerSetInvalid(&ElementHeapTids(element)[i]);
 	ElementHeapTids(element)[0] = *heap_tid;
+	element->rounding_error = rounding_error > 0 ? core::FloatToHalfUp(rounding_error) : 0;
 
 	auto *neighbor = static_cast<HnswNeighborTuple *>(palloc0(neighbor_size));
 	neighbor->type = kHnswNeighborType;
@@ -562,10 +567,11 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Re
 		HnswContext ctx;
 		HnswInitContext(&ctx, index, false);
 		void *copy = palloc(ctx.vector_bytes);
-		IndexDatumValues(&ctx, values[0], copy);
+		float rounding_error;
+		IndexDatumValues(&ctx, values[0], copy, &rounding_error);
 
 		if (IndexPrepareVector(&ctx, copy))
-			HnswInsertVector(&ctx, copy, heap_tid);
+			HnswInsertVector(&ctx, copy, heap_tid, rounding_error);
 
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(ctx_mem);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "quiver/half.hpp"
 #include "hnsw.hpp"
 #include "../index/check.hpp"
 
@@ -81,8 +82,8 @@ QUIVER_FUNCTION(quiver_hnsw_stats)
 	for (int i = 0; i < nlevels; i++)
 		levels[i] = Int64GetDatum(per_level[i]);
 
-	Datum values[14];
-	bool nulls[14] = {false};
+	Datum values[15];
+	bool nulls[15] = {false};
 	values[0] = Int64GetDatum(elements - deleted);
 	values[1] = Int64GetDatum(deleted);
 	values[2] = Int64GetDatum(heap_tids);
@@ -104,6 +105,9 @@ QUIVER_FUNCTION(quiver_hnsw_stats)
 	values[12] = Int32GetDatum(meta.ef_construction);
 	quiver::core::Metric metric;
 	values[13] = CStringGetTextDatum(quiver::core::MetricFromByte(meta.metric, &metric) ? quiver::core::MetricName(metric) : "unknown");
+	values[14] = CStringGetTextDatum(meta.quantizer == kHnswQuantizerNone ? "none"
+	                                 : meta.quantizer == kHnswQuantizerHalf ? "half"
+	                                                                         : "unknown");
 	HeapTuple tuple = heap_form_tuple(tupdesc, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
 }
@@ -120,6 +124,7 @@ struct CheckedElement {
 	ItemPointerData neighbors;
 	int level;
 	bool deleted;
+	float rounding_error; // quantizer = 'half': the element's bound
 };
 
 struct CheckedNeighbors {
@@ -147,6 +152,7 @@ struct IndexedHeapTids {
 	const bool *reachable; // by element
 	std::size_t missing;   // live heap rows in no element
 	std::size_t stranded;  // live heap rows in an element not reachable from the entry point
+	std::size_t loose;     // live heap rows farther from their element's halves than its bound
 	IndexCheckReport *check;
 	const CheckedElement *elements;
 	const HnswContext *ctx;
@@ -162,9 +168,17 @@ void
 CheckHeapRow(Relation, ItemPointer tid, Datum *values, bool *isnull, bool alive, void *state)
 {
 	auto *s = static_cast<IndexedHeapTids *>(state);
-	if (!alive || !HeapValueIndexable(s->ctx, values[0], isnull[0], s->stored, s->row_ctx))
+	float rounding_error;
+	if (!alive || !HeapValueIndexable(s->ctx, values[0], isnull[0], s->stored, s->row_ctx, &rounding_error))
 		return;
 	auto *found = static_cast<const IndexedHeapTid *>(bsearch(tid, s->tids, s->n, sizeof(IndexedHeapTid), CompareTid));
+	// A bound below a row's rounding error would let a scan hand rows out of order.
+	if (found != nullptr && rounding_error > s->elements[found->element].rounding_error && s->loose++ < 5)
+		s->check->Report("heap row (%u,%u) lies %g from the halves of element (%u,%u), whose bound is %g",
+		                 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid), rounding_error,
+		                 ItemPointerGetBlockNumber(&s->elements[found->element].tid),
+		                 ItemPointerGetOffsetNumber(&s->elements[found->element].tid),
+		                 s->elements[found->element].rounding_error);
 	if (found == nullptr) {
 		if (s->missing++ < 5)
 			s->check->Report("heap row (%u,%u) is in no element", ItemPointerGetBlockNumber(tid),
@@ -286,7 +300,8 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 					continue;
 				}
 				grow(elements, cap_e, static_cast<std::size_t>(n_e) + 1);
-				elements[n_e++] = CheckedElement{tid, *ElementNeighborTid(e), e->level, e->deleted != 0};
+				elements[n_e++] = CheckedElement{tid, *ElementNeighborTid(e), e->level, e->deleted != 0,
+				                                 quiver::core::HalfToFloat(e->rounding_error)};
 				int live = 0;
 				for (int i = 0; i < kHnswHeapTids; i++) {
 					ItemPointerData *h = &ElementHeapTids(e)[i];
@@ -431,16 +446,27 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 			check.Report("seed (%u,%u) is not an element", ItemPointerGetBlockNumber(&meta.seeds[i]),
 			             ItemPointerGetOffsetNumber(&meta.seeds[i]));
 
+	// The table pass reads the metapage as every other user does, which refuses these.
+	if (meta.quantizer > kHnswQuantizerHalf)
+		check.Report("metapage: unknown quantizer %u", meta.quantizer);
+	if (meta.quantizer > kHnswQuantizerHalf || meta.n_seeds > meta.max_seeds || meta.max_seeds > kHnswMaxSeeds) {
+		check.Finish();
+		close();
+		return static_cast<Datum>(0);
+	}
+
 	// Every live row of the table in some element, reachable from the entry point.
 	HnswContext ctx;
 	HnswInitContext(&ctx, index, false);
-	IndexedHeapTids state{heap_tids, n_h, reachable, 0, 0, &check, elements, &ctx, palloc(ctx.vector_bytes),
+	IndexedHeapTids state{heap_tids, n_h, reachable, 0, 0, 0, &check, elements, &ctx, palloc(ctx.vector_bytes),
 	                      AllocSetContextCreate(CurrentMemoryContext, "hnsw check row", ALLOCSET_DEFAULT_SIZES)};
 	table_index_build_scan(heap, index, BuildIndexInfo(index), false, false, CheckHeapRow, &state, nullptr);
 	if (state.missing > 5)
 		check.Report("%zu live heap rows in all are in no element", state.missing);
 	if (state.stranded > 5)
 		check.Report("%zu live heap rows in all are in elements not reachable from the entry point", state.stranded);
+	if (state.loose > 5)
+		check.Report("%zu live heap rows in all lie farther from their element's halves than its bound", state.loose);
 
 	check.Finish();
 	close();

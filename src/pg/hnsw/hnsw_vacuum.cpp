@@ -326,6 +326,7 @@ ReadLiveElements(VacuumState *vs, BlockNumber blkno, HnswCandidate *out)
 		out[n].neighbors = *ElementNeighborTid(e);
 		out[n].level = e->level;
 		out[n].deleted = false;
+		out[n].rounding_error = e->rounding_error;
 		out[n].distance = 0;
 		n++;
 	});

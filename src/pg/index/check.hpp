@@ -55,15 +55,16 @@ struct IndexCheckReport {
 };
 
 // Whether a table row's value is one the index holds, as a build decides (not null, not a zero
-// vector under cosine), for the checkers' table scans. Reading the value may detoast a copy:
+// vector under cosine), for the checkers' table scans; *rounding_error as IndexDatumValues. Reading the value may detoast a copy:
 // that happens in row_ctx, reset before returning.
 inline bool
-HeapValueIndexable(const IndexValues *v, Datum value, bool isnull, void *stored, MemoryContext row_ctx)
+HeapValueIndexable(const IndexValues *v, Datum value, bool isnull, void *stored, MemoryContext row_ctx,
+                   float *rounding_error = nullptr)
 {
 	if (isnull)
 		return false;
 	MemoryContext old = MemoryContextSwitchTo(row_ctx);
-	IndexDatumValues(v, value, stored);
+	IndexDatumValues(v, value, stored, rounding_error);
 	bool indexable = IndexPrepareVector(v, stored);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(row_ctx);

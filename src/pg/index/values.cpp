@@ -1,6 +1,8 @@
 // Reading an index column's type and metric, and the stored vectors of every indexed type.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "quiver/bits.hpp"
 #include "quiver/half.hpp"
@@ -78,6 +80,8 @@ DescribeIndex(Relation index, const char *am_name, core::Metric *metric, int *va
 int
 IndexMaxDims(const IndexValues *ctx)
 {
+	if (ctx->half_storage)
+		return kIndexMaxHalfDim;
 	switch (ctx->value_size) {
 	case 2:
 		return kIndexMaxHalfDim;
@@ -127,9 +131,90 @@ IndexQueryValues(const IndexValues *ctx, Datum datum)
 	return out;
 }
 
+namespace {
+
+// A float32 vector datum into half storage: normalized first for cosine (in double, as
+// IndexPrepareVector does for float32), then rounded, clamped to the half range.
 void
-IndexDatumValues(const IndexValues *ctx, Datum datum, void *out)
+VectorToHalfStorage(const IndexValues *ctx, const Vector *v, void *out, float *rounding_error)
 {
+	std::size_t n = static_cast<std::size_t>(ctx->dims);
+	auto *x = static_cast<float *>(palloc(sizeof(float) * n));
+	memcpy(x, VectorValues(v), sizeof(float) * n);
+	if (ctx->metric == core::Metric::Cosine) {
+		double norm = 0;
+		for (std::size_t i = 0; i < n; i++)
+			norm += static_cast<double>(x[i]) * x[i];
+		if (norm > 0) {
+			norm = std::sqrt(norm);
+			for (std::size_t i = 0; i < n; i++)
+				x[i] = static_cast<float>(x[i] / norm);
+		}
+	}
+	// Clamped in a copy: the error is measured against the vector itself.
+	auto *clamped = static_cast<float *>(palloc(sizeof(float) * n));
+	for (std::size_t i = 0; i < n; i++)
+		clamped[i] = std::clamp(x[i], -core::kHalfMax, core::kHalfMax);
+	core::FloatToHalfArray(clamped, static_cast<core::Half *>(out), n);
+	pfree(clamped);
+	if (rounding_error != nullptr)
+		*rounding_error = IndexHalfError(ctx, x, out);
+	pfree(x);
+}
+
+} // namespace
+
+float
+IndexHalfError(const IndexValues *ctx, const float *x, const void *h)
+{
+	const auto *halves = static_cast<const core::Half *>(h);
+	double sum = 0;
+	bool l1 = ctx->metric == core::Metric::L1;
+	float widened[256];
+	for (int start = 0; start < ctx->dims; start += 256) {
+		int count = std::min(256, ctx->dims - start);
+		core::HalfToFloatArray(halves + start, widened, static_cast<std::size_t>(count));
+		for (int i = 0; i < count; i++) {
+			double d = static_cast<double>(x[start + i]) - static_cast<double>(widened[i]);
+			sum += l1 ? std::fabs(d) : d * d;
+		}
+	}
+	double error = l1 ? sum : std::sqrt(sum);
+	// Rounded up past the double's own rounding, so it stays a bound.
+	return std::nextafter(static_cast<float>(error * (1 + 1e-9)), std::numeric_limits<float>::infinity());
+}
+
+void
+IndexUseHalfStorage(IndexValues *v)
+{
+	v->half_storage = true;
+	v->value_size = 2;
+	v->vector_bytes = StoredVectorBytes(2, v->dims > 0 ? v->dims : 0);
+}
+
+IndexValues
+IndexExactValues(const IndexValues *v)
+{
+	IndexValues exact = *v;
+	if (v->half_storage) {
+		exact.half_storage = false;
+		exact.value_size = 4;
+		exact.vector_bytes = StoredVectorBytes(4, v->dims > 0 ? v->dims : 0);
+	}
+	return exact;
+}
+
+void
+IndexDatumValues(const IndexValues *ctx, Datum datum, void *out, float *rounding_error)
+{
+	if (rounding_error != nullptr)
+		*rounding_error = 0;
+	if (ctx->half_storage) {
+		Vector *v = DatumGetVector(datum);
+		CheckExpectedDim(ctx->dims, v->dim);
+		VectorToHalfStorage(ctx, v, out, rounding_error);
+		return;
+	}
 	if (ctx->value_size == 0) {
 		VarBit *b = DatumGetVarBitP(datum);
 		CheckExpectedDim(ctx->dims, VARBITLEN(b));
@@ -182,6 +267,15 @@ IndexPrepareVector(const IndexValues *ctx, void *values)
 {
 	if (ctx->metric != core::Metric::Cosine)
 		return true;
+	if (ctx->half_storage) {
+		// Normalized before rounding (IndexDatumValues): normalizing again would move the
+		// vector away from the one its rounding error was measured against.
+		const auto *h = static_cast<const core::Half *>(values);
+		for (int i = 0; i < ctx->dims; i++)
+			if ((h[i] & 0x7FFF) != 0)
+				return true;
+		return false;
+	}
 	if (ctx->value_size == kSparseValueSize) {
 		core::SparseView v = StoredSparseView(values);
 		double norm = std::sqrt(core::SparseNormSquaredDouble(v));
@@ -280,6 +374,7 @@ DescribeIndexValues(Relation index, const char *am_name, int max_sparse_nnz, Ind
 	DescribeIndex(index, am_name, &out->metric, &out->value_size);
 	out->dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 	out->max_sparse_nnz = max_sparse_nnz;
+	out->half_storage = false;
 	if (out->value_size == kSparseValueSize)
 		out->vector_bytes = StoredSparseBytes(max_sparse_nnz);
 	else

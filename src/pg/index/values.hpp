@@ -77,6 +77,11 @@ struct IndexValues {
 	std::size_t vector_bytes; // StoredVectorBytes(value_size, dims); for sparsevec the largest
 	                          // stored vector (max_sparse_nnz non-zeros): buffer sizes
 	int max_sparse_nnz;       // non-zeros a stored sparsevec may have
+	// A vector (float32) column stored at half precision (hnsw's quantizer = 'half'): value_size
+	// is then 2, the format of what the index stores, while datums and queries arrive as
+	// float32. Stored vectors are rounded, so the index keeps an upper bound of each one's
+	// rounding error and re-ranks by exact distances from the table (see IndexHalfError).
+	bool half_storage;
 };
 
 // Fills *out from the index's opclass and column: its distance support function's name gives
@@ -92,7 +97,21 @@ void CheckIndexDimensions(const IndexValues *v);
 
 // Copies the values of a datum of the indexed type into out (vector_bytes), checking its
 // dimensions against the column's (and a sparsevec's non-zero count against max_sparse_nnz).
-void IndexDatumValues(const IndexValues *v, Datum datum, void *out);
+// With half_storage the vector is normalized first (cosine) and then rounded to half
+// precision, clamped to the half range; *rounding_error, when given, receives an upper bound
+// of the distance between the normalized float32 vector and the stored one (see
+// IndexHalfError); 0 for the exact formats.
+void IndexDatumValues(const IndexValues *v, Datum datum, void *out, float *rounding_error = nullptr);
+
+// Switches a float32 vector column's values to half storage (value_size 2, vector_bytes).
+void IndexUseHalfStorage(IndexValues *v);
+
+// The same column as exact float32 values: for re-ranking a half_storage index's candidates.
+IndexValues IndexExactValues(const IndexValues *v);
+
+// An upper bound of the distance between a float32 vector x and its half-precision copy h, in
+// the norm the metric's lower bounds need (L1 for L1, Euclidean otherwise), rounded up.
+float IndexHalfError(const IndexValues *v, const float *x, const void *h);
 
 // A query's stored vector, palloc'd; as IndexDatumValues but with no limit on a sparsevec's
 // non-zero count (a query is never stored).

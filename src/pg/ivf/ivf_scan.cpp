@@ -28,6 +28,7 @@
 #include "quiver/pq.hpp"
 #include "quiver/sq8.hpp"
 #include "ivf.hpp"
+#include "../index/rerank.hpp"
 
 extern "C" {
 #include "access/relscan.h"
@@ -93,9 +94,7 @@ struct ScanState {
 	ScanItem *exact;
 	std::size_t n_exact;
 	std::size_t cap_exact;
-	IndexFetchTableData *fetch; // kept across rescans, ended with the scan
-	TupleTableSlot *slot;
-	MemoryContext rerank_ctx; // per window
+	HeapValueReader reader; // kept across rescans, ended with the scan
 };
 
 void
@@ -236,32 +235,13 @@ ProbeList(ScanState *so, int list, BlockNumber blkno)
 void
 RerankNext(ScanState *so, IndexScanDesc scan)
 {
-	if (so->fetch == nullptr) {
-		// Scan-lifetime objects, in the scan's own context (not search_ctx, reset on rescan).
-		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
-		so->fetch = table_index_fetch_begin(scan->heapRelation);
-		so->slot = table_slot_create(scan->heapRelation, nullptr);
-		so->rerank_ctx = AllocSetContextCreate(CurrentMemoryContext, "ivfflat rerank", ALLOCSET_DEFAULT_SIZES);
-		MemoryContextSwitchTo(old);
-	}
-	AttrNumber attnum = so->ctx.index->rd_index->indkey.values[0];
-	MemoryContext old = MemoryContextSwitchTo(so->rerank_ctx);
-	void *values = palloc(so->ctx.vector_bytes);
 	for (int taken = 0; taken < so->rerank && so->n_items > 0; taken++) {
 		std::pop_heap(so->items, so->items + so->n_items, Farther);
 		so->n_items--;
 		ItemPointerData tid = so->items[so->n_items].tid;
-		bool call_again = false, all_dead = false;
-		if (!table_index_fetch_tuple(so->fetch, &tid, scan->xs_snapshot, so->slot, &call_again, &all_dead))
+		float distance;
+		if (!HeapRowDistance(&so->reader, scan, GetMemoryChunkContext(so), &so->ctx, so->query, &tid, &distance))
 			continue;
-		bool isnull;
-		Datum datum = slot_getattr(so->slot, attnum, &isnull);
-		if (isnull)
-			continue;
-		IndexDatumValues(&so->ctx, datum, values);
-		IndexPrepareVector(&so->ctx, values);
-		float distance = IndexDistance(&so->ctx, so->query, values);
-		ExecClearTuple(so->slot);
 		if (so->n_exact == so->cap_exact) {
 			so->cap_exact = so->cap_exact == 0 ? 256 : so->cap_exact * 2;
 			so->exact = static_cast<ScanItem *>(
@@ -269,12 +249,10 @@ RerankNext(ScanState *so, IndexScanDesc scan)
 			                         : repalloc_huge(so->exact, so->cap_exact * sizeof(ScanItem)));
 		}
 		so->exact[so->n_exact].distance = distance;
-		so->exact[so->n_exact].tid = so->items[so->n_items].tid;
+		so->exact[so->n_exact].tid = tid;
 		so->n_exact++;
 		std::push_heap(so->exact, so->exact + so->n_exact, Farther);
 	}
-	MemoryContextSwitchTo(old);
-	MemoryContextReset(so->rerank_ctx);
 }
 
 // Probes the next batch of lists; false when no list is left to probe.
@@ -432,11 +410,7 @@ ivfflatendscan(IndexScanDesc scan)
 	quiver::pg::Guarded([&] {
 		auto *so = static_cast<ScanState *>(scan->opaque);
 		MemoryContextDelete(so->search_ctx);
-		if (so->fetch != nullptr) {
-			table_index_fetch_end(so->fetch);
-			ExecDropSingleTupleTableSlot(so->slot);
-			MemoryContextDelete(so->rerank_ctx);
-		}
+		HeapValueReaderEnd(&so->reader);
 		pfree(so);
 		scan->opaque = nullptr;
 	});
