@@ -6,7 +6,7 @@
 // seconds and index size. The extension is chosen with --ext, so Quiver and pgvector (same
 // SQL names) can be measured side by side in two databases of one server.
 //
-//   bench_ann --dataset DIR --metric l2|cosine [--ext quiver] [--index hnsw|ivfflat] [--m 16]
+//   bench_ann --dataset DIR --metric l2|cosine|ip [--ext quiver] [--index hnsw|ivfflat] [--m 16]
 //             [--ef-construction 64] [--ef 10,20,40,80,160] [--rows N] [--queries Q]
 //             [--lists 1000] [--probes 1,5,10,20,40]   (ivfflat: lists, and the probes swept)
 //             [--quantizer sq8]  (ivfflat: compressed lists; hnsw: half; Quiver only)
@@ -253,7 +253,7 @@ main(int argc, char **argv)
 		else throw std::runtime_error("unknown option " + a);
 	}
 	if (dataset.empty()) {
-		std::fprintf(stderr, "usage: bench_ann --dataset DIR --metric l2|cosine [options]\n");
+		std::fprintf(stderr, "usage: bench_ann --dataset DIR --metric l2|cosine|ip [options]\n");
 		return 2;
 	}
 
@@ -282,7 +282,8 @@ main(int argc, char **argv)
 		apply(base);
 		apply(query);
 	}
-	if (project > 0 || (rows != SIZE_MAX && rows < 1000000)) {
+	// Inner product has no ground truth in the datasets: always computed here.
+	if (metric == "ip" || project > 0 || (rows != SIZE_MAX && rows < 1000000)) {
 		// A subset of the base has its own ground truth: compute it exactly here.
 		std::fprintf(stderr, "computing exact ground truth for %zu rows...\n", base.rows);
 		gt.dim = 10;
@@ -302,14 +303,14 @@ main(int argc, char **argv)
 						nb += static_cast<double>(bv[k]) * bv[k];
 					}
 				}
-				d[b] = {metric == "l2" ? s : 1 - s / std::sqrt(na * nb), b};
+				d[b] = {metric == "l2" ? s : metric == "ip" ? -s : 1 - s / std::sqrt(na * nb), b};
 			}
 			std::partial_sort(d.begin(), d.begin() + 10, d.end());
 			for (std::size_t k = 0; k < 10; k++)
 				gt.data[q * 10 + k] = static_cast<float>(d[k].second);
 		}
 	}
-	std::string op = metric == "l2" ? "<->" : "<=>";
+	std::string op = metric == "l2" ? "<->" : metric == "ip" ? "<#>" : "<=>";
 	const bool ivf = index == "ivfflat";
 	if (ivf && efs == "10,20,40,80,160")
 		efs = "1,5,10,20,40";
@@ -318,7 +319,7 @@ main(int argc, char **argv)
 	        : "m = " + std::to_string(m) + ", ef_construction = " + std::to_string(efc) +
 	              (quantizer.empty() ? "" : ", quantizer = '" + quantizer + "'");
 	const std::string search_setting = ivf ? "ivfflat.probes" : "hnsw.ef_search";
-	std::string opclass = type + (metric == "l2" ? "_l2_ops" : "_cosine_ops");
+	std::string opclass = type + (metric == "l2" ? "_l2_ops" : metric == "ip" ? "_ip_ops" : "_cosine_ops");
 
 	PGconn *c = Connect(conninfo);
 	Exec(c, "SET client_min_messages = warning");
