@@ -90,8 +90,9 @@ INSERT INTO hq_tie VALUES (100, (array_fill(1::real, ARRAY[2499]) || 1e6::real):
                           (101, (array_fill(1::real, ARRAY[2499]) || 2e6::real)::vector);
 SELECT id FROM hq_tie ORDER BY v <-> (array_fill(1::real, ARRAY[2499]) || 1.9e6::real)::vector LIMIT 3;
 SELECT id FROM hq_tie ORDER BY v <#> (array_fill(0::real, ARRAY[2499]) || 1::real)::vector LIMIT 3;
--- a NULL query still returns the rows
+-- a NULL query still returns the rows; so does a zero one against the clamped rows' unbounded error
 SELECT count(*) FROM (SELECT id FROM hq_tie ORDER BY v <-> NULL LIMIT 100) s;
+SELECT count(*) FROM (SELECT id FROM hq_tie ORDER BY v <#> array_fill(0::real, ARRAY[2500])::vector LIMIT 100) s;
 RESET enable_seqscan;
 DROP TABLE hq_tie;
 

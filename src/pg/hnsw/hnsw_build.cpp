@@ -534,6 +534,7 @@ FlushLoaded(BuildState *bs)
 	bs->build_ctx = nullptr;
 	bs->vectors = nullptr;
 	bs->tids = nullptr;
+	bs->errors = nullptr;
 }
 
 // The bytes that make a loaded vector what it is: its floats, or the packed sparse vector its

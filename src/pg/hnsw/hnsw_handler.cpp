@@ -107,7 +107,11 @@ HnswGetQuantizer(Relation index)
 	auto *opts = reinterpret_cast<HnswOptions *>(index->rd_options);
 	if (opts == nullptr || opts->quantizer_offset == 0)
 		return kHnswQuantizerNone;
-	return static_cast<HnswQuantizer>(ParseQuantizer(reinterpret_cast<const char *>(opts) + opts->quantizer_offset));
+	const char *value = reinterpret_cast<const char *>(opts) + opts->quantizer_offset;
+	int quantizer = ParseQuantizer(value);
+	if (quantizer < 0) // validated when set; this only guards the metapage against anything else
+		ValidateQuantizer(value);
+	return static_cast<HnswQuantizer>(quantizer);
 }
 
 int

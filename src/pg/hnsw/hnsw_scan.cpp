@@ -127,7 +127,11 @@ struct ScanState {
 	RankedRow *ranked;   // re-ranked rows by exact distance (a min-heap)
 	int n_ranked;
 	int cap_ranked;
-	float last_exact;    // of the last row handed out (strict_order)
+	// strict_order: the interval of the farthest row handed out (one point once exact), and the
+	// row, whose exact distance is read when a later row's interval overlaps it.
+	float last_lower;
+	float last_upper;
+	ItemPointerData last_tid;
 	HeapValueReader reader; // kept across rescans, ended with the scan
 };
 
@@ -137,7 +141,8 @@ WithinBudget(const ScanState *so)
 	if (so->visited_count >= hnsw_max_scan_tuples)
 		return false;
 	double bytes = static_cast<double>(so->visited.mask + 1) * sizeof(std::uint64_t) +
-	               static_cast<double>(so->pending.capacity + so->frontier.capacity) * sizeof(HnswCandidate);
+	               static_cast<double>(so->pending.capacity + so->frontier.capacity) * sizeof(HnswCandidate) +
+	               static_cast<double>(so->cap_bounds + so->cap_ranked) * sizeof(RankedRow);
 	return bytes <= static_cast<double>(work_mem) * 1024.0 * hnsw_scan_mem_multiplier;
 }
 
@@ -252,11 +257,21 @@ NextBatchInScan(ScanState *so)
 }
 
 // Widens an interval by a margin of float error: the distances are summed in different orders.
+// A sum's rounding scales with the sum of its terms' magnitudes: the distance itself for L2 and
+// L1 (no negative terms), at most |q| |x| for dot products, which `scale` gives (1 for cosine).
 void
-AddMargin(float *lower, float *upper)
+AddMargin(float *lower, float *upper, float scale = 1.0f)
 {
-	*lower -= 1e-5f * (std::fabs(*lower) + 1.0f);
-	*upper += 1e-5f * (std::fabs(*upper) + 1.0f);
+	*lower -= 1e-5f * (std::fabs(*lower) + scale);
+	*upper += 1e-5f * (std::fabs(*upper) + scale);
+}
+
+// a * e for a norm and an error bound; 0 when a is (a zero query has no error term, even against
+// a bound that overflowed to infinity).
+float
+Scaled(float a, float e)
+{
+	return a == 0 ? 0.0f : a * e;
 }
 
 // Bounds of the exact distance from the query to any row of a search result, from the distance
@@ -279,7 +294,7 @@ ResultBounds(const ScanState *so, const HnswCandidate &c, float *lower, float *u
 		*upper = d + (so->query_error + error);
 		break;
 	default: { // cosine: |q.x - h(q).h(x)| <= e_q |x| + |h(q)| e, and |x| = 1
-		float slack = so->query_error + so->query_half_norm * error;
+		float slack = so->query_error + Scaled(so->query_half_norm, error);
 		*lower = d - slack;
 		*upper = d + slack;
 		break;
@@ -326,11 +341,17 @@ ReadResult(ScanState *so, ItemPointer element, float approx, ItemPointerData *ti
 			*upper = d + error;
 			break;
 		default:
-			*lower = d - so->query_norm * error;
-			*upper = d + so->query_norm * error;
+			*lower = d - Scaled(so->query_norm, error);
+			*upper = d + Scaled(so->query_norm, error);
 			break;
 		}
-		AddMargin(lower, upper);
+		float scale = 1.0f;
+		if (ctx->metric == core::Metric::InnerProduct) {
+			// |q| |x| <= |q| (|h| + e); -h.h is inner product's distance from h to itself
+			float norm = std::sqrt(std::max(0.0f, -IndexDistance(&so->exact, so->widened, so->widened)));
+			scale = Scaled(so->query_norm, norm + error) + 1.0f;
+		}
+		AddMargin(lower, upper, scale);
 	}
 	return n;
 }
@@ -376,9 +397,14 @@ ReadTop(ScanState *so, bool expand)
 			        false, top.approx, &element, false);
 		return;
 	}
-	if (n > 0) {
+	// Both intervals hold the exact distance; float noise could still leave them disjoint, and
+	// then the wider union is kept.
+	if (n > 0 && std::max(top.distance, lower) <= std::min(top.upper, upper)) {
 		top.distance = std::max(top.distance, lower);
 		top.upper = std::min(top.upper, upper);
+	} else if (n > 0) {
+		top.distance = std::min(top.distance, lower);
+		top.upper = std::max(top.upper, upper);
 	}
 	PushRow(&so->bounds, &so->n_bounds, &so->cap_bounds, so->search_ctx, top.distance, top.upper, &top.tid, false,
 	        top.approx, &element, true);
@@ -430,10 +456,37 @@ NextRerankedRow(ScanState *so, IndexScanDesc scan, ItemPointer out)
 			emit = true;
 		}
 		if (emit) {
-			// strict_order never goes back to a row surely nearer than one handed out.
-			if (hnsw_iterative_scan == kHnswIterativeStrict && row.upper < so->last_exact)
-				continue;
-			so->last_exact = std::max(so->last_exact, row.distance);
+			// strict_order never goes back to a row nearer than one handed out. Rows of one batch
+			// come in order; a row of a later batch whose interval overlaps the farthest row's
+			// is compared by exact distances, read from the table for either when unknown.
+			if (hnsw_iterative_scan == kHnswIterativeStrict) {
+				if (row.upper < so->last_lower)
+					continue;
+				if (row.distance < so->last_upper) {
+					if (row.distance < row.upper) {
+						float exact;
+						if (!HeapRowDistance(&so->reader, scan, GetMemoryChunkContext(so), &so->exact,
+						                     so->query_exact, &row.tid, &exact))
+							continue;
+						row.distance = row.upper = exact;
+					}
+					if (so->last_lower < so->last_upper) {
+						float exact;
+						if (HeapRowDistance(&so->reader, scan, GetMemoryChunkContext(so), &so->exact,
+						                    so->query_exact, &so->last_tid, &exact))
+							so->last_lower = so->last_upper = exact;
+						else // gone meanwhile: what is known of it still holds
+							so->last_upper = so->last_lower;
+					}
+					if (row.distance < so->last_lower)
+						continue;
+				}
+				if (row.distance >= so->last_lower) {
+					so->last_lower = row.distance;
+					so->last_upper = row.upper;
+					so->last_tid = row.tid;
+				}
+			}
 			*out = row.tid;
 			return true;
 		}
@@ -482,7 +535,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 		so->n_results = so->next_result = 0;
 		so->n_tids = so->next_tid = 0;
 		so->last_distance = -get_float4_infinity();
-		so->last_exact = -get_float4_infinity();
+		so->last_lower = so->last_upper = -get_float4_infinity();
 		so->bounds = so->ranked = nullptr; // in search_ctx
 		so->n_bounds = so->cap_bounds = so->n_ranked = so->cap_ranked = 0;
 	});
@@ -521,7 +574,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 				for (int d = 0; d < so->exact.dims; d++)
 					norm += static_cast<double>(so->query_exact[d]) * so->query_exact[d];
 				// Rounded up a little: the bound must not shrink through rounding.
-				so->query_norm = static_cast<float>(std::sqrt(norm) * (1 + 1e-6));
+				so->query_norm = static_cast<float>(std::min(std::sqrt(norm) * (1 + 1e-6), 3.4e38));
 				so->widened = static_cast<float *>(palloc(so->exact.vector_bytes));
 				so->query_error = IndexHalfError(&so->ctx, so->query_exact, so->query);
 				so->query_half_norm = so->query_norm + so->query_error; // used for cosine, where e_q is Euclidean

@@ -174,11 +174,11 @@ CheckHeapRow(Relation, ItemPointer tid, Datum *values, bool *isnull, bool alive,
 	auto *found = static_cast<const IndexedHeapTid *>(bsearch(tid, s->tids, s->n, sizeof(IndexedHeapTid), CompareTid));
 	// A bound below a row's rounding error would let a scan hand rows out of order.
 	if (found != nullptr && rounding_error > s->elements[found->element].rounding_error && s->loose++ < 5)
-		s->check->Report("heap row (%u,%u) lies %g from the halves of element (%u,%u), whose bound is %g",
+		s->check->Report("heap row (%u,%u) rounds to halves %g away, above the bound %g of its element (%u,%u)",
 		                 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid), rounding_error,
+		                 s->elements[found->element].rounding_error,
 		                 ItemPointerGetBlockNumber(&s->elements[found->element].tid),
-		                 ItemPointerGetOffsetNumber(&s->elements[found->element].tid),
-		                 s->elements[found->element].rounding_error);
+		                 ItemPointerGetOffsetNumber(&s->elements[found->element].tid));
 	if (found == nullptr) {
 		if (s->missing++ < 5)
 			s->check->Report("heap row (%u,%u) is in no element", ItemPointerGetBlockNumber(tid),
@@ -466,7 +466,7 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 	if (state.stranded > 5)
 		check.Report("%zu live heap rows in all are in elements not reachable from the entry point", state.stranded);
 	if (state.loose > 5)
-		check.Report("%zu live heap rows in all lie farther from their element's halves than its bound", state.loose);
+		check.Report("%zu live heap rows in all round with errors above their element's bound", state.loose);
 
 	check.Finish();
 	close();

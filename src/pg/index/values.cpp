@@ -180,6 +180,8 @@ IndexHalfError(const IndexValues *ctx, const float *x, const void *h)
 		}
 	}
 	double error = l1 ? sum : std::sqrt(sum);
+	if (error * (1 + 1e-9) >= std::numeric_limits<float>::max())
+		return std::numeric_limits<float>::infinity();
 	// Rounded up past the double's own rounding, so it stays a bound.
 	return std::nextafter(static_cast<float>(error * (1 + 1e-9)), std::numeric_limits<float>::infinity());
 }
