@@ -96,6 +96,41 @@ SELECT count(*) FROM (SELECT id FROM hq_tie ORDER BY v <#> array_fill(0::real, A
 RESET enable_seqscan;
 DROP TABLE hq_tie;
 
+-- Near ties under cosine: rows a few 1e-6 apart in angle, whose distances 1 - dot of normalized
+-- float32 vectors cannot tell apart (its granularity near 0 is 6e-8); re-ranked rows are ordered
+-- by the <=> operator's own arithmetic, so the index's order is ORDER BY's.
+CREATE TABLE hq_near (id int, v vector(2048));
+INSERT INTO hq_near SELECT i, ARRAY(SELECT sin(j * 0.011 * (1 + i % 3)) + i * 1e-5 FROM generate_series(1, 2048) j)
+FROM generate_series(1, 120) i;
+CREATE INDEX hq_near_idx ON hq_near USING hnsw (v vector_cosine_ops) WITH (quantizer = 'half');
+CREATE FUNCTION hq_near_mismatches() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+	q vector;
+	got float8[];
+	want float8[];
+	bad int := 0;
+BEGIN
+	FOR k IN 1..5 LOOP
+		q := (SELECT ARRAY(SELECT sin(j * 0.011 * (1 + k % 3)) + k * 1.5e-4 FROM generate_series(1, 2048) j))::vector;
+		SET LOCAL enable_seqscan = off;
+		SET LOCAL enable_indexscan = on;
+		SELECT array_agg(d) INTO got FROM (SELECT v <=> q AS d FROM hq_near ORDER BY v <=> q LIMIT 20) s;
+		SET LOCAL enable_seqscan = on;
+		SET LOCAL enable_indexscan = off;
+		SELECT array_agg(d) INTO want FROM (SELECT v <=> q AS d FROM hq_near ORDER BY v <=> q LIMIT 20) s;
+		IF got IS DISTINCT FROM want THEN
+			bad := bad + 1;
+		END IF;
+	END LOOP;
+	RETURN bad;
+END $$;
+SET hnsw.ef_search = 200;
+SELECT hq_near_mismatches() AS mismatches,
+       (SELECT count(DISTINCT v <=> (SELECT v FROM hq_near WHERE id = 3)) FROM hq_near WHERE id % 3 = 0) AS distinct_distances;
+RESET hnsw.ef_search;
+DROP FUNCTION hq_near_mismatches();
+DROP TABLE hq_near;
+
 -- Rows inserted into the live index, deletes and VACUUM: the answers stay exact and the
 -- index sound.
 INSERT INTO hq SELECT 300 + i, (SELECT array_agg(sin(i * 0.29 + j * 0.017) * 0.8 + 0.1)

@@ -117,6 +117,7 @@ struct ScanState {
 	bool rerank;
 	IndexValues exact;   // the column's float32 values
 	float *query_exact;  // the query as the column's values (normalized for cosine)
+	float *query_raw;    // the same not normalized, for the table's values (HeapRowDistance)
 	float query_norm;    // |query_exact|, rounded up
 	float *widened;      // scratch: one element's halves as floats
 	float query_error;   // e_q: |query_exact - query|, in the metric's norm
@@ -416,7 +417,7 @@ RerankNext(ScanState *so, IndexScanDesc scan)
 {
 	RankedRow row = PopRow(so->bounds, &so->n_bounds);
 	float distance;
-	if (HeapRowDistance(&so->reader, scan, GetMemoryChunkContext(so), &so->exact, so->query_exact, &row.tid, &distance))
+	if (HeapRowDistance(&so->reader, scan, GetMemoryChunkContext(so), &so->exact, so->query_raw, &row.tid, &distance))
 		PushRow(&so->ranked, &so->n_ranked, &so->cap_ranked, so->search_ctx, distance, distance, &row.tid);
 }
 
@@ -466,14 +467,14 @@ NextRerankedRow(ScanState *so, IndexScanDesc scan, ItemPointer out)
 					if (row.distance < row.upper) {
 						float exact;
 						if (!HeapRowDistance(&so->reader, scan, GetMemoryChunkContext(so), &so->exact,
-						                     so->query_exact, &row.tid, &exact))
+						                     so->query_raw, &row.tid, &exact))
 							continue;
 						row.distance = row.upper = exact;
 					}
 					if (so->last_lower < so->last_upper) {
 						float exact;
 						if (HeapRowDistance(&so->reader, scan, GetMemoryChunkContext(so), &so->exact,
-						                    so->query_exact, &so->last_tid, &exact))
+						                    so->query_raw, &so->last_tid, &exact))
 							so->last_lower = so->last_upper = exact;
 						else // gone meanwhile: what is known of it still holds
 							so->last_upper = so->last_lower;
@@ -566,8 +567,10 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 			}
 			if (so->rerank) {
 				so->query_exact = static_cast<float *>(palloc0(so->exact.vector_bytes));
+				so->query_raw = static_cast<float *>(palloc0(so->exact.vector_bytes));
 				if (!(scan->orderByData[0].sk_flags & SK_ISNULL)) {
-					IndexDatumValues(&so->exact, scan->orderByData[0].sk_argument, so->query_exact);
+					IndexDatumValues(&so->exact, scan->orderByData[0].sk_argument, so->query_raw);
+					memcpy(so->query_exact, so->query_raw, so->exact.vector_bytes);
 					IndexPrepareVector(&so->exact, so->query_exact);
 				}
 				double norm = 0;

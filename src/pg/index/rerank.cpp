@@ -28,8 +28,7 @@ HeapRowDistance(HeapValueReader *reader, IndexScanDesc scan, MemoryContext owner
 		MemoryContext old = MemoryContextSwitchTo(reader->row_ctx);
 		void *values = palloc(exact->vector_bytes);
 		IndexDatumValues(exact, datum, values);
-		IndexPrepareVector(exact, values);
-		*distance = IndexDistance(exact, query, values);
+		*distance = IndexOperatorDistance(exact, query, values);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(reader->row_ctx);
 	}

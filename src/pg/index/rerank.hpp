@@ -21,8 +21,9 @@ struct HeapValueReader {
 	MemoryContext row_ctx; // reset after each row: reading a value may detoast a copy
 };
 
-// The exact distance between query (a stored vector of `exact`, the column's own format) and
-// the value of the heap row at tid, as IndexDistance computes it. False when the scan's snapshot
+// The exact distance between query (a stored vector of `exact`, the column's own format, not
+// prepared) and the value of the heap row at tid, as IndexOperatorDistance computes it: the
+// order of ORDER BY, in IndexDistance's units. False when the scan's snapshot
 // cannot see the row (the executor would drop it) or its value is NULL. The reader's objects
 // are created on first use in `owner` (a context that lives as long as the scan).
 bool HeapRowDistance(HeapValueReader *reader, IndexScanDesc scan, MemoryContext owner, const IndexValues *exact,

@@ -369,6 +369,24 @@ IndexDistance(const IndexValues *ctx, const void *a, const void *b)
 }
 
 
+float
+IndexOperatorDistance(const IndexValues *ctx, const void *a, const void *b)
+{
+	if (ctx->metric != core::Metric::Cosine || (ctx->value_size != 4 && ctx->value_size != 2))
+		return IndexDistance(ctx, a, b);
+	std::size_t n = static_cast<std::size_t>(ctx->dims);
+	core::CosineSums sums = ctx->value_size == 4
+	                            ? core::ActiveKernels().cosine_sums(static_cast<const float *>(a),
+	                                                                static_cast<const float *>(b), n)
+	                            : core::ActiveHalfKernels().cosine_sums(static_cast<const core::Half *>(a),
+	                                                                    static_cast<const core::Half *>(b), n);
+	double similarity =
+	    static_cast<double>(sums.dot) / std::sqrt(static_cast<double>(sums.norm_a) * static_cast<double>(sums.norm_b));
+	if (std::isnan(similarity)) // a zero vector: the operator's NaN would not order
+		return 1.0f;
+	return static_cast<float>(1.0 - std::clamp(similarity, -1.0, 1.0));
+}
+
 void
 DescribeIndexValues(Relation index, const char *am_name, int max_sparse_nnz, IndexValues *out)
 {

@@ -129,6 +129,12 @@ bool IndexPrepareVector(const IndexValues *v, void *values);
 // <+>, bit counts for <~> and <%>).
 float IndexDistance(const IndexValues *v, const void *a, const void *b);
 
+// The SQL operator's own value for two stored vectors not prepared (IndexPrepareVector): for
+// cosine 1 - a.b / (|a| |b|) as the <=> operator computes it (float sums, then double), which
+// orders near ties as ORDER BY does where 1 - dot of normalized float32 vectors cannot (its
+// granularity near 0 is 6e-8); otherwise IndexDistance. For re-ranking from the table.
+float IndexOperatorDistance(const IndexValues *v, const void *a, const void *b);
+
 // Stored vector <-> float32 (exact both ways for halves that came from the index; bit strings
 // are copied into the floats' bytes as they are). A sparse vector's float form is a pointer to
 // the stored vector (the hnsw builder's sparse mode); narrowing copies the vector it points to.

@@ -73,6 +73,7 @@ struct ScanState {
 	IvfContext ctx;
 	MemoryContext search_ctx; // reset on every rescan
 	void *query;              // in the index's value format
+	void *query_raw;          // the same not normalized, for the table's values (HeapRowDistance)
 	core::Sq8Query *sq8;      // sq8: the query's tables (owned through search_ctx's callback)
 	float *pq_table;          // pq: the table of the list being probed (pq_m * 256 floats)
 	float *query_f;           // pq: the query as floats
@@ -240,7 +241,7 @@ RerankNext(ScanState *so, IndexScanDesc scan)
 		so->n_items--;
 		ItemPointerData tid = so->items[so->n_items].tid;
 		float distance;
-		if (!HeapRowDistance(&so->reader, scan, GetMemoryChunkContext(so), &so->ctx, so->query, &tid, &distance))
+		if (!HeapRowDistance(&so->reader, scan, GetMemoryChunkContext(so), &so->ctx, so->query_raw, &tid, &distance))
 			continue;
 		if (so->n_exact == so->cap_exact) {
 			so->cap_exact = so->cap_exact == 0 ? 256 : so->cap_exact * 2;
@@ -298,6 +299,7 @@ ivfflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int
 		MemoryContextReset(so->search_ctx);
 		so->started = false;
 		so->query = nullptr;
+		so->query_raw = nullptr;
 		so->ranked = nullptr;
 		so->items = nullptr;
 		so->n_items = so->cap_items = 0;
@@ -325,9 +327,12 @@ ivfflatgettuple(IndexScanDesc scan, ScanDirection)
 			// A NULL query orders nothing; the rows still come back, ordered from a zero vector.
 			if (!(scan->orderByData[0].sk_flags & SK_ISNULL)) {
 				so->query = IndexQueryValues(&so->ctx, scan->orderByData[0].sk_argument);
+				so->query_raw = palloc(so->ctx.vector_bytes);
+				memcpy(so->query_raw, so->query, so->ctx.vector_bytes);
 				IndexPrepareVector(&so->ctx, so->query);
 			} else {
 				so->query = palloc0(so->ctx.vector_bytes);
+				so->query_raw = so->query;
 			}
 			RankLists(so);
 			so->rerank = ivfflat_rerank > 0 ? ivfflat_rerank
