@@ -48,11 +48,11 @@ namespace {
 struct RankedRow {
 	float distance; // a lower bound (candidates) or the exact distance (re-ranked)
 	float upper;    // an upper bound (candidates) or the exact distance (re-ranked)
-	ItemPointerData tid; // a heap row, or with `element` a search result not read yet
+	ItemPointerData tid;  // a heap row, or with `element` the search result itself, not read yet
+	ItemPointerData node; // the element (the search result) the row came from
+	float approx;         // the distance the search found there, to tell a reused slot
 	bool element;
-	bool narrowed;    // the bounds come from the float32 query (see the file comment)
-	float approx;     // the distance the search found, to tell a reused slot
-	ItemPointerData node; // the row's element
+	bool narrowed; // the bounds come from the float32 query (see the file comment)
 };
 
 // Nearest first out of std::push_heap / pop_heap (a max-heap on `greater`).
@@ -63,8 +63,8 @@ Farther(const RankedRow &a, const RankedRow &b)
 }
 
 void
-PushRow(RankedRow **rows, int *n, int *cap, MemoryContext mcxt, float distance, float upper, ItemPointer tid,
-        bool element = false, float approx = 0, const ItemPointerData *node = nullptr, bool narrowed = true)
+PushRow(RankedRow **rows, int *n, int *cap, MemoryContext mcxt, float distance, float upper, const ItemPointerData *tid,
+        const ItemPointerData *node = nullptr, float approx = 0, bool element = false, bool narrowed = true)
 {
 	if (*n == *cap) {
 		*cap = *cap == 0 ? 64 : *cap * 2;
@@ -79,7 +79,7 @@ PushRow(RankedRow **rows, int *n, int *cap, MemoryContext mcxt, float distance, 
 	(*rows)[*n].approx = approx;
 	if (node != nullptr)
 		(*rows)[*n].node = *node;
-	else
+	else // a re-ranked row: its element is not needed any more
 		ItemPointerSetInvalid(&(*rows)[*n].node);
 	(*n)++;
 	std::push_heap(*rows, *rows + *n, Farther);
@@ -114,14 +114,12 @@ struct ScanState {
 	HnswCandidate *loaded;
 
 	// quantizer = 'half' (see the file comment).
-	bool rerank;
 	IndexValues exact;   // the column's float32 values
 	float *query_exact;  // the query as the column's values (normalized for cosine)
 	float *query_raw;    // the same not normalized, for the table's values (HeapRowDistance)
 	float query_norm;    // |query_exact|, rounded up
 	float *widened;      // scratch: one element's halves as floats
 	float query_error;   // e_q: |query_exact - query|, in the metric's norm
-	float query_half_norm; // |query| (the halves), rounded up
 	RankedRow *bounds;   // candidate rows by lower bound (a min-heap)
 	int n_bounds;
 	int cap_bounds;
@@ -275,32 +273,31 @@ Scaled(float a, float e)
 	return a == 0 ? 0.0f : a * e;
 }
 
+// The interval of distances within `slack` of a vector at distance d: for squared L2 slack is
+// a Euclidean distance, (sqrt(d) -+ slack)^2; for the others d -+ slack.
+void
+Interval(core::Metric metric, float d, float slack, float *lower, float *upper)
+{
+	if (metric == core::Metric::L2) {
+		float root = std::sqrt(std::max(d, 0.0f));
+		*lower = root > slack ? (root - slack) * (root - slack) : 0.0f;
+		*upper = (root + slack) * (root + slack);
+	} else {
+		*lower = d - slack;
+		*upper = d + slack;
+	}
+}
+
 // Bounds of the exact distance from the query to any row of a search result, from the distance
-// the search computed on the halves (all metrics but inner product).
+// the search computed on the halves (all metrics but inner product): the slack is e_q + e for
+// L2 and L1, and for cosine e_q |x| + |h(q)| e with |x| = 1 and |h(q)| <= |q| + e_q.
 void
 ResultBounds(const ScanState *so, const HnswCandidate &c, float *lower, float *upper)
 {
 	float error = core::HalfToFloat(c.rounding_error);
-	float d = c.distance;
-	switch (so->ctx.metric) {
-	case core::Metric::L2: {
-		float root = std::sqrt(std::max(d, 0.0f));
-		float slack = so->query_error + error;
-		*lower = root > slack ? (root - slack) * (root - slack) : 0.0f;
-		*upper = (root + slack) * (root + slack);
-		break;
-	}
-	case core::Metric::L1:
-		*lower = d - (so->query_error + error);
-		*upper = d + (so->query_error + error);
-		break;
-	default: { // cosine: |q.x - h(q).h(x)| <= e_q |x| + |h(q)| e, and |x| = 1
-		float slack = so->query_error + Scaled(so->query_half_norm, error);
-		*lower = d - slack;
-		*upper = d + slack;
-		break;
-	}
-	}
+	float slack = so->ctx.metric == core::Metric::Cosine ? so->query_error + Scaled(so->query_norm + so->query_error, error)
+	                                                      : so->query_error + error;
+	Interval(so->ctx.metric, c.distance, slack, lower, upper);
 	AddMargin(lower, upper);
 }
 
@@ -330,22 +327,8 @@ ReadResult(ScanState *so, ItemPointer element, float approx, ItemPointerData *ti
 	UnlockReleaseBuffer(buf);
 	if (n > 0 && narrow) {
 		float d = IndexDistance(&so->exact, so->query_exact, so->widened);
-		switch (ctx->metric) {
-		case core::Metric::L2: {
-			float root = std::sqrt(std::max(d, 0.0f));
-			*lower = root > error ? (root - error) * (root - error) : 0.0f;
-			*upper = (root + error) * (root + error);
-			break;
-		}
-		case core::Metric::L1:
-			*lower = d - error;
-			*upper = d + error;
-			break;
-		default:
-			*lower = d - Scaled(so->query_norm, error);
-			*upper = d + Scaled(so->query_norm, error);
-			break;
-		}
+		bool dot = ctx->metric == core::Metric::Cosine || ctx->metric == core::Metric::InnerProduct;
+		Interval(ctx->metric, d, dot ? Scaled(so->query_norm, error) : error, lower, upper);
 		float scale = 1.0f;
 		if (ctx->metric == core::Metric::InnerProduct) {
 			// |q| |x| <= |q| (|h| + e); -h.h is inner product's distance from h to itself
@@ -368,15 +351,16 @@ AddResults(ScanState *so)
 		float lower, upper;
 		if (so->ctx.metric != core::Metric::InnerProduct) {
 			ResultBounds(so, c, &lower, &upper);
-			PushRow(&so->bounds, &so->n_bounds, &so->cap_bounds, so->search_ctx, lower, upper,
-			        const_cast<ItemPointer>(&c.element), true, c.distance);
+			PushRow(&so->bounds, &so->n_bounds, &so->cap_bounds, so->search_ctx, lower, upper, &c.element,
+			        &c.element, c.distance, true, false);
 			continue;
 		}
 		ItemPointerData tids[kHnswHeapTids];
-		int n = ReadResult(so, const_cast<ItemPointer>(&c.element), c.distance, tids, true, &lower, &upper);
+		ItemPointerData element = c.element;
+		int n = ReadResult(so, &element, c.distance, tids, true, &lower, &upper);
 		for (int i = 0; i < n; i++)
-			PushRow(&so->bounds, &so->n_bounds, &so->cap_bounds, so->search_ctx, lower, upper, &tids[i], false,
-			        c.distance, &c.element, true);
+			PushRow(&so->bounds, &so->n_bounds, &so->cap_bounds, so->search_ctx, lower, upper, &tids[i], &element,
+			        c.distance);
 	}
 }
 
@@ -388,14 +372,13 @@ void
 ReadTop(ScanState *so, bool expand)
 {
 	RankedRow top = PopRow(so->bounds, &so->n_bounds);
-	ItemPointerData element = expand ? top.tid : top.node;
 	ItemPointerData tids[kHnswHeapTids];
 	float lower = top.distance, upper = top.upper;
-	int n = ReadResult(so, &element, top.approx, tids, !expand, &lower, &upper);
+	int n = ReadResult(so, &top.node, top.approx, tids, !expand, &lower, &upper);
 	if (expand) {
 		for (int i = 0; i < n; i++)
 			PushRow(&so->bounds, &so->n_bounds, &so->cap_bounds, so->search_ctx, top.distance, top.upper, &tids[i],
-			        false, top.approx, &element, false);
+			        &top.node, top.approx, false, false);
 		return;
 	}
 	// Both intervals hold the exact distance; float noise could still leave them disjoint, and
@@ -407,8 +390,8 @@ ReadTop(ScanState *so, bool expand)
 		top.distance = std::min(top.distance, lower);
 		top.upper = std::max(top.upper, upper);
 	}
-	PushRow(&so->bounds, &so->n_bounds, &so->cap_bounds, so->search_ctx, top.distance, top.upper, &top.tid, false,
-	        top.approx, &element, true);
+	PushRow(&so->bounds, &so->n_bounds, &so->cap_bounds, so->search_ctx, top.distance, top.upper, &top.tid, &top.node,
+	        top.approx);
 }
 
 // quantizer = 'half': the candidate row of lowest bound, re-ranked by its exact distance.
@@ -514,7 +497,6 @@ hnswbeginscan(Relation index, int nkeys, int norderbys)
 		IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
 		auto *so = static_cast<ScanState *>(palloc0(sizeof(ScanState)));
 		HnswInitContext(&so->ctx, index, false);
-		so->rerank = so->ctx.half_storage;
 		so->exact = IndexExactValues(&so->ctx);
 		so->search_ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan", ALLOCSET_DEFAULT_SIZES);
 		scan->opaque = so;
@@ -565,7 +547,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 			} else {
 				so->query = palloc0(so->ctx.vector_bytes);
 			}
-			if (so->rerank) {
+			if (so->ctx.half_storage) {
 				so->query_exact = static_cast<float *>(palloc0(so->exact.vector_bytes));
 				so->query_raw = static_cast<float *>(palloc0(so->exact.vector_bytes));
 				if (!(scan->orderByData[0].sk_flags & SK_ISNULL)) {
@@ -580,14 +562,13 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 				so->query_norm = static_cast<float>(std::min(std::sqrt(norm) * (1 + 1e-6), 3.4e38));
 				so->widened = static_cast<float *>(palloc(so->exact.vector_bytes));
 				so->query_error = IndexHalfError(&so->ctx, so->query_exact, so->query);
-				so->query_half_norm = so->query_norm + so->query_error; // used for cosine, where e_q is Euclidean
 			}
 			StartSearch(so);
 			MemoryContextSwitchTo(old);
 			pgstat_count_index_scan(scan->indexRelation);
 		}
 
-		if (so->rerank) {
+		if (so->ctx.half_storage) {
 			ItemPointerData tid;
 			if (!NextRerankedRow(so, scan, &tid))
 				return false;

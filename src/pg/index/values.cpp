@@ -133,24 +133,32 @@ IndexQueryValues(const IndexValues *ctx, Datum datum)
 
 namespace {
 
-// A float32 vector datum into half storage: normalized first for cosine (in double, as
-// IndexPrepareVector does for float32), then rounded, clamped to the half range.
+// Divides x by its norm (summed in double), as l2_normalize() does; false for a zero vector,
+// left as it is.
+bool
+NormalizeFloats(float *x, std::size_t n)
+{
+	double norm = 0;
+	for (std::size_t i = 0; i < n; i++)
+		norm += static_cast<double>(x[i]) * x[i];
+	if (norm == 0)
+		return false;
+	norm = std::sqrt(norm);
+	for (std::size_t i = 0; i < n; i++)
+		x[i] = static_cast<float>(x[i] / norm);
+	return true;
+}
+
+// A float32 vector datum into half storage: normalized first for cosine (as IndexPrepareVector
+// normalizes float32), then rounded, clamped to the half range.
 void
 VectorToHalfStorage(const IndexValues *ctx, const Vector *v, void *out, float *rounding_error)
 {
 	std::size_t n = static_cast<std::size_t>(ctx->dims);
 	auto *x = static_cast<float *>(palloc(sizeof(float) * n));
 	memcpy(x, VectorValues(v), sizeof(float) * n);
-	if (ctx->metric == core::Metric::Cosine) {
-		double norm = 0;
-		for (std::size_t i = 0; i < n; i++)
-			norm += static_cast<double>(x[i]) * x[i];
-		if (norm > 0) {
-			norm = std::sqrt(norm);
-			for (std::size_t i = 0; i < n; i++)
-				x[i] = static_cast<float>(x[i] / norm);
-		}
-	}
+	if (ctx->metric == core::Metric::Cosine)
+		NormalizeFloats(x, n);
 	// Clamped in a copy: the error is measured against the vector itself.
 	auto *clamped = static_cast<float *>(palloc(sizeof(float) * n));
 	for (std::size_t i = 0; i < n; i++)
@@ -291,19 +299,11 @@ IndexPrepareVector(const IndexValues *ctx, void *values)
 	// Normalized in float32 then stored back in the column's format, as l2_normalize() does.
 	auto *x = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
 	IndexWidenVector(ctx, values, x);
-	double norm = 0;
-	for (int i = 0; i < ctx->dims; i++)
-		norm += static_cast<double>(x[i]) * x[i];
-	if (norm == 0) {
-		pfree(x);
-		return false;
-	}
-	norm = std::sqrt(norm);
-	for (int i = 0; i < ctx->dims; i++)
-		x[i] = static_cast<float>(x[i] / norm);
-	IndexNarrowVector(ctx, x, values);
+	bool nonzero = NormalizeFloats(x, static_cast<std::size_t>(ctx->dims));
+	if (nonzero)
+		IndexNarrowVector(ctx, x, values);
 	pfree(x);
-	return true;
+	return nonzero;
 }
 
 namespace {
