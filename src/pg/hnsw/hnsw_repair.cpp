@@ -78,6 +78,42 @@ Walk(int start, const int *list_of, const int *slot_target, int width, bool *rea
 
 constexpr int kLinkRounds = 2;
 
+// Searches the base layer from start for u's nearest nodes and picks a host among the reached
+// ones: the nearest with a free slot; failing that (with replace), the nearest that can give
+// up the slot of a neighbour it is not the walk's way to, the one with the most incoming edges
+// (giving up edges costs the graph navigability, so free slots come first). *host stays -1
+// when no found node qualifies.
+void
+FindHost(const HnswContext *ctx, const void *values, const HnswCandidate &start, int u, const Node *nodes,
+         int n_nodes, const int *list_of, const int *slot_target, int width, const bool *reached, const int *parent,
+         const int *indegree, bool replace, int *host, int *slot)
+{
+	HnswCandidate *found;
+	int n = HnswSearchLayer(ctx, values, &start, 1, ctx->ef_construction, 0, &found);
+	*host = -1;
+	*slot = -1;
+	for (int pass = 0; pass < (replace ? 2 : 1) && *host < 0; pass++) {
+		for (int c = 0; c < n && *host < 0; c++) {
+			int h = FindByTid(nodes, n_nodes, &found[c].element);
+			if (h < 0 || h == u || !reached[h] || list_of[h] < 0)
+				continue;
+			const int *targets = slot_target + static_cast<std::size_t>(list_of[h]) * width;
+			for (int s = 0; s < width; s++) {
+				if (pass == 0 ? targets[s] < 0
+				              : targets[s] >= 0 && parent[targets[s]] != h &&
+				                    (*slot < 0 || indegree[targets[s]] > indegree[targets[*slot]]))
+					*slot = s;
+				if (pass == 0 && *slot >= 0)
+					break;
+			}
+			if (*slot >= 0)
+				*host = h;
+		}
+	}
+	if (n > 0)
+		pfree(found);
+}
+
 } // namespace
 
 bool
@@ -180,30 +216,18 @@ HnswLinkUnreachable(const HnswContext *ctx, bool replace, bool count_only)
 			HnswCandidate start;
 			if (!HnswGreedyDescend(ctx, values, entry, 0, &start))
 				break;
-			HnswCandidate *found;
-			int n = HnswSearchLayer(ctx, values, &start, 1, ctx->ef_construction, 0, &found);
-			// The nearest reached node with a free slot; failing that, the nearest one that can give
-			// up the slot of a neighbour with other incoming edges (giving up edges costs the
-			// graph navigability, so free slots come first).
 			int host = -1, slot = -1;
-			for (int pass = 0; pass < (replace ? 2 : 1) && host < 0; pass++) {
-				for (int c = 0; c < n && host < 0; c++) {
-					int h = FindByTid(nodes, n_nodes, &found[c].element);
-					if (h < 0 || h == u || !reached[h] || list_of[h] < 0)
-						continue;
-					const int *targets = slot_target + static_cast<std::size_t>(list_of[h]) * width;
-					for (int s = 0; s < width; s++) {
-						if (pass == 0 ? targets[s] < 0
-						              : targets[s] >= 0 && parent[targets[s]] != h &&
-						                    (slot < 0 || indegree[targets[s]] > indegree[targets[slot]]))
-							slot = s;
-						if (pass == 0 && slot >= 0)
-							break;
-					}
-					if (slot >= 0)
-						host = h;
-				}
-			}
+			FindHost(ctx, values, start, u, nodes, n_nodes, list_of, slot_target, width, reached, parent, indegree,
+			         replace, &host, &slot);
+			// The descent runs through the upper layers, whose edges can lead into the very region
+			// the base layer cannot reach; the search from there then finds only that region (with
+			// many equal vectors, ef_construction of u's copies at distance 0). The base layer
+			// from the entry point reaches only reached nodes.
+			int start_index = FindByTid(nodes, n_nodes, &start.element);
+			if (host < 0 && (start_index < 0 || !reached[start_index]) &&
+			    HnswLoadCandidate(ctx, &entry.tid, values, &start))
+				FindHost(ctx, values, start, u, nodes, n_nodes, list_of, slot_target, width, reached, parent, indegree,
+				         replace, &host, &slot);
 			if (host >= 0) {
 				int *targets = slot_target + static_cast<std::size_t>(list_of[host]) * width;
 				const List &list = lists[list_of[host]];
@@ -229,8 +253,6 @@ HnswLinkUnreachable(const HnswContext *ctx, bool replace, bool count_only)
 				parent[u] = host;
 				Walk(u, list_of, slot_target, width, reached, parent, queue, indegree);
 			}
-			if (n > 0)
-				pfree(found);
 		}
 		if (linked == linked_before)
 			break;
