@@ -9,7 +9,7 @@
 //   bench_ann --dataset DIR --metric l2|cosine|ip [--ext quiver] [--index hnsw|ivfflat] [--m 16]
 //             [--ef-construction 64] [--ef 10,20,40,80,160] [--rows N] [--queries Q]
 //             [--lists 1000] [--probes 1,5,10,20,40]   (ivfflat: lists, and the probes swept)
-//             [--quantizer sq8]  (ivfflat: compressed lists; hnsw: half; Quiver only)
+//             [--quantizer sq8]  (ivfflat: sq8 or pq compressed lists; hnsw: half or sq8; Quiver only)
 //             [--project D]      rows and queries multiplied by a fixed random Gaussian matrix
 //                                (D x dims, seed 42) into D dimensions, ground truth recomputed:
 //                                wide vectors with the neighbourhoods of a real dataset

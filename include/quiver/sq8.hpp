@@ -49,3 +49,57 @@ Sq8Query Sq8PrepareQuery(const float *lower, const float *step, const float *q, 
 float Sq8Distance(const Sq8Query &query, const std::uint8_t *codes) noexcept;
 
 } // namespace quiver::core
+
+namespace quiver::core {
+
+// Per-vector SQ8, for graph elements (hnsw's quantizer = 'sq8'): each vector has its own range,
+// so nothing is trained and an insert never meets a range learnt from other rows. Value i
+// stands for lower + step * codes[i] (computed in double). The header keeps the codes' sum and
+// sum of squares, so the distance between two coded vectors needs one integer dot product of
+// their codes and a few double operations:
+//   a.b        = n la lb + la sb Sb + lb sa Sa + sa sb (ca.cb)
+//   |a - b|^2  = n D^2 + 2 D (sa Sa - sb Sb) + sa^2 Qa + sb^2 Qb - 2 sa sb (ca.cb),  D = la - lb
+// with S the code sum and Q the sum of squared codes. The integer dot product is exact, so the
+// result is the exact distance of the two decoded vectors up to double rounding.
+struct Sq8VectorHeader {
+	float lower;
+	float step;
+	std::uint32_t code_sum;
+	std::uint32_t code_square_sum;
+};
+static_assert(sizeof(Sq8VectorHeader) == 16);
+
+// Largest dimensions whose sums fit the header's 32 bits (255^2 per dimension).
+inline constexpr std::size_t kSq8VectorMaxDim = 66000;
+
+// Bytes of a coded vector: the header, then dim codes rounded up to whole 8-byte words
+// (zero-padded), which keeps what follows aligned.
+inline std::size_t
+Sq8VectorBytes(std::size_t dim)
+{
+	return sizeof(Sq8VectorHeader) + (dim + 7) / 8 * 8;
+}
+
+// Codes x (dim finite floats) into out (Sq8VectorBytes(dim)): the range is [min x, max x].
+void Sq8VectorEncode(const float *x, std::size_t dim, void *out) noexcept;
+
+// The values the codes stand for, each rounded to the nearest float (clamped to the float
+// range).
+void Sq8VectorDecode(const void *coded, std::size_t dim, float *out) noexcept;
+
+// An upper bound of the distance between x and the values its codes stand for: the Euclidean
+// norm of the difference, or with l1 its L1 norm; computed in double and rounded up.
+double Sq8VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept;
+
+// Distances between two coded vectors of dim values (see the header comment): their dot
+// product, squared Euclidean distance and L1 distance.
+double Sq8VectorDot(const void *a, const void *b, std::size_t dim) noexcept;
+double Sq8VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept;
+double Sq8VectorL1(const void *a, const void *b, std::size_t dim) noexcept;
+
+// sum a[i] * b[i] over bytes, exact (n at most kSq8VectorMaxDim); the scalar reference and the
+// active level's version (SSE2, AVX2), for the tests.
+std::uint32_t U8DotScalar(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept;
+std::uint32_t U8Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept;
+
+} // namespace quiver::core

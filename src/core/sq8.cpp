@@ -2,7 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+
+#include "quiver/kernels.hpp"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace quiver::core {
 
@@ -161,6 +168,177 @@ Sq8Distance(const Sq8Query &query, const std::uint8_t *codes) noexcept
 	if (query.l2)
 		return query.bias + WeightedL2(query.a.data(), query.w.data(), codes, n);
 	return query.bias + Dot(query.a.data(), codes, n);
+}
+
+// Per-vector SQ8.
+
+namespace {
+
+const Sq8VectorHeader *
+HeaderOf(const void *coded) noexcept
+{
+	return static_cast<const Sq8VectorHeader *>(coded);
+}
+
+const std::uint8_t *
+CodesOf(const void *coded) noexcept
+{
+	return reinterpret_cast<const std::uint8_t *>(HeaderOf(coded) + 1);
+}
+
+#if defined(__x86_64__)
+// Bytes widened to 16 bits and multiplied in pairs (pmaddwd): each 32-bit lane sums at most
+// n / 4 products of at most 255^2, which stays below 2^31 for n up to kSq8VectorMaxDim.
+std::uint32_t
+U8DotSse2(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept
+{
+	const __m128i zero = _mm_setzero_si128();
+	__m128i acc = zero;
+	std::size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i *>(a + i));
+		__m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b + i));
+		acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpacklo_epi8(va, zero), _mm_unpacklo_epi8(vb, zero)));
+		acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpackhi_epi8(va, zero), _mm_unpackhi_epi8(vb, zero)));
+	}
+	std::uint32_t lanes[4];
+	_mm_storeu_si128(reinterpret_cast<__m128i *>(lanes), acc);
+	std::uint32_t sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+	for (; i < n; i++)
+		sum += static_cast<std::uint32_t>(a[i]) * b[i];
+	return sum;
+}
+
+__attribute__((target("avx2"))) std::uint32_t
+U8DotAvx2(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept
+{
+	__m256i acc = _mm256_setzero_si256();
+	std::size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		__m256i a0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(a + i)));
+		__m256i b0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(b + i)));
+		__m256i a1 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(a + i + 16)));
+		__m256i b1 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(b + i + 16)));
+		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(a0, b0));
+		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(a1, b1));
+	}
+	std::uint32_t lanes[8];
+	_mm256_storeu_si256(reinterpret_cast<__m256i *>(lanes), acc);
+	std::uint32_t sum = 0;
+	for (std::uint32_t lane : lanes)
+		sum += lane;
+	for (; i < n; i++)
+		sum += static_cast<std::uint32_t>(a[i]) * b[i];
+	return sum;
+}
+#endif
+
+} // namespace
+
+std::uint32_t
+U8DotScalar(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept
+{
+	std::uint32_t sum = 0;
+	for (std::size_t i = 0; i < n; i++)
+		sum += static_cast<std::uint32_t>(a[i]) * b[i];
+	return sum;
+}
+
+std::uint32_t
+U8Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept
+{
+#if defined(__x86_64__)
+	// The active level was checked against this CPU and OS when it was chosen.
+	if (ActiveKernels().level >= KernelLevel::AVX2)
+		return U8DotAvx2(a, b, n);
+	return U8DotSse2(a, b, n);
+#else
+	return U8DotScalar(a, b, n);
+#endif
+}
+
+void
+Sq8VectorEncode(const float *x, std::size_t dim, void *out) noexcept
+{
+	auto *header = static_cast<Sq8VectorHeader *>(out);
+	auto *codes = reinterpret_cast<std::uint8_t *>(header + 1);
+	float lo = dim > 0 ? x[0] : 0.0f, hi = lo;
+	for (std::size_t d = 1; d < dim; d++) {
+		lo = std::min(lo, x[d]);
+		hi = std::max(hi, x[d]);
+	}
+	// The range in double: hi - lo can exceed the float range, its 255th part cannot.
+	float step = static_cast<float>((static_cast<double>(hi) - lo) / 255.0);
+	header->lower = lo;
+	header->step = step > 0 ? step : 0.0f;
+	std::uint32_t sum = 0, square_sum = 0;
+	for (std::size_t d = 0; d < dim; d++) {
+		double level = header->step > 0 ? std::nearbyint((static_cast<double>(x[d]) - lo) / header->step) : 0.0;
+		auto code = static_cast<std::uint32_t>(std::clamp(level, 0.0, 255.0));
+		codes[d] = static_cast<std::uint8_t>(code);
+		sum += code;
+		square_sum += code * code;
+	}
+	memset(codes + dim, 0, Sq8VectorBytes(dim) - sizeof(Sq8VectorHeader) - dim);
+	header->code_sum = sum;
+	header->code_square_sum = square_sum;
+}
+
+void
+Sq8VectorDecode(const void *coded, std::size_t dim, float *out) noexcept
+{
+	const Sq8VectorHeader *h = HeaderOf(coded);
+	const std::uint8_t *codes = CodesOf(coded);
+	constexpr double kMax = std::numeric_limits<float>::max();
+	for (std::size_t d = 0; d < dim; d++)
+		out[d] = static_cast<float>(std::clamp(static_cast<double>(h->lower) + static_cast<double>(h->step) * codes[d], -kMax, kMax));
+}
+
+double
+Sq8VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept
+{
+	const Sq8VectorHeader *h = HeaderOf(coded);
+	const std::uint8_t *codes = CodesOf(coded);
+	double sum = 0;
+	for (std::size_t d = 0; d < dim; d++) {
+		double diff = static_cast<double>(x[d]) - (static_cast<double>(h->lower) + static_cast<double>(h->step) * codes[d]);
+		sum += l1 ? std::fabs(diff) : diff * diff;
+	}
+	// Past the double's own rounding, so it stays a bound.
+	return (l1 ? sum : std::sqrt(sum)) * (1 + 1e-9);
+}
+
+double
+Sq8VectorDot(const void *a, const void *b, std::size_t dim) noexcept
+{
+	const Sq8VectorHeader *ha = HeaderOf(a), *hb = HeaderOf(b);
+	double la = ha->lower, sa = ha->step, lb = hb->lower, sb = hb->step;
+	double ab = U8Dot(CodesOf(a), CodesOf(b), dim);
+	return static_cast<double>(dim) * la * lb + la * sb * hb->code_sum + lb * sa * ha->code_sum + sa * sb * ab;
+}
+
+double
+Sq8VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept
+{
+	const Sq8VectorHeader *ha = HeaderOf(a), *hb = HeaderOf(b);
+	double la = ha->lower, sa = ha->step, lb = hb->lower, sb = hb->step;
+	double ab = U8Dot(CodesOf(a), CodesOf(b), dim);
+	double diff = la - lb;
+	double d = static_cast<double>(dim) * diff * diff + 2 * diff * (sa * ha->code_sum - sb * hb->code_sum) +
+	           sa * sa * ha->code_square_sum + sb * sb * hb->code_square_sum - 2 * sa * sb * ab;
+	return d > 0 ? d : 0.0;
+}
+
+double
+Sq8VectorL1(const void *a, const void *b, std::size_t dim) noexcept
+{
+	const Sq8VectorHeader *ha = HeaderOf(a), *hb = HeaderOf(b);
+	const std::uint8_t *ca = CodesOf(a), *cb = CodesOf(b);
+	double la = ha->lower, sa = ha->step, lb = hb->lower, sb = hb->step;
+	double sum = 0;
+	for (std::size_t d = 0; d < dim; d++)
+		sum += std::fabs((la + sa * ca[d]) - (lb + sb * cb[d]));
+	return sum;
 }
 
 } // namespace quiver::core

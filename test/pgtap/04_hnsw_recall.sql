@@ -3,7 +3,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION quiver;
-SELECT plan(40);
+SELECT plan(45);
 
 SELECT setseed(0.17);
 CREATE TABLE items (id int PRIMARY KEY, tenant int NOT NULL, v vector(16));
@@ -277,12 +277,23 @@ INSERT INTO surf_recall SELECT 'full', '<->', pg_temp.recall('<->', 'true', 'sur
 DROP INDEX surf_full;
 CREATE INDEX surf_half ON surf USING hnsw (v vector_l2_ops) WITH (quantizer = 'half');
 INSERT INTO surf_recall SELECT 'half', '<->', pg_temp.recall('<->', 'true', 'surf', 'surfq');
+DROP INDEX surf_half;
+CREATE INDEX surf_sq8 ON surf USING hnsw (v vector_l2_ops) WITH (quantizer = 'sq8');
+INSERT INTO surf_recall SELECT 'sq8', '<->', pg_temp.recall('<->', 'true', 'surf', 'surfq');
+DROP INDEX surf_sq8;
+CREATE INDEX surf_sq8 ON surf USING hnsw (v vector_cosine_ops) WITH (quantizer = 'sq8');
+INSERT INTO surf_recall SELECT 'sq8', '<=>', pg_temp.recall('<=>', 'true', 'surf', 'surfq');
 SELECT diag(storage || ' ' || op || ' recall@10 ' || round(recall::numeric, 3)) FROM surf_recall ORDER BY op, storage;
 SELECT cmp_ok((SELECT min(recall) FROM surf_recall WHERE storage = 'half'), '>=', 0.95::float8,
               'half-precision recall@10 on 1,536 dimensions (cosine, L2)');
 SELECT cmp_ok((SELECT min(h.recall - f.recall) FROM surf_recall h JOIN surf_recall f USING (op)
                WHERE h.storage = 'half' AND f.storage = 'full'), '>=', -0.02::float8,
               'half precision costs at most 0.02 of recall@10 against float32');
+SELECT cmp_ok((SELECT min(recall) FROM surf_recall WHERE storage = 'sq8'), '>=', 0.95::float8,
+              '8-bit codes: recall@10 on 1,536 dimensions (cosine, L2)');
+SELECT cmp_ok((SELECT min(c.recall - f.recall) FROM surf_recall c JOIN surf_recall f USING (op)
+               WHERE c.storage = 'sq8' AND f.storage = 'full'), '>=', -0.02::float8,
+              '8-bit codes cost at most 0.02 of recall@10 against float32');
 -- 2,560 dimensions, beyond float32's 2,000: after the build, and after inserts and deletes
 CREATE TABLE wider (id int PRIMARY KEY, v vector(2560));
 INSERT INTO wider SELECT i, pg_temp.surface_row(6 * random(), 6 * random(), 2560) FROM generate_series(1, 2000) i;
@@ -297,6 +308,19 @@ INSERT INTO wider SELECT i, pg_temp.surface_row(6 * random(), 6 * random(), 2560
 DELETE FROM wider WHERE id % 3 = 0;
 SELECT cmp_ok(pg_temp.recall('<+>', 'true', 'wider', 'widerq'), '>=', 0.95::float8, 'half-precision L1 recall@10 after inserts and deletes');
 SELECT is_empty('SELECT * FROM quiver_hnsw_check(''wider_l1'')', 'half-precision index passes the checker (bounds included)');
+-- quantizer = 'sq8' on 5,000 dimensions, beyond half precision's 4,000
+CREATE TABLE widest (id int PRIMARY KEY, v vector(5000));
+INSERT INTO widest SELECT i, pg_temp.surface_row(6 * random(), 6 * random(), 5000) FROM generate_series(1, 800) i;
+CREATE TABLE widestq AS SELECT q, pg_temp.surface_row(6 * random(), 6 * random(), 5000)::vector(5000) AS v
+FROM generate_series(1, 30) q;
+CREATE INDEX widest_cos ON widest USING hnsw (v vector_cosine_ops) WITH (quantizer = 'sq8');
+SELECT cmp_ok(pg_temp.recall('<=>', 'true', 'widest', 'widestq'), '>=', 0.95::float8, '8-bit codes: cosine recall@10 on 5,000 dimensions');
+DROP INDEX widest_cos;
+CREATE INDEX widest_ip ON widest USING hnsw (v vector_ip_ops) WITH (quantizer = 'sq8');
+INSERT INTO widest SELECT i, pg_temp.surface_row(6 * random(), 6 * random(), 5000) FROM generate_series(801, 1000) i;
+DELETE FROM widest WHERE id % 3 = 0;
+SELECT cmp_ok(pg_temp.recall('<#>', 'true', 'widest', 'widestq'), '>=', 0.95::float8, '8-bit codes: inner product recall@10 after inserts and deletes');
+SELECT is_empty('SELECT * FROM quiver_hnsw_check(''widest_ip'')', '8-bit index passes the checker (bounds and code sums included)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,5 +1,6 @@
 # hnsw index pages under WAL: a streaming standby replays the build, inserts, deletes and
-# vacuum of an hnsw index (also one of 2,100 dimensions at half precision) and answers the
+# vacuum of an hnsw index (also one of 2,100 dimensions at half precision, and one of 4,500
+# as 8-bit codes) and answers the
 # same k-NN queries as the primary; a crash (immediate stop) loses nothing; a cancelled build
 # leaves nothing behind.
 use strict;
@@ -29,7 +30,13 @@ $primary->safe_psql('postgres', qq{
 	INSERT INTO wide SELECT i, ARRAY(SELECT sin(i * 0.37 + j * 0.011 * (1 + i % 5)) FROM generate_series(1, 2100) j)
 	FROM generate_series(1, 300) i;
 	CREATE INDEX wide_v ON wide USING hnsw (v vector_cosine_ops) WITH (quantizer = 'half');
+	CREATE TABLE widest (id int PRIMARY KEY, v vector(4500));
+	ALTER TABLE widest SET (autovacuum_enabled = false);
+	INSERT INTO widest SELECT i, ARRAY(SELECT sin(i * 0.29 + j * 0.013 * (1 + i % 4)) FROM generate_series(1, 4500) j)
+	FROM generate_series(1, 200) i;
+	CREATE INDEX widest_v ON widest USING hnsw (v vector_l2_ops) WITH (quantizer = 'sq8');
 });
+my $widest_sql = "ARRAY(SELECT sin(i * 0.29 + j * 0.013 * (1 + i % 4)) FROM generate_series(1, 4500) j)";
 my $wide_sql = "ARRAY(SELECT sin(i * 0.37 + j * 0.011 * (1 + i % 5)) FROM generate_series(1, 2100) j)";
 
 my @queries = map { my $q = $_; '[' . join(',', map { sprintf('%.4f', cos($q * $_ * 0.71)) } 1 .. $dim) . ']' } 1 .. 15;
@@ -45,7 +52,12 @@ sub answers
 		SELECT string_agg(a, ';' ORDER BY q) FROM (
 			SELECT q, (SELECT string_agg(id::text, ',') FROM (
 				SELECT id FROM wide ORDER BY v <=> (SELECT v FROM wide WHERE id = q) LIMIT 5) s) AS a
-			FROM generate_series(1, 300, 37) q) t});
+			FROM generate_series(1, 300, 37) q) t}) . ' widest: ' . $node->safe_psql('postgres', q{
+		SET enable_seqscan = off;
+		SELECT string_agg(a, ';' ORDER BY q) FROM (
+			SELECT q, (SELECT string_agg(id::text, ',') FROM (
+				SELECT id FROM widest ORDER BY v <-> (SELECT v FROM widest WHERE id = q) LIMIT 5) s) AS a
+			FROM generate_series(1, 200, 37) q) t});
 }
 
 sub compare
@@ -59,17 +71,22 @@ compare('the build');
 
 $primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(3001, 3600) i");
 $primary->safe_psql('postgres', "INSERT INTO wide SELECT i, $wide_sql FROM generate_series(301, 400) i");
+$primary->safe_psql('postgres', "INSERT INTO widest SELECT i, $widest_sql FROM generate_series(201, 260) i");
 compare('inserts');
 
 $primary->safe_psql('postgres', 'DELETE FROM items WHERE id % 3 = 0');
 $primary->safe_psql('postgres', 'DELETE FROM wide WHERE id % 3 = 0 AND id % 37 <> 1');
+$primary->safe_psql('postgres', 'DELETE FROM widest WHERE id % 3 = 0 AND id % 37 <> 1');
 compare('deletes');
 
 $primary->safe_psql('postgres', 'VACUUM items');
 $primary->safe_psql('postgres', 'VACUUM wide');
+$primary->safe_psql('postgres', 'VACUUM widest');
 compare('vacuum');
 is($primary->safe_psql('postgres', "SELECT count(*) FROM quiver_hnsw_check('wide_v')"), '0',
 	'the half-precision index passes the checker after vacuum');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM quiver_hnsw_check('widest_v')"), '0',
+	'the 8-bit index passes the checker after vacuum');
 
 $primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(3601, 4200) i");
 compare('inserts into freed space');

@@ -1,10 +1,13 @@
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "quiver/kernels.hpp"
 #include "quiver/sq8.hpp"
 #include "random_rows.hpp"
 
@@ -112,6 +115,121 @@ TEST(Sq8, ApproximateRankingFindsNeighbours)
 				hits += exact[i].second == approx[j].second;
 	}
 	EXPECT_GE(hits, 195); // of 200: the true top 10 within the approximate top 20
+}
+
+// Per-vector SQ8 (hnsw elements).
+
+std::vector<std::uint8_t>
+Coded(const float *x, std::size_t dim)
+{
+	std::vector<std::uint8_t> out(Sq8VectorBytes(dim), 0xAB);
+	Sq8VectorEncode(x, dim, out.data());
+	return out;
+}
+
+// What a coded value stands for, in double (the definition the distances must match).
+std::vector<double>
+Levels(const std::vector<std::uint8_t> &coded, std::size_t dim)
+{
+	Sq8VectorHeader h;
+	std::memcpy(&h, coded.data(), sizeof h);
+	std::vector<double> out(dim);
+	for (std::size_t d = 0; d < dim; d++)
+		out[d] = static_cast<double>(h.lower) + static_cast<double>(h.step) * coded[sizeof h + d];
+	return out;
+}
+
+TEST(Sq8Vector, U8DotMatchesScalarAtEveryLengthAndCannotOverflow)
+{
+	// Before InitKernels the baseline version runs; after it, the best this CPU has.
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			bool ignored;
+			InitKernels(&ignored);
+		}
+		std::mt19937 rng(7);
+		std::uniform_int_distribution<int> byte(0, 255);
+		for (std::size_t n : {0, 1, 15, 16, 17, 31, 32, 33, 63, 100, 4096, 8000}) {
+			std::vector<std::uint8_t> a(n), b(n);
+			for (std::size_t i = 0; i < n; i++) {
+				a[i] = static_cast<std::uint8_t>(byte(rng));
+				b[i] = static_cast<std::uint8_t>(byte(rng));
+			}
+			EXPECT_EQ(U8Dot(a.data(), b.data(), n), U8DotScalar(a.data(), b.data(), n)) << n << " level " << pass;
+		}
+		std::vector<std::uint8_t> full(kSq8VectorMaxDim, 255);
+		EXPECT_EQ(U8Dot(full.data(), full.data(), full.size()), 255u * 255u * kSq8VectorMaxDim);
+	}
+}
+
+TEST(Sq8Vector, ErrorBoundsTheDecodedDistanceAndDistancesMatchTheLevels)
+{
+	const std::size_t dim = 777; // not a multiple of 16 or 32: the kernels' tails
+	std::vector<float> rows = Gaussian(40, dim, 11);
+	std::vector<std::vector<std::uint8_t>> coded;
+	for (std::size_t r = 0; r < 40; r++) {
+		const float *x = &rows[r * dim];
+		coded.push_back(Coded(x, dim));
+		std::vector<double> level = Levels(coded.back(), dim);
+		double l2 = 0, l1 = 0, max_diff = 0;
+		for (std::size_t d = 0; d < dim; d++) {
+			double diff = std::fabs(x[d] - level[d]);
+			l2 += diff * diff;
+			l1 += diff;
+			max_diff = std::max(max_diff, diff);
+		}
+		Sq8VectorHeader h;
+		std::memcpy(&h, coded.back().data(), sizeof h);
+		EXPECT_GE(Sq8VectorError(x, coded.back().data(), dim, false), std::sqrt(l2));
+		EXPECT_GE(Sq8VectorError(x, coded.back().data(), dim, true), l1);
+		EXPECT_LE(max_diff, h.step * 0.5 * (1 + 1e-6)); // nearest level
+		std::vector<float> decoded(dim);
+		Sq8VectorDecode(coded.back().data(), dim, decoded.data());
+		for (std::size_t d = 0; d < dim; d++)
+			ASSERT_EQ(decoded[d], static_cast<float>(level[d]));
+		for (std::size_t d = dim; d < Sq8VectorBytes(dim) - sizeof h; d++)
+			ASSERT_EQ(coded.back()[sizeof h + d], 0) << "padding";
+	}
+	for (std::size_t i = 0; i < coded.size(); i++) {
+		std::vector<double> a = Levels(coded[i], dim);
+		for (std::size_t j = 0; j < coded.size(); j++) {
+			std::vector<double> b = Levels(coded[j], dim);
+			double dot = 0, l2 = 0, l1 = 0, scale = 0;
+			for (std::size_t d = 0; d < dim; d++) {
+				dot += a[d] * b[d];
+				l2 += (a[d] - b[d]) * (a[d] - b[d]);
+				l1 += std::fabs(a[d] - b[d]);
+				scale += a[d] * a[d] + b[d] * b[d];
+			}
+			EXPECT_NEAR(Sq8VectorDot(coded[i].data(), coded[j].data(), dim), dot, 1e-12 * scale);
+			EXPECT_NEAR(Sq8VectorL2Squared(coded[i].data(), coded[j].data(), dim), l2, 1e-12 * scale);
+			EXPECT_NEAR(Sq8VectorL1(coded[i].data(), coded[j].data(), dim), l1, 1e-12 * l1 + 1e-300);
+		}
+		EXPECT_EQ(Sq8VectorL2Squared(coded[i].data(), coded[i].data(), dim), 0.0) << "a vector from itself";
+	}
+}
+
+TEST(Sq8Vector, ConstantAndExtremeVectors)
+{
+	std::vector<float> constant(10, 0.25f);
+	auto c = Coded(constant.data(), constant.size());
+	EXPECT_EQ(Sq8VectorError(constant.data(), c.data(), constant.size(), false), 0.0);
+	std::vector<float> out(10);
+	Sq8VectorDecode(c.data(), 10, out.data());
+	EXPECT_EQ(out, constant);
+
+	// The range exceeds the float range; its 255th part does not, and decoding stays finite.
+	const float big = std::numeric_limits<float>::max();
+	std::vector<float> extreme = {-big, big, 0.0f, 1.0f};
+	auto e = Coded(extreme.data(), extreme.size());
+	Sq8VectorHeader h;
+	std::memcpy(&h, e.data(), sizeof h);
+	EXPECT_TRUE(std::isfinite(h.step));
+	Sq8VectorDecode(e.data(), extreme.size(), out.data());
+	for (std::size_t d = 0; d < extreme.size(); d++)
+		EXPECT_TRUE(std::isfinite(out[d])) << d;
+	EXPECT_EQ(out[0], -big);
+	EXPECT_TRUE(std::isfinite(Sq8VectorError(extreme.data(), e.data(), extreme.size(), false)));
 }
 
 } // namespace

@@ -112,18 +112,35 @@ enum : std::uint8_t { kHnswElementType = 1, kHnswNeighborType = 2 };
 enum HnswQuantizer : std::uint8_t {
 	kHnswQuantizerNone = 0, // the column's own format
 	kHnswQuantizerHalf = 1, // vector (float32) columns at half precision, re-ranked exactly
+	kHnswQuantizerSq8 = 2,  // vector (float32) columns as per-vector 8-bit codes, re-ranked exactly
+	kHnswQuantizerLast = kHnswQuantizerSq8,
 };
+
+// The storage a quantizer stands for.
+inline IndexStorage
+QuantizerStorage(HnswQuantizer q)
+{
+	return q == kHnswQuantizerSq8 ? IndexStorage::Sq8 : q == kHnswQuantizerHalf ? IndexStorage::Half : IndexStorage::Exact;
+}
+
+// The option's name of a quantizer.
+inline const char *
+QuantizerName(HnswQuantizer q)
+{
+	return q == kHnswQuantizerSq8 ? "sq8" : q == kHnswQuantizerHalf ? "half" : "none";
+}
 
 struct HnswElementTuple {
 	std::uint8_t type; // kHnswElementType
 	std::uint8_t level;
 	std::uint8_t deleted;    // 1 once vacuum removed the last heap TID
 	std::uint8_t value_size; // bytes per value: 4 (vector, float32), 2 (halfvec, binary16), 0 (bit),
-	                         // or kHnswSparseValueSize (sparsevec: an HnswStoredSparse)
+	                         // kHnswSparseValueSize (sparsevec: an HnswStoredSparse), or
+	                         // kSq8ValueSize (vector as Sq8 codes after a core::Sq8VectorHeader)
 	std::uint16_t dims;      // 0 for sparsevec (dimensions are in the stored vector)
-	// quantizer = 'half': binary16, rounded up, an upper bound of the distance between each of
-	// the node's rows and the stored vector (IndexHalfError; the largest, when rows share the
-	// node). 0 otherwise.
+	// quantizer = 'half' or 'sq8': binary16, rounded up, an upper bound of the distance between
+	// each of the node's rows and the stored vector (IndexQuantizationError; the largest, when
+	// rows share the node). 0 otherwise.
 	std::uint16_t rounding_error;
 	// followed by: values[dims] in the column's own format; ItemPointerData heaptids[kHnswHeapTids];
 	//              ItemPointerData neighbor_tid;
@@ -397,7 +414,7 @@ struct HnswCandidate {
 	ItemPointerData neighbors; // its neighbour tuple
 	std::uint8_t level;
 	bool deleted;
-	std::uint16_t rounding_error; // the element's (quantizer = 'half'), as read by the search
+	std::uint16_t rounding_error; // the element's (quantizer = 'half' or 'sq8'), as read by the search
 };
 
 // Searches one layer from the given entries; returns up to ef nearest candidates sorted by

@@ -74,7 +74,7 @@ struct BuildState {
 	float *vectors;          // loaded vectors, `stride` floats apart (dims, plus one for inner product)
 	std::size_t stride;
 	ItemPointerData *tids;
-	float *errors; // quantizer = 'half': each node's rounding error bound (else null)
+	float *errors; // quantizer = 'half' or 'sq8': each node's error bound (else null)
 	std::size_t loaded;
 	std::size_t capacity;
 	// Equal vectors share one node (up to kHnswHeapTids rows), as in the insert path: a table
@@ -607,7 +607,7 @@ GrowArrays(BuildState *bs)
 		bs->tids = static_cast<ItemPointerData *>(repalloc_huge(bs->tids, tbytes));
 	}
 	bs->capacity = cap;
-	if (bs->ctx.half_storage) {
+	if (IndexQuantized(&bs->ctx)) {
 		std::size_t ebytes = sizeof(float) * cap;
 		bs->errors = static_cast<float *>(bs->errors == nullptr ? MemoryContextAllocHuge(bs->build_ctx, ebytes)
 		                                                        : repalloc_huge(bs->errors, ebytes));
@@ -661,11 +661,19 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 	float rounding_error;
 	IndexDatumValues(&bs->ctx, values[0], stored, &rounding_error);
 	bool indexable = IndexPrepareVector(&bs->ctx, stored);
-	// The in-memory graph works on float32 (exact for halves; narrowed back when written).
+	// The in-memory graph works on float32: exact for halves, narrowed back when written; for
+	// Sq8 the row's own floats (normalized as IndexDatumValues normalized them before coding),
+	// coded when written into the same codes, so the graph is built on exact distances.
 	float *copy = nullptr;
 	if (bs->in_memory) {
 		copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim)));
-		IndexWidenVector(&bs->ctx, stored, copy);
+		if (bs->ctx.storage == IndexStorage::Sq8) {
+			IndexValues exact = IndexExactValues(&bs->ctx);
+			IndexDatumValues(&exact, values[0], copy);
+			IndexPrepareVector(&exact, copy);
+		} else {
+			IndexWidenVector(&bs->ctx, stored, copy);
+		}
 	}
 	MemoryContextSwitchTo(old);
 
@@ -759,7 +767,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 		double graph_one = static_cast<double>(core::HnswBuilder::EstimateMemory(BuilderParams(&bs.ctx, 1), bs.threads));
 		bs.per_vector = (graph_big - graph_one) / static_cast<double>(big - 1) +
 		                2.0 * (sizeof(float) * static_cast<double>(bs.ctx.build_dim) + sizeof(ItemPointerData) + 1 +
-		                       2 * sizeof(std::uint32_t) + (bs.ctx.half_storage ? sizeof(float) : 0)) +
+		                       2 * sizeof(std::uint32_t) + (IndexQuantized(&bs.ctx) ? sizeof(float) : 0)) +
 		                sizeof(NodePosition) +
 		                static_cast<double>(core::BaseLayerFill::EstimateMemory(big, bs.ctx.m)) / static_cast<double>(big);
 		bs.graph_fixed = graph_one;

@@ -32,25 +32,27 @@ HnswInitContext(HnswContext *ctx, Relation index, bool building)
 	DescribeIndexValues(index, "hnsw", kHnswMaxSparseNnz, ctx);
 	if (building) {
 		ctx->quantizer = HnswGetQuantizer(index);
-		if (ctx->quantizer == kHnswQuantizerHalf && ctx->value_size != 4)
+		const char *name = QuantizerName(ctx->quantizer);
+		if (ctx->quantizer != kHnswQuantizerNone && ctx->value_size != 4)
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			                errmsg("quantizer \"half\" is only for vector columns"),
-			                errdetail(ctx->value_size == 2 ? "A halfvec column is stored at half precision already."
-			                                               : "Only float32 values can be stored at half precision.")));
-		if (ctx->quantizer == kHnswQuantizerHalf && index->rd_index->indkey.values[0] == 0)
+			                errmsg("quantizer \"%s\" is only for vector columns", name),
+			                errdetail(ctx->quantizer == kHnswQuantizerSq8 ? "Only float32 values can be quantized."
+			                          : ctx->value_size == 2 ? "A halfvec column is stored at half precision already."
+			                                                 : "Only float32 values can be stored at half precision.")));
+		if (ctx->quantizer != kHnswQuantizerNone && index->rd_index->indkey.values[0] == 0)
 			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			                errmsg("quantizer \"half\" needs an index on a column, not an expression"),
+			                errmsg("quantizer \"%s\" needs an index on a column, not an expression", name),
 			                errdetail("Scans re-rank candidates by the column's exact value, read from the table.")));
 	} else {
 		HnswMetaData meta;
 		HnswReadMeta(index, &meta);
-		if (meta.quantizer > kHnswQuantizerHalf || (meta.quantizer == kHnswQuantizerHalf && ctx->value_size != 4))
+		if (meta.quantizer > kHnswQuantizerLast || (meta.quantizer != kHnswQuantizerNone && ctx->value_size != 4))
 			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 			                errmsg("index \"%s\" has an unknown quantizer %u", RelationGetRelationName(index), meta.quantizer)));
 		ctx->quantizer = static_cast<HnswQuantizer>(meta.quantizer);
 	}
-	if (ctx->quantizer == kHnswQuantizerHalf)
-		IndexUseHalfStorage(ctx);
+	if (ctx->quantizer != kHnswQuantizerNone)
+		IndexUseQuantizedStorage(ctx, QuantizerStorage(ctx->quantizer));
 	if (ctx->value_size == kHnswSparseValueSize)
 		ctx->build_dim = static_cast<int>(sizeof(void *) / sizeof(float)); // a pointer (IndexWidenVector)
 	else

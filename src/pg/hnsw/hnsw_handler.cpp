@@ -35,6 +35,8 @@ ParseQuantizer(const char *value)
 		return kHnswQuantizerNone;
 	if (strcmp(value, "half") == 0)
 		return kHnswQuantizerHalf;
+	if (strcmp(value, "sq8") == 0)
+		return kHnswQuantizerSq8;
 	return -1;
 }
 
@@ -43,7 +45,7 @@ ValidateQuantizer(const char *value)
 {
 	if (ParseQuantizer(value) < 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid value for quantizer: \"%s\"", value),
-		                errdetail("Valid values are \"none\" and \"half\".")));
+		                errdetail("Valid values are \"none\", \"half\" and \"sq8\".")));
 }
 
 const struct config_enum_entry iterative_scan_options[] = {
@@ -63,7 +65,7 @@ HnswInit()
 	                  AccessExclusiveLock);
 	add_int_reloption(hnsw_relopt_kind, "ef_construction", "Size of the dynamic candidate list for construction",
 	                  kHnswDefaultEfConstruction, kHnswMinEfConstruction, kHnswMaxEfConstruction, AccessExclusiveLock);
-	add_string_reloption(hnsw_relopt_kind, "quantizer", "How elements store vectors: none or half", "none",
+	add_string_reloption(hnsw_relopt_kind, "quantizer", "How elements store vectors: none, half or sq8", "none",
 	                     ValidateQuantizer, AccessExclusiveLock);
 
 	DefineCustomIntVariable("hnsw.ef_search", "Sets the size of the dynamic candidate list for search",

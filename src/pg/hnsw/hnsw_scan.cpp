@@ -4,9 +4,10 @@
 // at level 0) and later calls hand out the heap TIDs of the results, nearest first. Results
 // are exact distances from the stored vectors, so the executor needs no recheck.
 //
-// With quantizer = 'half' the stored vectors are rounded, and each element keeps an upper
-// bound e of the distance between its rows and what it stores (the search reads it with the
-// node). The search runs on the halves, the query rounded too (its own error e_q); each result
+// With quantizer = 'half' (or 'sq8': 8-bit codes; everything below holds for them as for
+// halves) the stored vectors are rounded, and each element keeps an upper bound e of the
+// distance between its rows and what it stores (the search reads it with the node). The search
+// runs on the halves, the query rounded too (its own error e_q); each result
 // then gets an interval holding its exact distance: for L2 (|h(q) - h| -+ (e_q + e))^2, for
 // cosine 1 - h(q).h -+ (e_q + |h(q)| e), for L1 |h(q) - h|_1 -+ (e_q + e) in L1 norms, all from
 // the distance the search computed; for inner product, whose bound needs the row's norm, -q.h
@@ -547,7 +548,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 			} else {
 				so->query = palloc0(so->ctx.vector_bytes);
 			}
-			if (so->ctx.half_storage) {
+			if (IndexQuantized(&so->ctx)) {
 				so->query_exact = static_cast<float *>(palloc0(so->exact.vector_bytes));
 				so->query_raw = static_cast<float *>(palloc0(so->exact.vector_bytes));
 				if (!(scan->orderByData[0].sk_flags & SK_ISNULL)) {
@@ -561,14 +562,14 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 				// Rounded up a little: the bound must not shrink through rounding.
 				so->query_norm = static_cast<float>(std::min(std::sqrt(norm) * (1 + 1e-6), 3.4e38));
 				so->widened = static_cast<float *>(palloc(so->exact.vector_bytes));
-				so->query_error = IndexHalfError(&so->ctx, so->query_exact, so->query);
+				so->query_error = IndexQuantizationError(&so->ctx, so->query_exact, so->query);
 			}
 			StartSearch(so);
 			MemoryContextSwitchTo(old);
 			pgstat_count_index_scan(scan->indexRelation);
 		}
 
-		if (so->ctx.half_storage) {
+		if (IndexQuantized(&so->ctx)) {
 			ItemPointerData tid;
 			if (!NextRerankedRow(so, scan, &tid))
 				return false;

@@ -1,4 +1,5 @@
 // quiver_hnsw_stats(regclass): what an hnsw index holds, read from its pages.
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -105,11 +106,28 @@ QUIVER_FUNCTION(quiver_hnsw_stats)
 	values[12] = Int32GetDatum(meta.ef_construction);
 	quiver::core::Metric metric;
 	values[13] = CStringGetTextDatum(quiver::core::MetricFromByte(meta.metric, &metric) ? quiver::core::MetricName(metric) : "unknown");
-	values[14] = CStringGetTextDatum(meta.quantizer == kHnswQuantizerNone ? "none"
-	                                 : meta.quantizer == kHnswQuantizerHalf ? "half"
-	                                                                         : "unknown");
+	values[14] = CStringGetTextDatum(meta.quantizer <= kHnswQuantizerLast ? QuantizerName(static_cast<HnswQuantizer>(meta.quantizer))
+	                                                                       : "unknown");
 	HeapTuple tuple = heap_form_tuple(tupdesc, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
+// Whether coded values (core::Sq8VectorHeader) are what the distances assume: a finite,
+// non-negative step, and sums that are the codes' sums (a search would otherwise compute
+// wrong distances, silently).
+static bool
+Sq8CodesSound(const char *stored, int dims)
+{
+	quiver::core::Sq8VectorHeader h;
+	memcpy(&h, stored, sizeof h);
+	const auto *codes = reinterpret_cast<const std::uint8_t *>(stored + sizeof h);
+	std::uint32_t sum = 0, square_sum = 0;
+	for (int d = 0; d < dims; d++) {
+		sum += codes[d];
+		square_sum += static_cast<std::uint32_t>(codes[d]) * codes[d];
+	}
+	return std::isfinite(h.lower) && std::isfinite(h.step) && h.step >= 0 && h.code_sum == sum &&
+	       h.code_square_sum == square_sum;
 }
 
 // quiver_hnsw_check(regclass): verifies an index's pages and graph and returns one row per
@@ -293,10 +311,15 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 						continue;
 					}
 				} else if (len < sizeof(HnswElementTuple) ||
-				           (e->value_size != 0 && e->value_size != 2 && e->value_size != 4) || e->dims != meta.dims ||
+				           (e->value_size != 0 && e->value_size != 2 && e->value_size != 4 && e->value_size != kSq8ValueSize) ||
+				           e->dims != meta.dims ||
 				           len != ElementTupleSize(StoredVectorBytes(e->value_size, e->dims))) {
 					check.Report("(%u,%u): element tuple of length %zu does not match %u dimensions of %u bytes", blkno,
 					             off, len, e->dims, e->value_size);
+					continue;
+				}
+				if (e->value_size == kSq8ValueSize && !Sq8CodesSound(ElementValues(e), e->dims)) {
+					check.Report("(%u,%u): element tuple holds 8-bit codes whose header does not match them", blkno, off);
 					continue;
 				}
 				grow(elements, cap_e, static_cast<std::size_t>(n_e) + 1);
@@ -447,9 +470,9 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 			             ItemPointerGetOffsetNumber(&meta.seeds[i]));
 
 	// The table pass reads the metapage as every other user does, which refuses these.
-	if (meta.quantizer > kHnswQuantizerHalf)
+	if (meta.quantizer > kHnswQuantizerLast)
 		check.Report("metapage: unknown quantizer %u", meta.quantizer);
-	if (meta.quantizer > kHnswQuantizerHalf || meta.n_seeds > meta.max_seeds || meta.max_seeds > kHnswMaxSeeds) {
+	if (meta.quantizer > kHnswQuantizerLast || meta.n_seeds > meta.max_seeds || meta.max_seeds > kHnswMaxSeeds) {
 		check.Finish();
 		close();
 		return static_cast<Datum>(0);

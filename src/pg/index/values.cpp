@@ -80,8 +80,10 @@ DescribeIndex(Relation index, const char *am_name, core::Metric *metric, int *va
 int
 IndexMaxDims(const IndexValues *ctx)
 {
-	if (ctx->half_storage)
+	if (ctx->storage == IndexStorage::Half)
 		return kIndexMaxHalfDim;
+	if (ctx->storage == IndexStorage::Sq8)
+		return kIndexMaxSq8Dim;
 	switch (ctx->value_size) {
 	case 2:
 		return kIndexMaxHalfDim;
@@ -149,35 +151,52 @@ NormalizeFloats(float *x, std::size_t n)
 	return true;
 }
 
-// A float32 vector datum into half storage: normalized first for cosine (as IndexPrepareVector
-// normalizes float32), then rounded, clamped to the half range.
+// A float32 vector datum into quantized storage: normalized first for cosine (as
+// IndexPrepareVector normalizes float32), then rounded to halves (clamped to the half range) or
+// coded.
 void
-VectorToHalfStorage(const IndexValues *ctx, const Vector *v, void *out, float *rounding_error)
+VectorToQuantized(const IndexValues *ctx, const Vector *v, void *out, float *rounding_error)
 {
 	std::size_t n = static_cast<std::size_t>(ctx->dims);
 	auto *x = static_cast<float *>(palloc(sizeof(float) * n));
 	memcpy(x, VectorValues(v), sizeof(float) * n);
 	if (ctx->metric == core::Metric::Cosine)
 		NormalizeFloats(x, n);
-	// Clamped in a copy: the error is measured against the vector itself.
-	auto *clamped = static_cast<float *>(palloc(sizeof(float) * n));
-	for (std::size_t i = 0; i < n; i++)
-		clamped[i] = std::clamp(x[i], -core::kHalfMax, core::kHalfMax);
-	core::FloatToHalfArray(clamped, static_cast<core::Half *>(out), n);
-	pfree(clamped);
+	if (ctx->storage == IndexStorage::Sq8) {
+		core::Sq8VectorEncode(x, n, out);
+	} else {
+		// Clamped in a copy: the error is measured against the vector itself.
+		auto *clamped = static_cast<float *>(palloc(sizeof(float) * n));
+		for (std::size_t i = 0; i < n; i++)
+			clamped[i] = std::clamp(x[i], -core::kHalfMax, core::kHalfMax);
+		core::FloatToHalfArray(clamped, static_cast<core::Half *>(out), n);
+		pfree(clamped);
+	}
 	if (rounding_error != nullptr)
-		*rounding_error = IndexHalfError(ctx, x, out);
+		*rounding_error = IndexQuantizationError(ctx, x, out);
 	pfree(x);
+}
+
+// A non-negative double bound as a float bound: rounded up past the double's own rounding,
+// infinity beyond the float range.
+float
+FloatBoundUp(double error)
+{
+	if (error * (1 + 1e-9) >= std::numeric_limits<float>::max())
+		return std::numeric_limits<float>::infinity();
+	return std::nextafter(static_cast<float>(error * (1 + 1e-9)), std::numeric_limits<float>::infinity());
 }
 
 } // namespace
 
 float
-IndexHalfError(const IndexValues *ctx, const float *x, const void *h)
+IndexQuantizationError(const IndexValues *ctx, const float *x, const void *stored)
 {
-	const auto *halves = static_cast<const core::Half *>(h);
-	double sum = 0;
 	bool l1 = ctx->metric == core::Metric::L1;
+	if (ctx->storage == IndexStorage::Sq8)
+		return FloatBoundUp(core::Sq8VectorError(x, stored, static_cast<std::size_t>(ctx->dims), l1));
+	const auto *halves = static_cast<const core::Half *>(stored);
+	double sum = 0;
 	float widened[256];
 	for (int start = 0; start < ctx->dims; start += 256) {
 		int count = std::min(256, ctx->dims - start);
@@ -187,30 +206,23 @@ IndexHalfError(const IndexValues *ctx, const float *x, const void *h)
 			sum += l1 ? std::fabs(d) : d * d;
 		}
 	}
-	double error = l1 ? sum : std::sqrt(sum);
-	if (error * (1 + 1e-9) >= std::numeric_limits<float>::max())
-		return std::numeric_limits<float>::infinity();
-	// Rounded up past the double's own rounding, so it stays a bound.
-	return std::nextafter(static_cast<float>(error * (1 + 1e-9)), std::numeric_limits<float>::infinity());
+	return FloatBoundUp(l1 ? sum : std::sqrt(sum));
 }
 
 void
-IndexUseHalfStorage(IndexValues *v)
+IndexUseQuantizedStorage(IndexValues *v, IndexStorage storage)
 {
-	v->half_storage = true;
-	v->value_size = 2;
-	v->vector_bytes = StoredVectorBytes(2, v->dims > 0 ? v->dims : 0);
+	v->storage = storage;
+	v->value_size = storage == IndexStorage::Sq8 ? kSq8ValueSize : storage == IndexStorage::Half ? 2 : 4;
+	v->vector_bytes = StoredVectorBytes(v->value_size, v->dims > 0 ? v->dims : 0);
 }
 
 IndexValues
 IndexExactValues(const IndexValues *v)
 {
 	IndexValues exact = *v;
-	if (v->half_storage) {
-		exact.half_storage = false;
-		exact.value_size = 4;
-		exact.vector_bytes = StoredVectorBytes(4, v->dims > 0 ? v->dims : 0);
-	}
+	if (IndexQuantized(v))
+		IndexUseQuantizedStorage(&exact, IndexStorage::Exact);
 	return exact;
 }
 
@@ -219,10 +231,10 @@ IndexDatumValues(const IndexValues *ctx, Datum datum, void *out, float *rounding
 {
 	if (rounding_error != nullptr)
 		*rounding_error = 0;
-	if (ctx->half_storage) {
+	if (IndexQuantized(ctx)) {
 		Vector *v = DatumGetVector(datum);
 		CheckExpectedDim(ctx->dims, v->dim);
-		VectorToHalfStorage(ctx, v, out, rounding_error);
+		VectorToQuantized(ctx, v, out, rounding_error);
 		return;
 	}
 	if (ctx->value_size == 0) {
@@ -253,6 +265,8 @@ IndexWidenVector(const IndexValues *ctx, const void *in, float *out)
 {
 	if (ctx->value_size == kSparseValueSize)
 		memcpy(out, &in, sizeof in);
+	else if (ctx->value_size == kSq8ValueSize)
+		core::Sq8VectorDecode(in, static_cast<std::size_t>(ctx->dims), out);
 	else if (ctx->value_size == 2)
 		core::HalfToFloatArray(static_cast<const core::Half *>(in), out, static_cast<std::size_t>(ctx->dims));
 	else
@@ -266,7 +280,9 @@ IndexNarrowVector(const IndexValues *ctx, const float *in, void *out)
 		const void *packed;
 		memcpy(&packed, in, sizeof packed);
 		memcpy(out, packed, IndexStoredBytes(ctx, packed));
-	} else if (ctx->value_size == 2)
+	} else if (ctx->value_size == kSq8ValueSize)
+		core::Sq8VectorEncode(in, static_cast<std::size_t>(ctx->dims), out);
+	else if (ctx->value_size == 2)
 		core::FloatToHalfArray(in, static_cast<core::Half *>(out), static_cast<std::size_t>(ctx->dims));
 	else
 		memcpy(out, in, ctx->vector_bytes);
@@ -277,7 +293,12 @@ IndexPrepareVector(const IndexValues *ctx, void *values)
 {
 	if (ctx->metric != core::Metric::Cosine)
 		return true;
-	if (ctx->half_storage) {
+	if (ctx->storage == IndexStorage::Sq8) {
+		// Normalized before coding, as halves are; only the zero vector codes to range [0, 0].
+		const auto *h = static_cast<const core::Sq8VectorHeader *>(values);
+		return h->lower != 0 || h->step != 0;
+	}
+	if (ctx->storage == IndexStorage::Half) {
 		// Normalized before rounding (IndexDatumValues): normalizing again would move the
 		// vector away from the one its rounding error was measured against.
 		const auto *h = static_cast<const core::Half *>(values);
@@ -361,6 +382,22 @@ IndexDistance(const IndexValues *ctx, const void *a, const void *b)
 			return static_cast<float>(core::JaccardDistance(k.jaccard(x, y, ctx->vector_bytes)));
 		return static_cast<float>(k.hamming(x, y, ctx->vector_bytes));
 	}
+	if (ctx->value_size == kSq8ValueSize) {
+		switch (ctx->metric) {
+		case core::Metric::L2:
+			return static_cast<float>(core::Sq8VectorL2Squared(a, b, n));
+		case core::Metric::InnerProduct:
+			return static_cast<float>(-core::Sq8VectorDot(a, b, n));
+		case core::Metric::Cosine:
+			return static_cast<float>(1.0 - core::Sq8VectorDot(a, b, n));
+		case core::Metric::L1:
+			return static_cast<float>(core::Sq8VectorL1(a, b, n));
+		case core::Metric::Hamming:
+		case core::Metric::Jaccard:
+			break;
+		}
+		return 0;
+	}
 	if (ctx->value_size == 2)
 		return DistanceWith(core::ActiveHalfKernels(), ctx->metric, static_cast<const core::Half *>(a),
 		                    static_cast<const core::Half *>(b), n);
@@ -394,7 +431,7 @@ DescribeIndexValues(Relation index, const char *am_name, int max_sparse_nnz, Ind
 	DescribeIndex(index, am_name, &out->metric, &out->value_size);
 	out->dims = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 	out->max_sparse_nnz = max_sparse_nnz;
-	out->half_storage = false;
+	out->storage = IndexStorage::Exact;
 	if (out->value_size == kSparseValueSize)
 		out->vector_bytes = StoredSparseBytes(max_sparse_nnz);
 	else

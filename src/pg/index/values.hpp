@@ -13,6 +13,7 @@
 
 #include "quiver/metric.hpp"
 #include "quiver/sparse.hpp"
+#include "quiver/sq8.hpp"
 #include "../types/vector.hpp"
 #include "../types/sparsevec.hpp"
 
@@ -32,9 +33,14 @@ inline constexpr int kIndexNormProc = 2;
 inline constexpr int kIndexMaxDim = 2000;     // vector (float32)
 inline constexpr int kIndexMaxHalfDim = 4000; // halfvec (binary16)
 inline constexpr int kIndexMaxBitDim = 64000; // bit
+// vector stored as per-vector 8-bit codes (hnsw's quantizer = 'sq8'): the element tuple,
+// 16 + dims bytes of codes with its header and heap TIDs, fits a page up to about 8,050.
+inline constexpr int kIndexMaxSq8Dim = 8000;
 
 // IndexValues::value_size of sparsevec (see StoredSparse).
 inline constexpr int kSparseValueSize = 8;
+// IndexValues::value_size of per-vector 8-bit codes (core::Sq8VectorHeader, then the codes).
+inline constexpr int kSq8ValueSize = 1;
 
 // A stored sparsevec: the core's packed form (dimensions, non-zero count, then nnz 0-based
 // ascending indices and nnz float32 values); 8 + 8 * nnz bytes, so what follows stays aligned.
@@ -63,26 +69,42 @@ StoredSparseView(const void *stored)
 inline std::size_t
 StoredVectorBytes(int value_size, int dims)
 {
+	if (value_size == kSq8ValueSize)
+		return core::Sq8VectorBytes(static_cast<std::size_t>(dims));
 	if (value_size == 0)
 		return (static_cast<std::size_t>(dims) + 63) / 64 * 8;
 	return static_cast<std::size_t>(value_size) * static_cast<std::size_t>(dims);
 }
+
+// How an index stores a vector (float32) column's values: as they are, or quantized (hnsw's
+// quantizer option), in which case the index keeps an upper bound of each stored vector's
+// error and re-ranks candidates by exact distances from the table (see IndexQuantizationError).
+enum class IndexStorage : std::uint8_t {
+	Exact, // the column's own format
+	Half,  // binary16 (value_size 2)
+	Sq8,   // per-vector 8-bit codes (value_size kSq8ValueSize; see core::Sq8VectorEncode)
+};
 
 // What an index column holds, read once per operation.
 struct IndexValues {
 	const char *am_name;      // "hnsw", "ivfflat": for messages
 	core::Metric metric;
 	int dims;                 // the column's typmod (-1 when it has none)
-	int value_size;           // 4 (vector), 2 (halfvec), 0 (bit), kSparseValueSize (sparsevec)
+	int value_size;           // 4 (vector), 2 (halfvec), 0 (bit), kSparseValueSize (sparsevec),
+	                          // kSq8ValueSize (vector stored as Sq8 codes)
 	std::size_t vector_bytes; // StoredVectorBytes(value_size, dims); for sparsevec the largest
 	                          // stored vector (max_sparse_nnz non-zeros): buffer sizes
 	int max_sparse_nnz;       // non-zeros a stored sparsevec may have
-	// A vector (float32) column stored at half precision (hnsw's quantizer = 'half'): value_size
-	// is then 2, the format of what the index stores, while datums and queries arrive as
-	// float32. Stored vectors are rounded, so the index keeps an upper bound of each one's
-	// rounding error and re-ranks by exact distances from the table (see IndexHalfError).
-	bool half_storage;
+	// A vector (float32) column stored quantized: value_size is then the format of what the
+	// index stores, while datums and queries arrive as float32.
+	IndexStorage storage;
 };
+
+inline bool
+IndexQuantized(const IndexValues *v)
+{
+	return v->storage != IndexStorage::Exact;
+}
 
 // Fills *out from the index's opclass and column: its distance support function's name gives
 // the metric, its argument type the format. Unsupported types (varbit) are an ERROR naming
@@ -97,21 +119,21 @@ void CheckIndexDimensions(const IndexValues *v);
 
 // Copies the values of a datum of the indexed type into out (vector_bytes), checking its
 // dimensions against the column's (and a sparsevec's non-zero count against max_sparse_nnz).
-// With half_storage the vector is normalized first (cosine) and then rounded to half
-// precision, clamped to the half range; *rounding_error, when given, receives an upper bound
-// of the distance between the normalized float32 vector and the stored one (see
-// IndexHalfError); 0 for the exact formats.
+// Quantized storage normalizes the vector first (cosine), then rounds it to half precision
+// (clamped to the half range) or codes it; *rounding_error, when given, receives an upper
+// bound of the distance between the normalized float32 vector and the stored one (see
+// IndexQuantizationError); 0 for the exact formats.
 void IndexDatumValues(const IndexValues *v, Datum datum, void *out, float *rounding_error = nullptr);
 
-// Switches a float32 vector column's values to half storage (value_size 2, vector_bytes).
-void IndexUseHalfStorage(IndexValues *v);
+// Switches a float32 vector column's values to quantized storage (value_size, vector_bytes).
+void IndexUseQuantizedStorage(IndexValues *v, IndexStorage storage);
 
-// The same column as exact float32 values: for re-ranking a half_storage index's candidates.
+// The same column as exact float32 values: for re-ranking a quantized index's candidates.
 IndexValues IndexExactValues(const IndexValues *v);
 
-// An upper bound of the distance between a float32 vector x and its half-precision copy h, in
-// the norm the metric's lower bounds need (L1 for L1, Euclidean otherwise), rounded up.
-float IndexHalfError(const IndexValues *v, const float *x, const void *h);
+// An upper bound of the distance between a float32 vector x and its quantized copy, in the
+// norm the metric's lower bounds need (L1 for L1, Euclidean otherwise), rounded up.
+float IndexQuantizationError(const IndexValues *v, const float *x, const void *stored);
 
 // A query's stored vector, palloc'd; as IndexDatumValues but with no limit on a sparsevec's
 // non-zero count (a query is never stored).
@@ -138,6 +160,8 @@ float IndexOperatorDistance(const IndexValues *v, const void *a, const void *b);
 // Stored vector <-> float32 (exact both ways for halves that came from the index; bit strings
 // are copied into the floats' bytes as they are). A sparse vector's float form is a pointer to
 // the stored vector (the hnsw builder's sparse mode); narrowing copies the vector it points to.
+// Sq8 codes widen to the values they stand for and narrow by coding, which is not exact: an
+// in-memory build keeps Sq8 columns' exact floats, and codes them once, when it writes.
 void IndexWidenVector(const IndexValues *v, const void *in, float *out);
 void IndexNarrowVector(const IndexValues *v, const float *in, void *out);
 
