@@ -1,5 +1,6 @@
 -- hnsw with quantizer = 'sq8': vector columns stored as 8-bit codes with a range of their own
--- (up to 8,000 dimensions), candidates re-ranked by their exact distance from the table.
+-- (up to 8,000 dimensions), candidates re-ranked by their exact distance from the table; and
+-- quantizer = 'sq4', the same with 4-bit codes (up to 16,000).
 SET client_min_messages = warning;
 
 -- what the option accepts
@@ -132,3 +133,61 @@ SELECT quantizer FROM quiver_hnsw_stats('s8_l2');
 REINDEX INDEX s8_l2;
 DROP FUNCTION s8_mismatches(text);
 DROP TABLE s8, s8_queries;
+
+-- quantizer = 'sq4': 4-bit codes, two a byte, up to the vector type's 16,000 dimensions
+CREATE TABLE s4_wide (id int, v vector(16000));
+CREATE INDEX s4_wide_idx ON s4_wide USING hnsw (v vector_l2_ops) WITH (quantizer = 'sq4');
+INSERT INTO s4_wide SELECT i, array_fill((i * 0.25)::real, ARRAY[16000])::vector FROM generate_series(1, 3) i;
+SELECT dimensions, quantizer, elements FROM quiver_hnsw_stats('s4_wide_idx');
+SET enable_seqscan = off;
+SELECT id FROM s4_wide ORDER BY v <-> array_fill(0.6::real, ARRAY[16000])::vector LIMIT 3;
+RESET enable_seqscan;
+DROP TABLE s4_wide;
+CREATE TABLE s4 (id int, v vector(9000));
+INSERT INTO s4 SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 0.011 + (i % 7) * j * 0.001) + (i % 3) * 0.2)
+                          FROM generate_series(1, 9000) j)::vector
+FROM generate_series(1, 150) i;
+CREATE TABLE s4_queries (qid int, q vector(9000));
+INSERT INTO s4_queries SELECT i, (SELECT array_agg(cos(i * 0.53 + j * 0.013 + (i % 5) * j * 0.0007) * 0.9)
+                                  FROM generate_series(1, 9000) j)::vector
+FROM generate_series(1, 6) i;
+INSERT INTO s4_queries SELECT 100 + id, v FROM s4 WHERE id % 30 = 1;
+CREATE INDEX s4_l2 ON s4 USING hnsw (v vector_l2_ops) WITH (quantizer = 'sq4');
+CREATE INDEX s4_ip ON s4 USING hnsw (v vector_ip_ops) WITH (quantizer = 'sq4');
+CREATE INDEX s4_cos ON s4 USING hnsw (v vector_cosine_ops) WITH (quantizer = 'sq4');
+CREATE INDEX s4_l1 ON s4 USING hnsw (v vector_l1_ops) WITH (quantizer = 'sq4');
+-- top 10 against the exact top 10, in order; the search visits every node (ef_search above the
+-- row count), so this checks the order the bounds and table reads give
+CREATE FUNCTION s4_mismatches(op text) RETURNS SETOF int LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+	got int[];
+	want int[];
+BEGIN
+	FOR r IN SELECT qid, q FROM s4_queries ORDER BY qid LOOP
+		SET LOCAL enable_seqscan = off;
+		SET LOCAL enable_indexscan = on;
+		EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM s4 ORDER BY v %s $1 LIMIT 10) s', op) INTO got USING r.q;
+		SET LOCAL enable_seqscan = on;
+		SET LOCAL enable_indexscan = off;
+		EXECUTE format('SELECT array_agg(id) FROM (SELECT id FROM s4 ORDER BY v %s $1, id LIMIT 10) s', op) INTO want USING r.q;
+		IF got IS DISTINCT FROM want THEN
+			RETURN NEXT r.qid;
+		END IF;
+	END LOOP;
+	SET LOCAL enable_indexscan = on;
+END $$;
+SET hnsw.ef_search = 200;
+SELECT op, (SELECT count(*) FROM s4_mismatches(op)) AS mismatches FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op;
+INSERT INTO s4 SELECT 300 + i, (SELECT array_agg(sin(i * 0.29 + j * 0.017) * 0.8 + 0.1)
+                                FROM generate_series(1, 9000) j)::vector
+FROM generate_series(1, 30) i;
+DELETE FROM s4 WHERE id % 4 = 0;
+VACUUM s4;
+SELECT op, (SELECT count(*) FROM s4_mismatches(op)) AS mismatches FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op;
+SELECT count(*) FROM quiver_hnsw_check('s4_l2');
+SELECT count(*) FROM quiver_hnsw_check('s4_cos');
+SELECT quantizer, pages FROM quiver_hnsw_stats('s4_l1');
+RESET hnsw.ef_search;
+DROP FUNCTION s4_mismatches(text);
+DROP TABLE s4, s4_queries;

@@ -87,8 +87,9 @@ void Sq8VectorEncode(const float *x, std::size_t dim, void *out) noexcept;
 // range).
 void Sq8VectorDecode(const void *coded, std::size_t dim, float *out) noexcept;
 
-// An upper bound of the distance between x and the values its codes stand for: the Euclidean
-// norm of the difference, or with l1 its L1 norm; computed in double and rounded up.
+// An upper bound of the distance between x and the values its codes stand for, and between x
+// and their float decoding (Sq8VectorDecode): the Euclidean norm of the difference, or with l1
+// its L1 norm; computed in double and rounded up.
 double Sq8VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept;
 
 // Distances between two coded vectors of dim values (see the header comment): their dot
@@ -101,5 +102,32 @@ double Sq8VectorL1(const void *a, const void *b, std::size_t dim) noexcept;
 // active level's version (SSE2, AVX2), for the tests.
 std::uint32_t U8DotScalar(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept;
 std::uint32_t U8Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept;
+
+} // namespace quiver::core
+
+namespace quiver::core {
+
+// Per-vector SQ4, for graph elements of more dimensions than 8-bit codes fit in a page
+// (hnsw's quantizer = 'sq4'): the same header and formulas as Sq8Vector, with 15 steps, two
+// codes a byte (dimension 2i in the low half of byte i, 2i + 1 in the high half).
+
+// Bytes of a coded vector: the header, then (dim + 1) / 2 bytes rounded up to whole 8-byte words.
+inline std::size_t
+Sq4VectorBytes(std::size_t dim)
+{
+	return sizeof(Sq8VectorHeader) + ((dim + 1) / 2 + 7) / 8 * 8;
+}
+
+void Sq4VectorEncode(const float *x, std::size_t dim, void *out) noexcept;
+void Sq4VectorDecode(const void *coded, std::size_t dim, float *out) noexcept;
+double Sq4VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept;
+double Sq4VectorDot(const void *a, const void *b, std::size_t dim) noexcept;
+double Sq4VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept;
+double Sq4VectorL1(const void *a, const void *b, std::size_t dim) noexcept;
+
+// sum over bytes of (low halves' product + high halves' product), exact; the scalar reference
+// and the active level's version.
+std::uint32_t U4DotScalar(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes) noexcept;
+std::uint32_t U4Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes) noexcept;
 
 } // namespace quiver::core

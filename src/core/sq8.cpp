@@ -257,88 +257,212 @@ U8Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept
 #endif
 }
 
-void
-Sq8VectorEncode(const float *x, std::size_t dim, void *out) noexcept
+std::uint32_t
+U4DotScalar(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes) noexcept
 {
+	std::uint32_t sum = 0;
+	for (std::size_t i = 0; i < bytes; i++)
+		sum += static_cast<std::uint32_t>(a[i] & 15u) * (b[i] & 15u) + static_cast<std::uint32_t>(a[i] >> 4) * (b[i] >> 4);
+	return sum;
+}
+
+namespace {
+
+#if defined(__x86_64__)
+// The halves split into two byte vectors, then multiplied as U8DotSse2 does.
+std::uint32_t
+U4DotSse2(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes) noexcept
+{
+	const __m128i zero = _mm_setzero_si128(), low = _mm_set1_epi8(15);
+	__m128i acc = zero;
+	std::size_t i = 0;
+	for (; i + 16 <= bytes; i += 16) {
+		__m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i *>(a + i));
+		__m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b + i));
+		__m128i halves[4] = {_mm_and_si128(va, low), _mm_and_si128(vb, low), _mm_and_si128(_mm_srli_epi16(va, 4), low),
+		                     _mm_and_si128(_mm_srli_epi16(vb, 4), low)};
+		for (int h = 0; h < 4; h += 2) {
+			acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpacklo_epi8(halves[h], zero), _mm_unpacklo_epi8(halves[h + 1], zero)));
+			acc = _mm_add_epi32(acc, _mm_madd_epi16(_mm_unpackhi_epi8(halves[h], zero), _mm_unpackhi_epi8(halves[h + 1], zero)));
+		}
+	}
+	std::uint32_t lanes[4];
+	_mm_storeu_si128(reinterpret_cast<__m128i *>(lanes), acc);
+	return lanes[0] + lanes[1] + lanes[2] + lanes[3] + U4DotScalar(a + i, b + i, bytes - i);
+}
+
+__attribute__((target("avx2"))) std::uint32_t
+U4DotAvx2(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes) noexcept
+{
+	const __m128i low = _mm_set1_epi8(15);
+	__m256i acc = _mm256_setzero_si256();
+	std::size_t i = 0;
+	for (; i + 16 <= bytes; i += 16) {
+		__m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i *>(a + i));
+		__m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i *>(b + i));
+		__m256i a0 = _mm256_cvtepu8_epi16(_mm_and_si128(va, low));
+		__m256i b0 = _mm256_cvtepu8_epi16(_mm_and_si128(vb, low));
+		__m256i a1 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(va, 4), low));
+		__m256i b1 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(vb, 4), low));
+		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(a0, b0));
+		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(a1, b1));
+	}
+	std::uint32_t lanes[8];
+	_mm256_storeu_si256(reinterpret_cast<__m256i *>(lanes), acc);
+	std::uint32_t sum = 0;
+	for (std::uint32_t lane : lanes)
+		sum += lane;
+	return sum + U4DotScalar(a + i, b + i, bytes - i);
+}
+#endif
+
+// The two widths of per-vector codes: levels, bytes, how a code is read and written, and the
+// exact integer dot product of two vectors' codes.
+template <int kBits> struct Codes;
+
+template <> struct Codes<8> {
+	static constexpr double kLevels = 255;
+	static std::size_t Bytes(std::size_t dim) { return Sq8VectorBytes(dim); }
+	static std::uint32_t Get(const std::uint8_t *codes, std::size_t d) { return codes[d]; }
+	static void Set(std::uint8_t *codes, std::size_t d, std::uint32_t c) { codes[d] = static_cast<std::uint8_t>(c); }
+	static std::uint32_t Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t dim) { return U8Dot(a, b, dim); }
+};
+
+template <> struct Codes<4> {
+	static constexpr double kLevels = 15;
+	static std::size_t Bytes(std::size_t dim) { return Sq4VectorBytes(dim); }
+	static std::uint32_t Get(const std::uint8_t *codes, std::size_t d) { return (codes[d / 2] >> (4 * (d % 2))) & 15u; }
+	static void
+	Set(std::uint8_t *codes, std::size_t d, std::uint32_t c)
+	{
+		codes[d / 2] = static_cast<std::uint8_t>(codes[d / 2] | (c << (4 * (d % 2))));
+	}
+	static std::uint32_t Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t dim) { return U4Dot(a, b, (dim + 1) / 2); }
+};
+
+template <int kBits>
+void
+EncodeVector(const float *x, std::size_t dim, void *out) noexcept
+{
+	using C = Codes<kBits>;
 	auto *header = static_cast<Sq8VectorHeader *>(out);
 	auto *codes = reinterpret_cast<std::uint8_t *>(header + 1);
+	memset(codes, 0, C::Bytes(dim) - sizeof(Sq8VectorHeader)); // padding included
 	float lo = dim > 0 ? x[0] : 0.0f, hi = lo;
 	for (std::size_t d = 1; d < dim; d++) {
 		lo = std::min(lo, x[d]);
 		hi = std::max(hi, x[d]);
 	}
 	// The range in double: hi - lo can exceed the float range, its 255th part cannot.
-	float step = static_cast<float>((static_cast<double>(hi) - lo) / 255.0);
+	float step = static_cast<float>((static_cast<double>(hi) - lo) / C::kLevels);
 	header->lower = lo;
 	header->step = step > 0 ? step : 0.0f;
 	std::uint32_t sum = 0, square_sum = 0;
 	for (std::size_t d = 0; d < dim; d++) {
 		double level = header->step > 0 ? std::nearbyint((static_cast<double>(x[d]) - lo) / header->step) : 0.0;
-		auto code = static_cast<std::uint32_t>(std::clamp(level, 0.0, 255.0));
-		codes[d] = static_cast<std::uint8_t>(code);
+		auto code = static_cast<std::uint32_t>(std::clamp(level, 0.0, C::kLevels));
+		C::Set(codes, d, code);
 		sum += code;
 		square_sum += code * code;
 	}
-	memset(codes + dim, 0, Sq8VectorBytes(dim) - sizeof(Sq8VectorHeader) - dim);
 	header->code_sum = sum;
 	header->code_square_sum = square_sum;
 }
 
+template <int kBits>
 void
-Sq8VectorDecode(const void *coded, std::size_t dim, float *out) noexcept
+DecodeVector(const void *coded, std::size_t dim, float *out) noexcept
 {
 	const Sq8VectorHeader *h = HeaderOf(coded);
 	const std::uint8_t *codes = CodesOf(coded);
 	constexpr double kMax = std::numeric_limits<float>::max();
 	for (std::size_t d = 0; d < dim; d++)
-		out[d] = static_cast<float>(std::clamp(static_cast<double>(h->lower) + static_cast<double>(h->step) * codes[d], -kMax, kMax));
+		out[d] = static_cast<float>(std::clamp(
+		    static_cast<double>(h->lower) + static_cast<double>(h->step) * Codes<kBits>::Get(codes, d), -kMax, kMax));
 }
 
+template <int kBits>
 double
-Sq8VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept
+VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept
 {
 	const Sq8VectorHeader *h = HeaderOf(coded);
 	const std::uint8_t *codes = CodesOf(coded);
+	constexpr double kMax = std::numeric_limits<float>::max();
 	double sum = 0;
 	for (std::size_t d = 0; d < dim; d++) {
-		double diff = static_cast<double>(x[d]) - (static_cast<double>(h->lower) + static_cast<double>(h->step) * codes[d]);
-		sum += l1 ? std::fabs(diff) : diff * diff;
+		// The bound must hold for the values the codes stand for (code-to-code distances) and
+		// for the floats they decode to (distances from a float32 query): both, per value.
+		double level = static_cast<double>(h->lower) + static_cast<double>(h->step) * Codes<kBits>::Get(codes, d);
+		double decoded = static_cast<float>(std::clamp(level, -kMax, kMax));
+		double diff = std::max(std::fabs(x[d] - level), std::fabs(x[d] - decoded));
+		sum += l1 ? diff : diff * diff;
 	}
 	// Past the double's own rounding, so it stays a bound.
 	return (l1 ? sum : std::sqrt(sum)) * (1 + 1e-9);
 }
 
+template <int kBits>
 double
-Sq8VectorDot(const void *a, const void *b, std::size_t dim) noexcept
+VectorDot(const void *a, const void *b, std::size_t dim) noexcept
 {
 	const Sq8VectorHeader *ha = HeaderOf(a), *hb = HeaderOf(b);
 	double la = ha->lower, sa = ha->step, lb = hb->lower, sb = hb->step;
-	double ab = U8Dot(CodesOf(a), CodesOf(b), dim);
+	double ab = Codes<kBits>::Dot(CodesOf(a), CodesOf(b), dim);
 	return static_cast<double>(dim) * la * lb + la * sb * hb->code_sum + lb * sa * ha->code_sum + sa * sb * ab;
 }
 
+template <int kBits>
 double
-Sq8VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept
+VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept
 {
 	const Sq8VectorHeader *ha = HeaderOf(a), *hb = HeaderOf(b);
 	double la = ha->lower, sa = ha->step, lb = hb->lower, sb = hb->step;
-	double ab = U8Dot(CodesOf(a), CodesOf(b), dim);
+	double ab = Codes<kBits>::Dot(CodesOf(a), CodesOf(b), dim);
 	double diff = la - lb;
 	double d = static_cast<double>(dim) * diff * diff + 2 * diff * (sa * ha->code_sum - sb * hb->code_sum) +
 	           sa * sa * ha->code_square_sum + sb * sb * hb->code_square_sum - 2 * sa * sb * ab;
 	return d > 0 ? d : 0.0;
 }
 
+template <int kBits>
 double
-Sq8VectorL1(const void *a, const void *b, std::size_t dim) noexcept
+VectorL1(const void *a, const void *b, std::size_t dim) noexcept
 {
 	const Sq8VectorHeader *ha = HeaderOf(a), *hb = HeaderOf(b);
 	const std::uint8_t *ca = CodesOf(a), *cb = CodesOf(b);
 	double la = ha->lower, sa = ha->step, lb = hb->lower, sb = hb->step;
 	double sum = 0;
 	for (std::size_t d = 0; d < dim; d++)
-		sum += std::fabs((la + sa * ca[d]) - (lb + sb * cb[d]));
+		sum += std::fabs((la + sa * Codes<kBits>::Get(ca, d)) - (lb + sb * Codes<kBits>::Get(cb, d)));
 	return sum;
 }
+
+} // namespace
+
+std::uint32_t
+U4Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes) noexcept
+{
+#if defined(__x86_64__)
+	if (ActiveKernels().level >= KernelLevel::AVX2)
+		return U4DotAvx2(a, b, bytes);
+	return U4DotSse2(a, b, bytes);
+#else
+	return U4DotScalar(a, b, bytes);
+#endif
+}
+
+void Sq8VectorEncode(const float *x, std::size_t dim, void *out) noexcept { EncodeVector<8>(x, dim, out); }
+void Sq8VectorDecode(const void *coded, std::size_t dim, float *out) noexcept { DecodeVector<8>(coded, dim, out); }
+double Sq8VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept { return VectorError<8>(x, coded, dim, l1); }
+double Sq8VectorDot(const void *a, const void *b, std::size_t dim) noexcept { return VectorDot<8>(a, b, dim); }
+double Sq8VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept { return VectorL2Squared<8>(a, b, dim); }
+double Sq8VectorL1(const void *a, const void *b, std::size_t dim) noexcept { return VectorL1<8>(a, b, dim); }
+
+void Sq4VectorEncode(const float *x, std::size_t dim, void *out) noexcept { EncodeVector<4>(x, dim, out); }
+void Sq4VectorDecode(const void *coded, std::size_t dim, float *out) noexcept { DecodeVector<4>(coded, dim, out); }
+double Sq4VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept { return VectorError<4>(x, coded, dim, l1); }
+double Sq4VectorDot(const void *a, const void *b, std::size_t dim) noexcept { return VectorDot<4>(a, b, dim); }
+double Sq4VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept { return VectorL2Squared<4>(a, b, dim); }
+double Sq4VectorL1(const void *a, const void *b, std::size_t dim) noexcept { return VectorL1<4>(a, b, dim); }
 
 } // namespace quiver::core

@@ -117,29 +117,49 @@ TEST(Sq8, ApproximateRankingFindsNeighbours)
 	EXPECT_GE(hits, 195); // of 200: the true top 10 within the approximate top 20
 }
 
-// Per-vector SQ8 (hnsw elements).
+// Per-vector SQ8 and SQ4 (hnsw elements).
+
+struct Width {
+	const char *name;
+	double levels;
+	std::size_t (*bytes)(std::size_t);
+	void (*encode)(const float *, std::size_t, void *) noexcept;
+	void (*decode)(const void *, std::size_t, float *) noexcept;
+	double (*error)(const float *, const void *, std::size_t, bool) noexcept;
+	double (*dot)(const void *, const void *, std::size_t) noexcept;
+	double (*l2)(const void *, const void *, std::size_t) noexcept;
+	double (*l1)(const void *, const void *, std::size_t) noexcept;
+	std::uint32_t (*code)(const std::uint8_t *, std::size_t);
+};
+
+const Width kWidths[] = {
+    {"sq8", 255, Sq8VectorBytes, Sq8VectorEncode, Sq8VectorDecode, Sq8VectorError, Sq8VectorDot, Sq8VectorL2Squared,
+     Sq8VectorL1, [](const std::uint8_t *c, std::size_t d) -> std::uint32_t { return c[d]; }},
+    {"sq4", 15, Sq4VectorBytes, Sq4VectorEncode, Sq4VectorDecode, Sq4VectorError, Sq4VectorDot, Sq4VectorL2Squared,
+     Sq4VectorL1, [](const std::uint8_t *c, std::size_t d) -> std::uint32_t { return (c[d / 2] >> (4 * (d % 2))) & 15u; }},
+};
 
 std::vector<std::uint8_t>
-Coded(const float *x, std::size_t dim)
+Coded(const Width &w, const float *x, std::size_t dim)
 {
-	std::vector<std::uint8_t> out(Sq8VectorBytes(dim), 0xAB);
-	Sq8VectorEncode(x, dim, out.data());
+	std::vector<std::uint8_t> out(w.bytes(dim), 0xAB);
+	w.encode(x, dim, out.data());
 	return out;
 }
 
 // What a coded value stands for, in double (the definition the distances must match).
 std::vector<double>
-Levels(const std::vector<std::uint8_t> &coded, std::size_t dim)
+Levels(const Width &w, const std::vector<std::uint8_t> &coded, std::size_t dim)
 {
 	Sq8VectorHeader h;
 	std::memcpy(&h, coded.data(), sizeof h);
 	std::vector<double> out(dim);
 	for (std::size_t d = 0; d < dim; d++)
-		out[d] = static_cast<double>(h.lower) + static_cast<double>(h.step) * coded[sizeof h + d];
+		out[d] = static_cast<double>(h.lower) + static_cast<double>(h.step) * w.code(coded.data() + sizeof h, d);
 	return out;
 }
 
-TEST(Sq8Vector, U8DotMatchesScalarAtEveryLengthAndCannotOverflow)
+TEST(Sq8Vector, ByteDotProductsMatchScalarAtEveryLengthAndCannotOverflow)
 {
 	// Before InitKernels the baseline version runs; after it, the best this CPU has.
 	for (int pass = 0; pass < 2; pass++) {
@@ -156,80 +176,123 @@ TEST(Sq8Vector, U8DotMatchesScalarAtEveryLengthAndCannotOverflow)
 				b[i] = static_cast<std::uint8_t>(byte(rng));
 			}
 			EXPECT_EQ(U8Dot(a.data(), b.data(), n), U8DotScalar(a.data(), b.data(), n)) << n << " level " << pass;
+			EXPECT_EQ(U4Dot(a.data(), b.data(), n), U4DotScalar(a.data(), b.data(), n)) << n << " level " << pass;
 		}
 		std::vector<std::uint8_t> full(kSq8VectorMaxDim, 255);
 		EXPECT_EQ(U8Dot(full.data(), full.data(), full.size()), 255u * 255u * kSq8VectorMaxDim);
+		EXPECT_EQ(U4Dot(full.data(), full.data(), full.size()), 2u * 15u * 15u * kSq8VectorMaxDim);
 	}
 }
 
 TEST(Sq8Vector, ErrorBoundsTheDecodedDistanceAndDistancesMatchTheLevels)
 {
-	const std::size_t dim = 777; // not a multiple of 16 or 32: the kernels' tails
-	std::vector<float> rows = Gaussian(40, dim, 11);
-	std::vector<std::vector<std::uint8_t>> coded;
-	for (std::size_t r = 0; r < 40; r++) {
-		const float *x = &rows[r * dim];
-		coded.push_back(Coded(x, dim));
-		std::vector<double> level = Levels(coded.back(), dim);
-		double l2 = 0, l1 = 0, max_diff = 0;
-		for (std::size_t d = 0; d < dim; d++) {
-			double diff = std::fabs(x[d] - level[d]);
-			l2 += diff * diff;
-			l1 += diff;
-			max_diff = std::max(max_diff, diff);
-		}
-		Sq8VectorHeader h;
-		std::memcpy(&h, coded.back().data(), sizeof h);
-		EXPECT_GE(Sq8VectorError(x, coded.back().data(), dim, false), std::sqrt(l2));
-		EXPECT_GE(Sq8VectorError(x, coded.back().data(), dim, true), l1);
-		EXPECT_LE(max_diff, h.step * 0.5 * (1 + 1e-6)); // nearest level
-		std::vector<float> decoded(dim);
-		Sq8VectorDecode(coded.back().data(), dim, decoded.data());
-		for (std::size_t d = 0; d < dim; d++)
-			ASSERT_EQ(decoded[d], static_cast<float>(level[d]));
-		for (std::size_t d = dim; d < Sq8VectorBytes(dim) - sizeof h; d++)
-			ASSERT_EQ(coded.back()[sizeof h + d], 0) << "padding";
-	}
-	for (std::size_t i = 0; i < coded.size(); i++) {
-		std::vector<double> a = Levels(coded[i], dim);
-		for (std::size_t j = 0; j < coded.size(); j++) {
-			std::vector<double> b = Levels(coded[j], dim);
-			double dot = 0, l2 = 0, l1 = 0, scale = 0;
+	for (const Width &w : kWidths) {
+		SCOPED_TRACE(w.name);
+		const std::size_t dim = 777; // odd, and not a multiple of 16 or 32: the kernels' tails
+		std::vector<float> rows = Gaussian(40, dim, 11);
+		std::vector<std::vector<std::uint8_t>> coded;
+		for (std::size_t r = 0; r < 40; r++) {
+			const float *x = &rows[r * dim];
+			coded.push_back(Coded(w, x, dim));
+			std::vector<double> level = Levels(w, coded.back(), dim);
+			double l2 = 0, l1 = 0, max_diff = 0;
 			for (std::size_t d = 0; d < dim; d++) {
-				dot += a[d] * b[d];
-				l2 += (a[d] - b[d]) * (a[d] - b[d]);
-				l1 += std::fabs(a[d] - b[d]);
-				scale += a[d] * a[d] + b[d] * b[d];
+				double diff = std::fabs(x[d] - level[d]);
+				l2 += diff * diff;
+				l1 += diff;
+				max_diff = std::max(max_diff, diff);
 			}
-			EXPECT_NEAR(Sq8VectorDot(coded[i].data(), coded[j].data(), dim), dot, 1e-12 * scale);
-			EXPECT_NEAR(Sq8VectorL2Squared(coded[i].data(), coded[j].data(), dim), l2, 1e-12 * scale);
-			EXPECT_NEAR(Sq8VectorL1(coded[i].data(), coded[j].data(), dim), l1, 1e-12 * l1 + 1e-300);
+			Sq8VectorHeader h;
+			std::memcpy(&h, coded.back().data(), sizeof h);
+			EXPECT_GE(w.error(x, coded.back().data(), dim, false), std::sqrt(l2));
+			EXPECT_GE(w.error(x, coded.back().data(), dim, true), l1);
+			EXPECT_LE(max_diff, h.step * 0.5 * (1 + 1e-6)); // nearest level
+			std::uint32_t sum = 0, square_sum = 0;
+			for (std::size_t d = 0; d < dim; d++) {
+				sum += w.code(coded.back().data() + sizeof h, d);
+				square_sum += w.code(coded.back().data() + sizeof h, d) * w.code(coded.back().data() + sizeof h, d);
+			}
+			EXPECT_EQ(h.code_sum, sum);
+			EXPECT_EQ(h.code_square_sum, square_sum);
+			std::vector<float> decoded(dim);
+			w.decode(coded.back().data(), dim, decoded.data());
+			for (std::size_t d = 0; d < dim; d++)
+				ASSERT_EQ(decoded[d], static_cast<float>(level[d]));
+			for (std::size_t d = dim; d < (w.bytes(dim) - sizeof h) * 8 / (w.levels > 15 ? 8 : 4); d++)
+				ASSERT_EQ(w.code(coded.back().data() + sizeof h, d), 0u) << "padding";
 		}
-		EXPECT_EQ(Sq8VectorL2Squared(coded[i].data(), coded[i].data(), dim), 0.0) << "a vector from itself";
+		for (std::size_t i = 0; i < coded.size(); i++) {
+			std::vector<double> a = Levels(w, coded[i], dim);
+			for (std::size_t j = 0; j < coded.size(); j++) {
+				std::vector<double> b = Levels(w, coded[j], dim);
+				double dot = 0, l2 = 0, l1 = 0, scale = 0;
+				for (std::size_t d = 0; d < dim; d++) {
+					dot += a[d] * b[d];
+					l2 += (a[d] - b[d]) * (a[d] - b[d]);
+					l1 += std::fabs(a[d] - b[d]);
+					scale += a[d] * a[d] + b[d] * b[d];
+				}
+				EXPECT_NEAR(w.dot(coded[i].data(), coded[j].data(), dim), dot, 1e-12 * scale);
+				EXPECT_NEAR(w.l2(coded[i].data(), coded[j].data(), dim), l2, 1e-12 * scale);
+				EXPECT_NEAR(w.l1(coded[i].data(), coded[j].data(), dim), l1, 1e-12 * l1 + 1e-300);
+			}
+			EXPECT_EQ(w.l2(coded[i].data(), coded[i].data(), dim), 0.0) << "a vector from itself";
+		}
+	}
+}
+
+TEST(Sq8Vector, ErrorBoundsTheFloatDecodingWhenStepsAreNearTheFloatGrain)
+{
+	// Values near 1000 spread over a few hundred float steps (ulp 6.1e-5): a code's step is
+	// about one ulp, so rounding the levels to float can double a value's error. The bound must
+	// hold against the decoded floats as well (the scan compares a float32 query with them).
+	std::mt19937 rng(3);
+	std::uniform_real_distribution<float> spread(1000.0f, 1000.02f);
+	const std::size_t dim = 1000;
+	for (const Width &w : kWidths) {
+		SCOPED_TRACE(w.name);
+		for (int r = 0; r < 20; r++) {
+			std::vector<float> x(dim), decoded(dim);
+			for (float &v : x)
+				v = spread(rng);
+			auto coded = Coded(w, x.data(), dim);
+			w.decode(coded.data(), dim, decoded.data());
+			double l2 = 0, l1 = 0;
+			for (std::size_t d = 0; d < dim; d++) {
+				double diff = std::fabs(static_cast<double>(x[d]) - decoded[d]);
+				l2 += diff * diff;
+				l1 += diff;
+			}
+			EXPECT_GE(w.error(x.data(), coded.data(), dim, false), std::sqrt(l2));
+			EXPECT_GE(w.error(x.data(), coded.data(), dim, true), l1);
+		}
 	}
 }
 
 TEST(Sq8Vector, ConstantAndExtremeVectors)
 {
-	std::vector<float> constant(10, 0.25f);
-	auto c = Coded(constant.data(), constant.size());
-	EXPECT_EQ(Sq8VectorError(constant.data(), c.data(), constant.size(), false), 0.0);
-	std::vector<float> out(10);
-	Sq8VectorDecode(c.data(), 10, out.data());
-	EXPECT_EQ(out, constant);
+	for (const Width &w : kWidths) {
+		SCOPED_TRACE(w.name);
+		std::vector<float> constant(10, 0.25f);
+		auto c = Coded(w, constant.data(), constant.size());
+		EXPECT_EQ(w.error(constant.data(), c.data(), constant.size(), false), 0.0);
+		std::vector<float> out(10);
+		w.decode(c.data(), 10, out.data());
+		EXPECT_EQ(out, constant);
 
-	// The range exceeds the float range; its 255th part does not, and decoding stays finite.
-	const float big = std::numeric_limits<float>::max();
-	std::vector<float> extreme = {-big, big, 0.0f, 1.0f};
-	auto e = Coded(extreme.data(), extreme.size());
-	Sq8VectorHeader h;
-	std::memcpy(&h, e.data(), sizeof h);
-	EXPECT_TRUE(std::isfinite(h.step));
-	Sq8VectorDecode(e.data(), extreme.size(), out.data());
-	for (std::size_t d = 0; d < extreme.size(); d++)
-		EXPECT_TRUE(std::isfinite(out[d])) << d;
-	EXPECT_EQ(out[0], -big);
-	EXPECT_TRUE(std::isfinite(Sq8VectorError(extreme.data(), e.data(), extreme.size(), false)));
+		// The range exceeds the float range; its steps do not, and decoding stays finite.
+		const float big = std::numeric_limits<float>::max();
+		std::vector<float> extreme = {-big, big, 0.0f, 1.0f};
+		auto e = Coded(w, extreme.data(), extreme.size());
+		Sq8VectorHeader h;
+		std::memcpy(&h, e.data(), sizeof h);
+		EXPECT_TRUE(std::isfinite(h.step));
+		w.decode(e.data(), extreme.size(), out.data());
+		for (std::size_t d = 0; d < extreme.size(); d++)
+			EXPECT_TRUE(std::isfinite(out[d])) << d;
+		EXPECT_EQ(out[0], -big);
+		EXPECT_TRUE(std::isfinite(w.error(extreme.data(), e.data(), extreme.size(), false)));
+	}
 }
 
 } // namespace

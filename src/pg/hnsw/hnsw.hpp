@@ -67,7 +67,8 @@ inline constexpr BlockNumber kHnswUpdateLockBlock = 0;
 
 inline constexpr int kHnswHeapTids = 10;
 inline constexpr int kHnswMaxSeeds = 32;
-// sparsevec: a stored sparse vector must fit one page with its element tuple (as in pgvector).
+// sparsevec: a stored sparse vector must fit one page with its element tuple (as in pgvector);
+// with quantizer = 'truncate', rows with more keep their kHnswMaxSparseNnz largest entries.
 inline constexpr int kHnswMaxSparseNnz = 1000;
 // HnswElementTuple::value_size of a stored sparsevec (see StoredSparse).
 inline constexpr int kHnswSparseValueSize = kSparseValueSize;
@@ -113,21 +114,64 @@ enum HnswQuantizer : std::uint8_t {
 	kHnswQuantizerNone = 0, // the column's own format
 	kHnswQuantizerHalf = 1, // vector (float32) columns at half precision, re-ranked exactly
 	kHnswQuantizerSq8 = 2,  // vector (float32) columns as per-vector 8-bit codes, re-ranked exactly
-	kHnswQuantizerLast = kHnswQuantizerSq8,
+	kHnswQuantizerTruncate = 3, // sparsevec rows beyond kHnswMaxSparseNnz non-zeros cut, re-ranked exactly
+	kHnswQuantizerSq4 = 4,  // vector (float32) columns as per-vector 4-bit codes, re-ranked exactly
+	kHnswQuantizerLast = kHnswQuantizerSq4,
 };
 
 // The storage a quantizer stands for.
+// Whether a quantizer stores vector (float32) columns as rounded or coded values.
+inline bool
+QuantizesFloats(HnswQuantizer q)
+{
+	return q == kHnswQuantizerHalf || q == kHnswQuantizerSq8 || q == kHnswQuantizerSq4;
+}
+
+// Whether a quantizer stores a column of this value format (IndexValues::value_size as the
+// column has it): a metapage naming another is damaged.
+inline bool
+QuantizerFitsColumn(std::uint8_t q, int value_size)
+{
+	if (q == kHnswQuantizerNone)
+		return true;
+	if (q == kHnswQuantizerTruncate)
+		return value_size == kHnswSparseValueSize;
+	return q <= kHnswQuantizerLast && QuantizesFloats(static_cast<HnswQuantizer>(q)) && value_size == 4;
+}
+
 inline IndexStorage
 QuantizerStorage(HnswQuantizer q)
 {
-	return q == kHnswQuantizerSq8 ? IndexStorage::Sq8 : q == kHnswQuantizerHalf ? IndexStorage::Half : IndexStorage::Exact;
+	switch (q) {
+	case kHnswQuantizerHalf:
+		return IndexStorage::Half;
+	case kHnswQuantizerSq8:
+		return IndexStorage::Sq8;
+	case kHnswQuantizerTruncate:
+		return IndexStorage::SparseTop;
+	case kHnswQuantizerSq4:
+		return IndexStorage::Sq4;
+	default:
+		return IndexStorage::Exact;
+	}
 }
 
 // The option's name of a quantizer.
 inline const char *
 QuantizerName(HnswQuantizer q)
 {
-	return q == kHnswQuantizerSq8 ? "sq8" : q == kHnswQuantizerHalf ? "half" : "none";
+	switch (q) {
+	case kHnswQuantizerHalf:
+		return "half";
+	case kHnswQuantizerSq8:
+		return "sq8";
+	case kHnswQuantizerTruncate:
+		return "truncate";
+	case kHnswQuantizerSq4:
+		return "sq4";
+	default:
+		return "none";
+	}
 }
 
 struct HnswElementTuple {
@@ -136,7 +180,8 @@ struct HnswElementTuple {
 	std::uint8_t deleted;    // 1 once vacuum removed the last heap TID
 	std::uint8_t value_size; // bytes per value: 4 (vector, float32), 2 (halfvec, binary16), 0 (bit),
 	                         // kHnswSparseValueSize (sparsevec: an HnswStoredSparse), or
-	                         // kSq8ValueSize (vector as Sq8 codes after a core::Sq8VectorHeader)
+	                         // kSq8ValueSize or kSq4ValueSize (vector as 8- or 4-bit codes after a
+	                         // core::Sq8VectorHeader)
 	std::uint16_t dims;      // 0 for sparsevec (dimensions are in the stored vector)
 	// quantizer = 'half' or 'sq8': binary16, rounded up, an upper bound of the distance between
 	// each of the node's rows and the stored vector (IndexQuantizationError; the largest, when

@@ -663,11 +663,11 @@ BuildCallback(Relation, ItemPointer tid, Datum *values, bool *isnull, bool, void
 	bool indexable = IndexPrepareVector(&bs->ctx, stored);
 	// The in-memory graph works on float32: exact for halves, narrowed back when written; for
 	// Sq8 the row's own floats (normalized as IndexDatumValues normalized them before coding),
-	// coded when written into the same codes, so the graph is built on exact distances.
+	// coded when written into the same codes, so the graph is built on exact distances (Sq4 too).
 	float *copy = nullptr;
 	if (bs->in_memory) {
 		copy = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(bs->ctx.build_dim)));
-		if (bs->ctx.storage == IndexStorage::Sq8) {
+		if (bs->ctx.storage == IndexStorage::Sq8 || bs->ctx.storage == IndexStorage::Sq4) {
 			IndexValues exact = IndexExactValues(&bs->ctx);
 			IndexDatumValues(&exact, values[0], copy);
 			IndexPrepareVector(&exact, copy);

@@ -33,10 +33,13 @@ HnswInitContext(HnswContext *ctx, Relation index, bool building)
 	if (building) {
 		ctx->quantizer = HnswGetQuantizer(index);
 		const char *name = QuantizerName(ctx->quantizer);
-		if (ctx->quantizer != kHnswQuantizerNone && ctx->value_size != 4)
+		if (ctx->quantizer == kHnswQuantizerTruncate && ctx->value_size != kHnswSparseValueSize)
+			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			                errmsg("quantizer \"truncate\" is only for sparsevec columns")));
+		if (QuantizesFloats(ctx->quantizer) && ctx->value_size != 4)
 			ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			                errmsg("quantizer \"%s\" is only for vector columns", name),
-			                errdetail(ctx->quantizer == kHnswQuantizerSq8 ? "Only float32 values can be quantized."
+			                errdetail(ctx->quantizer != kHnswQuantizerHalf ? "Only float32 values can be quantized."
 			                          : ctx->value_size == 2 ? "A halfvec column is stored at half precision already."
 			                                                 : "Only float32 values can be stored at half precision.")));
 		if (ctx->quantizer != kHnswQuantizerNone && index->rd_index->indkey.values[0] == 0)
@@ -46,7 +49,7 @@ HnswInitContext(HnswContext *ctx, Relation index, bool building)
 	} else {
 		HnswMetaData meta;
 		HnswReadMeta(index, &meta);
-		if (meta.quantizer > kHnswQuantizerLast || (meta.quantizer != kHnswQuantizerNone && ctx->value_size != 4))
+		if (!QuantizerFitsColumn(meta.quantizer, ctx->value_size))
 			ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 			                errmsg("index \"%s\" has an unknown quantizer %u", RelationGetRelationName(index), meta.quantizer)));
 		ctx->quantizer = static_cast<HnswQuantizer>(meta.quantizer);

@@ -37,6 +37,10 @@ ParseQuantizer(const char *value)
 		return kHnswQuantizerHalf;
 	if (strcmp(value, "sq8") == 0)
 		return kHnswQuantizerSq8;
+	if (strcmp(value, "truncate") == 0)
+		return kHnswQuantizerTruncate;
+	if (strcmp(value, "sq4") == 0)
+		return kHnswQuantizerSq4;
 	return -1;
 }
 
@@ -45,7 +49,7 @@ ValidateQuantizer(const char *value)
 {
 	if (ParseQuantizer(value) < 0)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid value for quantizer: \"%s\"", value),
-		                errdetail("Valid values are \"none\", \"half\" and \"sq8\".")));
+		                errdetail("Valid values are \"none\", \"half\", \"sq8\", \"sq4\" and \"truncate\".")));
 }
 
 const struct config_enum_entry iterative_scan_options[] = {
@@ -65,7 +69,7 @@ HnswInit()
 	                  AccessExclusiveLock);
 	add_int_reloption(hnsw_relopt_kind, "ef_construction", "Size of the dynamic candidate list for construction",
 	                  kHnswDefaultEfConstruction, kHnswMinEfConstruction, kHnswMaxEfConstruction, AccessExclusiveLock);
-	add_string_reloption(hnsw_relopt_kind, "quantizer", "How elements store vectors: none, half or sq8", "none",
+	add_string_reloption(hnsw_relopt_kind, "quantizer", "How elements store vectors: none, half, sq8, sq4 or truncate", "none",
 	                     ValidateQuantizer, AccessExclusiveLock);
 
 	DefineCustomIntVariable("hnsw.ef_search", "Sets the size of the dynamic candidate list for search",

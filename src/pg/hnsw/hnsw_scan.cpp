@@ -4,8 +4,9 @@
 // at level 0) and later calls hand out the heap TIDs of the results, nearest first. Results
 // are exact distances from the stored vectors, so the executor needs no recheck.
 //
-// With quantizer = 'half' (or 'sq8': 8-bit codes; everything below holds for them as for
-// halves) the stored vectors are rounded, and each element keeps an upper bound e of the
+// With quantizer = 'half' (or 'sq8': 8-bit codes; or 'truncate': sparse rows cut to their
+// largest entries, where queries are not cut and e_q is 0; everything below holds for them as
+// for halves) the stored vectors are rounded, and each element keeps an upper bound e of the
 // distance between its rows and what it stores (the search reads it with the node). The search
 // runs on the halves, the query rounded too (its own error e_q); each result
 // then gets an interval holding its exact distance: for L2 (|h(q) - h| -+ (e_q + e))^2, for
@@ -322,7 +323,10 @@ ReadResult(ScanState *so, ItemPointer element, float approx, ItemPointerData *ti
 				tids[n++] = ElementHeapTids(e)[i];
 		}
 		error = core::HalfToFloat(e->rounding_error);
-		if (narrow)
+		// A sparse vector's float form would point into the page: copy the vector itself.
+		if (narrow && ctx->value_size == kSparseValueSize)
+			memcpy(so->widened, ElementValues(e), IndexStoredBytes(ctx, ElementValues(e)));
+		else if (narrow)
 			IndexWidenVector(ctx, ElementValues(e), so->widened);
 	}
 	UnlockReleaseBuffer(buf);
@@ -352,8 +356,9 @@ AddResults(ScanState *so)
 		float lower, upper;
 		if (so->ctx.metric != core::Metric::InnerProduct) {
 			ResultBounds(so, c, &lower, &upper);
+			// Without a query error (truncate) narrowing would only compute these bounds again.
 			PushRow(&so->bounds, &so->n_bounds, &so->cap_bounds, so->search_ctx, lower, upper, &c.element,
-			        &c.element, c.distance, true, false);
+			        &c.element, c.distance, true, so->query_error == 0);
 			continue;
 		}
 		ItemPointerData tids[kHnswHeapTids];
@@ -379,7 +384,7 @@ ReadTop(ScanState *so, bool expand)
 	if (expand) {
 		for (int i = 0; i < n; i++)
 			PushRow(&so->bounds, &so->n_bounds, &so->cap_bounds, so->search_ctx, top.distance, top.upper, &tids[i],
-			        &top.node, top.approx, false, false);
+			        &top.node, top.approx, false, top.narrowed);
 		return;
 	}
 	// Both intervals hold the exact distance; float noise could still leave them disjoint, and
@@ -549,19 +554,25 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 				so->query = palloc0(so->ctx.vector_bytes);
 			}
 			if (IndexQuantized(&so->ctx)) {
-				so->query_exact = static_cast<float *>(palloc0(so->exact.vector_bytes));
-				so->query_raw = static_cast<float *>(palloc0(so->exact.vector_bytes));
+				bool sparse = so->ctx.value_size == quiver::pg::kSparseValueSize;
 				if (!(scan->orderByData[0].sk_flags & SK_ISNULL)) {
-					IndexDatumValues(&so->exact, scan->orderByData[0].sk_argument, so->query_raw);
-					memcpy(so->query_exact, so->query_raw, so->exact.vector_bytes);
+					so->query_raw = static_cast<float *>(IndexQueryValues(&so->exact, scan->orderByData[0].sk_argument));
+					std::size_t bytes = IndexStoredBytes(&so->exact, so->query_raw);
+					so->query_exact = static_cast<float *>(palloc(bytes));
+					memcpy(so->query_exact, so->query_raw, bytes);
 					IndexPrepareVector(&so->exact, so->query_exact);
+				} else {
+					so->query_raw = static_cast<float *>(palloc0(so->exact.vector_bytes));
+					so->query_exact = static_cast<float *>(palloc0(so->exact.vector_bytes));
 				}
 				double norm = 0;
-				for (int d = 0; d < so->exact.dims; d++)
+				if (sparse)
+					norm = quiver::core::SparseNormSquaredDouble(quiver::pg::StoredSparseView(so->query_exact));
+				for (int d = 0; d < so->exact.dims && !sparse; d++)
 					norm += static_cast<double>(so->query_exact[d]) * so->query_exact[d];
 				// Rounded up a little: the bound must not shrink through rounding.
 				so->query_norm = static_cast<float>(std::min(std::sqrt(norm) * (1 + 1e-6), 3.4e38));
-				so->widened = static_cast<float *>(palloc(so->exact.vector_bytes));
+				so->widened = static_cast<float *>(palloc(sparse ? so->ctx.vector_bytes : so->exact.vector_bytes));
 				so->query_error = IndexQuantizationError(&so->ctx, so->query_exact, so->query);
 			}
 			StartSearch(so);

@@ -113,19 +113,23 @@ QUIVER_FUNCTION(quiver_hnsw_stats)
 }
 
 // Whether coded values (core::Sq8VectorHeader) are what the distances assume: a finite,
-// non-negative step, and sums that are the codes' sums (a search would otherwise compute
-// wrong distances, silently).
+// non-negative step, sums that are the codes' sums, a zero padding nibble (a search would
+// otherwise compute wrong distances, silently).
 static bool
-Sq8CodesSound(const char *stored, int dims)
+CodesSound(const char *stored, int dims, bool four_bits)
 {
 	quiver::core::Sq8VectorHeader h;
 	memcpy(&h, stored, sizeof h);
 	const auto *codes = reinterpret_cast<const std::uint8_t *>(stored + sizeof h);
 	std::uint32_t sum = 0, square_sum = 0;
 	for (int d = 0; d < dims; d++) {
-		sum += codes[d];
-		square_sum += static_cast<std::uint32_t>(codes[d]) * codes[d];
+		std::uint32_t c = four_bits ? (codes[d / 2] >> (4 * (d % 2))) & 15u : codes[d];
+		sum += c;
+		square_sum += c * c;
 	}
+	// An odd count leaves half a byte that the 4-bit dot product reads too: it must be zero.
+	if (four_bits && dims % 2 == 1 && (codes[dims / 2] >> 4) != 0)
+		return false;
 	return std::isfinite(h.lower) && std::isfinite(h.step) && h.step >= 0 && h.code_sum == sum &&
 	       h.code_square_sum == square_sum;
 }
@@ -311,15 +315,17 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 						continue;
 					}
 				} else if (len < sizeof(HnswElementTuple) ||
-				           (e->value_size != 0 && e->value_size != 2 && e->value_size != 4 && e->value_size != kSq8ValueSize) ||
+				           (e->value_size != 0 && e->value_size != 2 && e->value_size != 4 && e->value_size != kSq8ValueSize &&
+				            e->value_size != kSq4ValueSize) ||
 				           e->dims != meta.dims ||
 				           len != ElementTupleSize(StoredVectorBytes(e->value_size, e->dims))) {
 					check.Report("(%u,%u): element tuple of length %zu does not match %u dimensions of %u bytes", blkno,
 					             off, len, e->dims, e->value_size);
 					continue;
 				}
-				if (e->value_size == kSq8ValueSize && !Sq8CodesSound(ElementValues(e), e->dims)) {
-					check.Report("(%u,%u): element tuple holds 8-bit codes whose header does not match them", blkno, off);
+				if ((e->value_size == kSq8ValueSize || e->value_size == kSq4ValueSize) &&
+				    !CodesSound(ElementValues(e), e->dims, e->value_size == kSq4ValueSize)) {
+					check.Report("(%u,%u): element tuple holds codes whose header does not match them", blkno, off);
 					continue;
 				}
 				grow(elements, cap_e, static_cast<std::size_t>(n_e) + 1);
@@ -470,9 +476,12 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 			             ItemPointerGetOffsetNumber(&meta.seeds[i]));
 
 	// The table pass reads the metapage as every other user does, which refuses these.
-	if (meta.quantizer > kHnswQuantizerLast)
+	IndexValues column;
+	DescribeIndexValues(index, "hnsw", kHnswMaxSparseNnz, &column);
+	bool quantizer_fits = QuantizerFitsColumn(meta.quantizer, column.value_size);
+	if (!quantizer_fits)
 		check.Report("metapage: unknown quantizer %u", meta.quantizer);
-	if (meta.quantizer > kHnswQuantizerLast || meta.n_seeds > meta.max_seeds || meta.max_seeds > kHnswMaxSeeds) {
+	if (!quantizer_fits || meta.n_seeds > meta.max_seeds || meta.max_seeds > kHnswMaxSeeds) {
 		check.Finish();
 		close();
 		return static_cast<Datum>(0);

@@ -26,8 +26,7 @@ HeapRowDistance(HeapValueReader *reader, IndexScanDesc scan, MemoryContext owner
 	Datum datum = slot_getattr(reader->slot, scan->indexRelation->rd_index->indkey.values[0], &isnull);
 	if (!isnull) {
 		MemoryContext old = MemoryContextSwitchTo(reader->row_ctx);
-		void *values = palloc(exact->vector_bytes);
-		IndexDatumValues(exact, datum, values);
+		void *values = IndexQueryValues(exact, datum); // no limit on a sparse row's non-zeros
 		*distance = IndexOperatorDistance(exact, query, values);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(reader->row_ctx);

@@ -84,6 +84,8 @@ IndexMaxDims(const IndexValues *ctx)
 		return kIndexMaxHalfDim;
 	if (ctx->storage == IndexStorage::Sq8)
 		return kIndexMaxSq8Dim;
+	if (ctx->storage == IndexStorage::Sq4)
+		return kIndexMaxSq4Dim;
 	switch (ctx->value_size) {
 	case 2:
 		return kIndexMaxHalfDim;
@@ -105,6 +107,27 @@ IndexStoredBytes(const IndexValues *ctx, const void *values)
 }
 
 namespace {
+
+// Divides a stored sparse vector's values by its norm (summed in double), as l2_normalize()
+// does; false for a zero vector, left as it is.
+bool
+NormalizeSparse(void *stored)
+{
+	core::SparseView v = StoredSparseView(stored);
+	double norm = std::sqrt(core::SparseNormSquaredDouble(v));
+	if (norm == 0)
+		return false;
+	auto *x = const_cast<float *>(v.values);
+	for (int i = 0; i < v.nnz; i++)
+		x[i] = static_cast<float>(x[i] / norm);
+	return true;
+}
+
+// The max_sparse_nnz entries of largest magnitude of a stored sparse vector (ties to the lower
+// index, so equal rows are cut alike) into out, in index order; returns an upper bound of the
+// distance between the two, the dropped values' norm (L1 for L1, Euclidean otherwise), rounded
+// up. A vector within the limit is copied, exactly.
+float CutSparse(const IndexValues *ctx, const void *in, void *out);
 
 // A sparsevec datum's stored form into out (room for StoredSparseBytes(nnz)).
 void
@@ -130,6 +153,10 @@ IndexQueryValues(const IndexValues *ctx, Datum datum)
 	CheckExpectedDim(ctx->dims, v->dim);
 	void *out = palloc(StoredSparseBytes(v->nnz));
 	SparseToStored(v, out);
+	// Stored rows are normalized before they are cut (IndexDatumValues); the query, never cut,
+	// is normalized here, and IndexPrepareVector leaves both as they are.
+	if (ctx->storage == IndexStorage::SparseTop && ctx->metric == core::Metric::Cosine)
+		NormalizeSparse(out);
 	return out;
 }
 
@@ -164,6 +191,8 @@ VectorToQuantized(const IndexValues *ctx, const Vector *v, void *out, float *rou
 		NormalizeFloats(x, n);
 	if (ctx->storage == IndexStorage::Sq8) {
 		core::Sq8VectorEncode(x, n, out);
+	} else if (ctx->storage == IndexStorage::Sq4) {
+		core::Sq4VectorEncode(x, n, out);
 	} else {
 		// Clamped in a copy: the error is measured against the vector itself.
 		auto *clamped = static_cast<float *>(palloc(sizeof(float) * n));
@@ -189,12 +218,54 @@ FloatBoundUp(double error)
 
 } // namespace
 
+namespace {
+
+float
+CutSparse(const IndexValues *ctx, const void *in, void *out)
+{
+	core::SparseView v = StoredSparseView(in);
+	int keep = std::min(v.nnz, ctx->max_sparse_nnz);
+	auto *order = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(Max(v.nnz, 1))));
+	for (int i = 0; i < v.nnz; i++)
+		order[i] = i;
+	auto larger = [&v](int a, int b) {
+		float x = std::fabs(v.values[a]), y = std::fabs(v.values[b]);
+		return x != y ? x > y : a < b;
+	};
+	if (keep < v.nnz)
+		std::nth_element(order, order + keep, order + v.nnz, larger);
+	double dropped = 0;
+	bool l1 = ctx->metric == core::Metric::L1;
+	for (int i = keep; i < v.nnz; i++) {
+		double x = v.values[order[i]];
+		dropped += l1 ? std::fabs(x) : x * x;
+	}
+	std::sort(order, order + keep);
+	auto *h = static_cast<StoredSparse *>(out);
+	h->dim = v.dim;
+	h->nnz = keep;
+	auto *indices = reinterpret_cast<std::int32_t *>(h + 1);
+	auto *values = reinterpret_cast<float *>(indices + keep);
+	for (int i = 0; i < keep; i++) {
+		indices[i] = v.indices[order[i]];
+		values[i] = v.values[order[i]];
+	}
+	pfree(order);
+	return dropped == 0 ? 0.0f : FloatBoundUp(l1 ? dropped : std::sqrt(dropped));
+}
+
+} // namespace
+
 float
 IndexQuantizationError(const IndexValues *ctx, const float *x, const void *stored)
 {
+	if (ctx->storage == IndexStorage::SparseTop)
+		return 0; // queries are never cut
 	bool l1 = ctx->metric == core::Metric::L1;
 	if (ctx->storage == IndexStorage::Sq8)
 		return FloatBoundUp(core::Sq8VectorError(x, stored, static_cast<std::size_t>(ctx->dims), l1));
+	if (ctx->storage == IndexStorage::Sq4)
+		return FloatBoundUp(core::Sq4VectorError(x, stored, static_cast<std::size_t>(ctx->dims), l1));
 	const auto *halves = static_cast<const core::Half *>(stored);
 	double sum = 0;
 	float widened[256];
@@ -213,7 +284,13 @@ void
 IndexUseQuantizedStorage(IndexValues *v, IndexStorage storage)
 {
 	v->storage = storage;
-	v->value_size = storage == IndexStorage::Sq8 ? kSq8ValueSize : storage == IndexStorage::Half ? 2 : 4;
+	if (v->value_size == kSparseValueSize)
+		return; // the same format, with max_sparse_nnz entries at most
+
+	v->value_size = storage == IndexStorage::Sq8   ? kSq8ValueSize
+	                : storage == IndexStorage::Sq4 ? kSq4ValueSize
+	                : storage == IndexStorage::Half ? 2
+	                                                : 4;
 	v->vector_bytes = StoredVectorBytes(v->value_size, v->dims > 0 ? v->dims : 0);
 }
 
@@ -221,8 +298,14 @@ IndexValues
 IndexExactValues(const IndexValues *v)
 {
 	IndexValues exact = *v;
-	if (IndexQuantized(v))
+	if (v->storage == IndexStorage::SparseTop) {
+		// Rows read from the table have all their non-zeros.
+		exact.storage = IndexStorage::Exact;
+		exact.max_sparse_nnz = core::kSparseMaxNnz;
+		exact.vector_bytes = StoredSparseBytes(core::kSparseMaxNnz);
+	} else if (IndexQuantized(v)) {
 		IndexUseQuantizedStorage(&exact, IndexStorage::Exact);
+	}
 	return exact;
 }
 
@@ -231,7 +314,7 @@ IndexDatumValues(const IndexValues *ctx, Datum datum, void *out, float *rounding
 {
 	if (rounding_error != nullptr)
 		*rounding_error = 0;
-	if (IndexQuantized(ctx)) {
+	if (ctx->storage == IndexStorage::Half || ctx->storage == IndexStorage::Sq8 || ctx->storage == IndexStorage::Sq4) {
 		Vector *v = DatumGetVector(datum);
 		CheckExpectedDim(ctx->dims, v->dim);
 		VectorToQuantized(ctx, v, out, rounding_error);
@@ -247,6 +330,17 @@ IndexDatumValues(const IndexValues *ctx, Datum datum, void *out, float *rounding
 	if (ctx->value_size == kSparseValueSize) {
 		SparseVector *sv = DatumGetSparseVector(datum);
 		CheckExpectedDim(ctx->dims, sv->dim);
+		if (ctx->storage == IndexStorage::SparseTop) {
+			void *full = palloc(StoredSparseBytes(sv->nnz));
+			SparseToStored(sv, full);
+			if (ctx->metric == core::Metric::Cosine)
+				NormalizeSparse(full);
+			float error = CutSparse(ctx, full, out);
+			if (rounding_error != nullptr)
+				*rounding_error = error;
+			pfree(full);
+			return;
+		}
 		if (sv->nnz > ctx->max_sparse_nnz)
 			ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			                errmsg("sparsevec cannot have more than %d non-zero elements for %s index",
@@ -267,6 +361,8 @@ IndexWidenVector(const IndexValues *ctx, const void *in, float *out)
 		memcpy(out, &in, sizeof in);
 	else if (ctx->value_size == kSq8ValueSize)
 		core::Sq8VectorDecode(in, static_cast<std::size_t>(ctx->dims), out);
+	else if (ctx->value_size == kSq4ValueSize)
+		core::Sq4VectorDecode(in, static_cast<std::size_t>(ctx->dims), out);
 	else if (ctx->value_size == 2)
 		core::HalfToFloatArray(static_cast<const core::Half *>(in), out, static_cast<std::size_t>(ctx->dims));
 	else
@@ -282,6 +378,8 @@ IndexNarrowVector(const IndexValues *ctx, const float *in, void *out)
 		memcpy(out, packed, IndexStoredBytes(ctx, packed));
 	} else if (ctx->value_size == kSq8ValueSize)
 		core::Sq8VectorEncode(in, static_cast<std::size_t>(ctx->dims), out);
+	else if (ctx->value_size == kSq4ValueSize)
+		core::Sq4VectorEncode(in, static_cast<std::size_t>(ctx->dims), out);
 	else if (ctx->value_size == 2)
 		core::FloatToHalfArray(in, static_cast<core::Half *>(out), static_cast<std::size_t>(ctx->dims));
 	else
@@ -293,7 +391,7 @@ IndexPrepareVector(const IndexValues *ctx, void *values)
 {
 	if (ctx->metric != core::Metric::Cosine)
 		return true;
-	if (ctx->storage == IndexStorage::Sq8) {
+	if (ctx->storage == IndexStorage::Sq8 || ctx->storage == IndexStorage::Sq4) {
 		// Normalized before coding, as halves are; only the zero vector codes to range [0, 0].
 		const auto *h = static_cast<const core::Sq8VectorHeader *>(values);
 		return h->lower != 0 || h->step != 0;
@@ -307,16 +405,13 @@ IndexPrepareVector(const IndexValues *ctx, void *values)
 				return true;
 		return false;
 	}
-	if (ctx->value_size == kSparseValueSize) {
-		core::SparseView v = StoredSparseView(values);
-		double norm = std::sqrt(core::SparseNormSquaredDouble(v));
-		if (norm == 0)
-			return false;
-		auto *x = const_cast<float *>(v.values);
-		for (int i = 0; i < v.nnz; i++)
-			x[i] = static_cast<float>(x[i] / norm);
-		return true;
+	if (ctx->storage == IndexStorage::SparseTop) {
+		// Normalized before it was cut (IndexDatumValues, IndexQueryValues); its values are
+		// non-zero unless it has none.
+		return StoredSparseView(values).nnz > 0;
 	}
+	if (ctx->value_size == kSparseValueSize)
+		return NormalizeSparse(values);
 	// Normalized in float32 then stored back in the column's format, as l2_normalize() does.
 	auto *x = static_cast<float *>(palloc(sizeof(float) * static_cast<std::size_t>(ctx->dims)));
 	IndexWidenVector(ctx, values, x);
@@ -382,16 +477,17 @@ IndexDistance(const IndexValues *ctx, const void *a, const void *b)
 			return static_cast<float>(core::JaccardDistance(k.jaccard(x, y, ctx->vector_bytes)));
 		return static_cast<float>(k.hamming(x, y, ctx->vector_bytes));
 	}
-	if (ctx->value_size == kSq8ValueSize) {
+	if (ctx->value_size == kSq8ValueSize || ctx->value_size == kSq4ValueSize) {
+		bool sq8 = ctx->value_size == kSq8ValueSize;
 		switch (ctx->metric) {
 		case core::Metric::L2:
-			return static_cast<float>(core::Sq8VectorL2Squared(a, b, n));
+			return static_cast<float>(sq8 ? core::Sq8VectorL2Squared(a, b, n) : core::Sq4VectorL2Squared(a, b, n));
 		case core::Metric::InnerProduct:
-			return static_cast<float>(-core::Sq8VectorDot(a, b, n));
+			return static_cast<float>(-(sq8 ? core::Sq8VectorDot(a, b, n) : core::Sq4VectorDot(a, b, n)));
 		case core::Metric::Cosine:
-			return static_cast<float>(1.0 - core::Sq8VectorDot(a, b, n));
+			return static_cast<float>(1.0 - (sq8 ? core::Sq8VectorDot(a, b, n) : core::Sq4VectorDot(a, b, n)));
 		case core::Metric::L1:
-			return static_cast<float>(core::Sq8VectorL1(a, b, n));
+			return static_cast<float>(sq8 ? core::Sq8VectorL1(a, b, n) : core::Sq4VectorL1(a, b, n));
 		case core::Metric::Hamming:
 		case core::Metric::Jaccard:
 			break;
@@ -409,6 +505,16 @@ IndexDistance(const IndexValues *ctx, const void *a, const void *b)
 float
 IndexOperatorDistance(const IndexValues *ctx, const void *a, const void *b)
 {
+	if (ctx->metric == core::Metric::Cosine && ctx->value_size == kSparseValueSize) {
+		// As sparsevec's <=>: the dot product and the norms summed in float, then double.
+		core::SparseView x = StoredSparseView(a), y = StoredSparseView(b);
+		double similarity = static_cast<double>(core::SparseInnerProduct(x, y)) /
+		                    std::sqrt(static_cast<double>(core::SparseNormSquared(x)) *
+		                              static_cast<double>(core::SparseNormSquared(y)));
+		if (std::isnan(similarity)) // a zero vector: the operator's NaN would not order
+			return 1.0f;
+		return static_cast<float>(1.0 - std::clamp(similarity, -1.0, 1.0));
+	}
 	if (ctx->metric != core::Metric::Cosine || (ctx->value_size != 4 && ctx->value_size != 2))
 		return IndexDistance(ctx, a, b);
 	std::size_t n = static_cast<std::size_t>(ctx->dims);

@@ -36,11 +36,15 @@ inline constexpr int kIndexMaxBitDim = 64000; // bit
 // vector stored as per-vector 8-bit codes (hnsw's quantizer = 'sq8'): the element tuple,
 // 16 + dims bytes of codes with its header and heap TIDs, fits a page up to about 8,050.
 inline constexpr int kIndexMaxSq8Dim = 8000;
+// ... as 4-bit codes (quantizer = 'sq4'): the vector type's own limit.
+inline constexpr int kIndexMaxSq4Dim = 16000;
 
 // IndexValues::value_size of sparsevec (see StoredSparse).
 inline constexpr int kSparseValueSize = 8;
 // IndexValues::value_size of per-vector 8-bit codes (core::Sq8VectorHeader, then the codes).
 inline constexpr int kSq8ValueSize = 1;
+// ... and of 4-bit codes (two a byte): a format code, not a size (no other format uses 3).
+inline constexpr int kSq4ValueSize = 3;
 
 // A stored sparsevec: the core's packed form (dimensions, non-zero count, then nnz 0-based
 // ascending indices and nnz float32 values); 8 + 8 * nnz bytes, so what follows stays aligned.
@@ -71,18 +75,25 @@ StoredVectorBytes(int value_size, int dims)
 {
 	if (value_size == kSq8ValueSize)
 		return core::Sq8VectorBytes(static_cast<std::size_t>(dims));
+	if (value_size == kSq4ValueSize)
+		return core::Sq4VectorBytes(static_cast<std::size_t>(dims));
 	if (value_size == 0)
 		return (static_cast<std::size_t>(dims) + 63) / 64 * 8;
 	return static_cast<std::size_t>(value_size) * static_cast<std::size_t>(dims);
 }
 
-// How an index stores a vector (float32) column's values: as they are, or quantized (hnsw's
-// quantizer option), in which case the index keeps an upper bound of each stored vector's
+// How an index stores a column's values: as they are, or inexactly (hnsw's quantizer option:
+// vector columns rounded or coded, sparsevec rows cut), in which case the index keeps an upper bound of each stored vector's
 // error and re-ranks candidates by exact distances from the table (see IndexQuantizationError).
 enum class IndexStorage : std::uint8_t {
 	Exact, // the column's own format
 	Half,  // binary16 (value_size 2)
 	Sq8,   // per-vector 8-bit codes (value_size kSq8ValueSize; see core::Sq8VectorEncode)
+	Sq4,   // per-vector 4-bit codes (value_size kSq4ValueSize; see core::Sq4VectorEncode)
+	// sparsevec rows of more than max_sparse_nnz non-zeros cut to their max_sparse_nnz entries
+	// of largest magnitude (value_size kSparseValueSize); rows within the limit stay exact, and
+	// queries are never cut (no query error)
+	SparseTop,
 };
 
 // What an index column holds, read once per operation.
@@ -91,7 +102,7 @@ struct IndexValues {
 	core::Metric metric;
 	int dims;                 // the column's typmod (-1 when it has none)
 	int value_size;           // 4 (vector), 2 (halfvec), 0 (bit), kSparseValueSize (sparsevec),
-	                          // kSq8ValueSize (vector stored as Sq8 codes)
+	                          // kSq8ValueSize or kSq4ValueSize (vector stored as codes)
 	std::size_t vector_bytes; // StoredVectorBytes(value_size, dims); for sparsevec the largest
 	                          // stored vector (max_sparse_nnz non-zeros): buffer sizes
 	int max_sparse_nnz;       // non-zeros a stored sparsevec may have
