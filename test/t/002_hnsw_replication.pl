@@ -1,6 +1,6 @@
 # hnsw index pages under WAL: a streaming standby replays the build, inserts, deletes and
-# vacuum of an hnsw index (also one of 2,100 dimensions at half precision, and one of 4,500
-# as 8-bit codes) and answers the
+# vacuum of an hnsw index (also one of 2,100 dimensions at half precision, two of 4,500 as 8- and
+# 4-bit codes, and a sparsevec one cutting rows of up to 1,700 non-zeros) and answers the
 # same k-NN queries as the primary; a crash (immediate stop) loses nothing; a cancelled build
 # leaves nothing behind.
 use strict;
@@ -35,6 +35,13 @@ $primary->safe_psql('postgres', qq{
 	INSERT INTO widest SELECT i, ARRAY(SELECT sin(i * 0.29 + j * 0.013 * (1 + i % 4)) FROM generate_series(1, 4500) j)
 	FROM generate_series(1, 200) i;
 	CREATE INDEX widest_v ON widest USING hnsw (v vector_l2_ops) WITH (quantizer = 'sq8');
+	CREATE INDEX widest_c ON widest USING hnsw (v vector_cosine_ops) WITH (quantizer = 'sq4');
+	CREATE TABLE sparse (id int PRIMARY KEY, v sparsevec(20000));
+	ALTER TABLE sparse SET (autovacuum_enabled = false);
+	INSERT INTO sparse SELECT i, ('{' || (SELECT string_agg(k || ':' || round((1 + sin(i * k))::numeric, 3) + 0.01, ',')
+	                                        FROM generate_series(i % 50 + 1, 19000, 11 + i % 5) k) || '}/20000')::sparsevec
+	FROM generate_series(1, 150) i;
+	CREATE INDEX sparse_v ON sparse USING hnsw (v sparsevec_ip_ops) WITH (quantizer = 'truncate');
 });
 my $widest_sql = "ARRAY(SELECT sin(i * 0.29 + j * 0.013 * (1 + i % 4)) FROM generate_series(1, 4500) j)";
 my $wide_sql = "ARRAY(SELECT sin(i * 0.37 + j * 0.011 * (1 + i % 5)) FROM generate_series(1, 2100) j)";
@@ -57,7 +64,17 @@ sub answers
 		SELECT string_agg(a, ';' ORDER BY q) FROM (
 			SELECT q, (SELECT string_agg(id::text, ',') FROM (
 				SELECT id FROM widest ORDER BY v <-> (SELECT v FROM widest WHERE id = q) LIMIT 5) s) AS a
-			FROM generate_series(1, 200, 37) q) t});
+			FROM generate_series(1, 200, 37) q) t}) . ' widest cosine: ' . $node->safe_psql('postgres', q{
+		SET enable_seqscan = off;
+		SELECT string_agg(a, ';' ORDER BY q) FROM (
+			SELECT q, (SELECT string_agg(id::text, ',') FROM (
+				SELECT id FROM widest ORDER BY v <=> (SELECT v FROM widest WHERE id = q) LIMIT 5) s) AS a
+			FROM generate_series(1, 200, 37) q) t}) . ' sparse: ' . $node->safe_psql('postgres', q{
+		SET enable_seqscan = off;
+		SELECT string_agg(a, ';' ORDER BY q) FROM (
+			SELECT q, (SELECT string_agg(id::text, ',') FROM (
+				SELECT id FROM sparse ORDER BY v <#> (SELECT v FROM sparse WHERE id = q) LIMIT 5) s) AS a
+			FROM generate_series(1, 150, 29) q) t});
 }
 
 sub compare
@@ -72,21 +89,29 @@ compare('the build');
 $primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(3001, 3600) i");
 $primary->safe_psql('postgres', "INSERT INTO wide SELECT i, $wide_sql FROM generate_series(301, 400) i");
 $primary->safe_psql('postgres', "INSERT INTO widest SELECT i, $widest_sql FROM generate_series(201, 260) i");
+$primary->safe_psql('postgres', q{INSERT INTO sparse SELECT i, ('{' || (SELECT string_agg(k || ':' || round((1 + sin(i * k))::numeric, 3) + 0.01, ',')
+	FROM generate_series(i % 50 + 1, 19000, 11 + i % 5) k) || '}/20000')::sparsevec FROM generate_series(151, 180) i});
 compare('inserts');
 
 $primary->safe_psql('postgres', 'DELETE FROM items WHERE id % 3 = 0');
 $primary->safe_psql('postgres', 'DELETE FROM wide WHERE id % 3 = 0 AND id % 37 <> 1');
 $primary->safe_psql('postgres', 'DELETE FROM widest WHERE id % 3 = 0 AND id % 37 <> 1');
+$primary->safe_psql('postgres', 'DELETE FROM sparse WHERE id % 3 = 0 AND id % 29 <> 1');
 compare('deletes');
 
 $primary->safe_psql('postgres', 'VACUUM items');
 $primary->safe_psql('postgres', 'VACUUM wide');
 $primary->safe_psql('postgres', 'VACUUM widest');
+$primary->safe_psql('postgres', 'VACUUM sparse');
 compare('vacuum');
 is($primary->safe_psql('postgres', "SELECT count(*) FROM quiver_hnsw_check('wide_v')"), '0',
 	'the half-precision index passes the checker after vacuum');
 is($primary->safe_psql('postgres', "SELECT count(*) FROM quiver_hnsw_check('widest_v')"), '0',
 	'the 8-bit index passes the checker after vacuum');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM quiver_hnsw_check('widest_c')"), '0',
+	'the 4-bit index passes the checker after vacuum');
+is($primary->safe_psql('postgres', "SELECT count(*) FROM quiver_hnsw_check('sparse_v')"), '0',
+	'the truncating sparse index passes the checker after vacuum');
 
 $primary->safe_psql('postgres', "INSERT INTO items SELECT i, $vec_sql FROM generate_series(3601, 4200) i");
 compare('inserts into freed space');
