@@ -52,11 +52,12 @@ float Sq8Distance(const Sq8Query &query, const std::uint8_t *codes) noexcept;
 
 namespace quiver::core {
 
-// Per-vector SQ8, for graph elements (hnsw's quantizer = 'sq8'): each vector has its own range,
-// so nothing is trained and an insert never meets a range learnt from other rows. Value i
-// stands for lower + step * codes[i] (computed in double). The header keeps the codes' sum and
-// sum of squares, so the distance between two coded vectors needs one integer dot product of
-// their codes and a few double operations:
+// Per-vector codes, for graph elements (hnsw's quantizer = 'sq8' and 'sq4'): each vector has its
+// own range, so nothing is trained and an insert never meets a range learnt from other rows.
+// With `bits` 8, value i stands for lower + step * codes[i] (computed in double), in 255 steps;
+// with 4, in 15 steps, two codes a byte (value 2i in the low half of byte i, 2i + 1 in the high
+// half). The header keeps the codes' sum and sum of squares, so the distance between two coded
+// vectors needs one integer dot product of their codes and a few double operations:
 //   a.b        = n la lb + la sb Sb + lb sa Sa + sa sb (ca.cb)
 //   |a - b|^2  = n D^2 + 2 D (sa Sa - sb Sb) + sa^2 Qa + sb^2 Qb - 2 sa sb (ca.cb),  D = la - lb
 // with S the code sum and Q the sum of squared codes. The integer dot product is exact, so the
@@ -72,61 +73,42 @@ static_assert(sizeof(Sq8VectorHeader) == 16);
 // Largest dimensions whose sums fit the header's 32 bits (255^2 per dimension).
 inline constexpr std::size_t kSq8VectorMaxDim = 66000;
 
-// Bytes of a coded vector: the header, then dim codes rounded up to whole 8-byte words
+// Bytes of a coded vector: the header, then the codes rounded up to whole 8-byte words
 // (zero-padded), which keeps what follows aligned.
 inline std::size_t
-Sq8VectorBytes(std::size_t dim)
+CodedVectorBytes(int bits, std::size_t dim)
 {
-	return sizeof(Sq8VectorHeader) + (dim + 7) / 8 * 8;
+	std::size_t code_bytes = bits == 4 ? (dim + 1) / 2 : dim;
+	return sizeof(Sq8VectorHeader) + (code_bytes + 7) / 8 * 8;
 }
 
-// Codes x (dim finite floats) into out (Sq8VectorBytes(dim)): the range is [min x, max x].
-void Sq8VectorEncode(const float *x, std::size_t dim, void *out) noexcept;
+// Codes x (dim finite floats) into out (CodedVectorBytes): the range is [min x, max x].
+void CodedVectorEncode(int bits, const float *x, std::size_t dim, void *out) noexcept;
 
 // The values the codes stand for, each rounded to the nearest float (clamped to the float
 // range).
-void Sq8VectorDecode(const void *coded, std::size_t dim, float *out) noexcept;
+void CodedVectorDecode(int bits, const void *coded, std::size_t dim, float *out) noexcept;
 
 // An upper bound of the distance between x and the values its codes stand for, and between x
-// and their float decoding (Sq8VectorDecode): the Euclidean norm of the difference, or with l1
-// its L1 norm; computed in double and rounded up.
-double Sq8VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept;
+// and their float decoding (CodedVectorDecode): the Euclidean norm of the difference, or with
+// l1 its L1 norm; computed in double and rounded up.
+double CodedVectorError(int bits, const float *x, const void *coded, std::size_t dim, bool l1) noexcept;
 
-// Distances between two coded vectors of dim values (see the header comment): their dot
-// product, squared Euclidean distance and L1 distance.
-double Sq8VectorDot(const void *a, const void *b, std::size_t dim) noexcept;
-double Sq8VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept;
-double Sq8VectorL1(const void *a, const void *b, std::size_t dim) noexcept;
+// Distances between two coded vectors of dim values (see above): their dot product, squared
+// Euclidean distance and L1 distance.
+double CodedVectorDot(int bits, const void *a, const void *b, std::size_t dim) noexcept;
+double CodedVectorL2Squared(int bits, const void *a, const void *b, std::size_t dim) noexcept;
+double CodedVectorL1(int bits, const void *a, const void *b, std::size_t dim) noexcept;
 
-// sum a[i] * b[i] over bytes, exact (n at most kSq8VectorMaxDim); the scalar reference and the
-// active level's version (SSE2, AVX2), for the tests.
+// Whether a coded vector is what the distances assume: a finite, non-negative step, sums that
+// are the codes' sums, zero padding codes (the dot products read them). For checking pages.
+bool CodedVectorSound(int bits, const void *coded, std::size_t dim) noexcept;
+
+// Exact integer dot products over bytes (n at most kSq8VectorMaxDim): of the bytes, and of the
+// bytes' halves (low with low, high with high); the scalar references and the active level's
+// versions (SSE2, AVX2).
 std::uint32_t U8DotScalar(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept;
 std::uint32_t U8Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t n) noexcept;
-
-} // namespace quiver::core
-
-namespace quiver::core {
-
-// Per-vector SQ4, for graph elements of more dimensions than 8-bit codes fit in a page
-// (hnsw's quantizer = 'sq4'): the same header and formulas as Sq8Vector, with 15 steps, two
-// codes a byte (dimension 2i in the low half of byte i, 2i + 1 in the high half).
-
-// Bytes of a coded vector: the header, then (dim + 1) / 2 bytes rounded up to whole 8-byte words.
-inline std::size_t
-Sq4VectorBytes(std::size_t dim)
-{
-	return sizeof(Sq8VectorHeader) + ((dim + 1) / 2 + 7) / 8 * 8;
-}
-
-void Sq4VectorEncode(const float *x, std::size_t dim, void *out) noexcept;
-void Sq4VectorDecode(const void *coded, std::size_t dim, float *out) noexcept;
-double Sq4VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept;
-double Sq4VectorDot(const void *a, const void *b, std::size_t dim) noexcept;
-double Sq4VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept;
-double Sq4VectorL1(const void *a, const void *b, std::size_t dim) noexcept;
-
-// sum over bytes of (low halves' product + high halves' product), exact; the scalar reference
-// and the active level's version.
 std::uint32_t U4DotScalar(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes) noexcept;
 std::uint32_t U4Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes) noexcept;
 

@@ -170,7 +170,7 @@ Sq8Distance(const Sq8Query &query, const std::uint8_t *codes) noexcept
 	return query.bias + Dot(query.a.data(), codes, n);
 }
 
-// Per-vector SQ8.
+// Per-vector codes (8 and 4 bits).
 
 namespace {
 
@@ -322,7 +322,6 @@ template <int kBits> struct Codes;
 
 template <> struct Codes<8> {
 	static constexpr double kLevels = 255;
-	static std::size_t Bytes(std::size_t dim) { return Sq8VectorBytes(dim); }
 	static std::uint32_t Get(const std::uint8_t *codes, std::size_t d) { return codes[d]; }
 	static void Set(std::uint8_t *codes, std::size_t d, std::uint32_t c) { codes[d] = static_cast<std::uint8_t>(c); }
 	static std::uint32_t Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t dim) { return U8Dot(a, b, dim); }
@@ -330,7 +329,6 @@ template <> struct Codes<8> {
 
 template <> struct Codes<4> {
 	static constexpr double kLevels = 15;
-	static std::size_t Bytes(std::size_t dim) { return Sq4VectorBytes(dim); }
 	static std::uint32_t Get(const std::uint8_t *codes, std::size_t d) { return (codes[d / 2] >> (4 * (d % 2))) & 15u; }
 	static void
 	Set(std::uint8_t *codes, std::size_t d, std::uint32_t c)
@@ -347,7 +345,7 @@ EncodeVector(const float *x, std::size_t dim, void *out) noexcept
 	using C = Codes<kBits>;
 	auto *header = static_cast<Sq8VectorHeader *>(out);
 	auto *codes = reinterpret_cast<std::uint8_t *>(header + 1);
-	memset(codes, 0, C::Bytes(dim) - sizeof(Sq8VectorHeader)); // padding included
+	memset(codes, 0, CodedVectorBytes(kBits, dim) - sizeof(Sq8VectorHeader)); // padding included
 	float lo = dim > 0 ? x[0] : 0.0f, hi = lo;
 	for (std::size_t d = 1; d < dim; d++) {
 		lo = std::min(lo, x[d]);
@@ -451,18 +449,70 @@ U4Dot(const std::uint8_t *a, const std::uint8_t *b, std::size_t bytes) noexcept
 #endif
 }
 
-void Sq8VectorEncode(const float *x, std::size_t dim, void *out) noexcept { EncodeVector<8>(x, dim, out); }
-void Sq8VectorDecode(const void *coded, std::size_t dim, float *out) noexcept { DecodeVector<8>(coded, dim, out); }
-double Sq8VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept { return VectorError<8>(x, coded, dim, l1); }
-double Sq8VectorDot(const void *a, const void *b, std::size_t dim) noexcept { return VectorDot<8>(a, b, dim); }
-double Sq8VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept { return VectorL2Squared<8>(a, b, dim); }
-double Sq8VectorL1(const void *a, const void *b, std::size_t dim) noexcept { return VectorL1<8>(a, b, dim); }
+namespace {
 
-void Sq4VectorEncode(const float *x, std::size_t dim, void *out) noexcept { EncodeVector<4>(x, dim, out); }
-void Sq4VectorDecode(const void *coded, std::size_t dim, float *out) noexcept { DecodeVector<4>(coded, dim, out); }
-double Sq4VectorError(const float *x, const void *coded, std::size_t dim, bool l1) noexcept { return VectorError<4>(x, coded, dim, l1); }
-double Sq4VectorDot(const void *a, const void *b, std::size_t dim) noexcept { return VectorDot<4>(a, b, dim); }
-double Sq4VectorL2Squared(const void *a, const void *b, std::size_t dim) noexcept { return VectorL2Squared<4>(a, b, dim); }
-double Sq4VectorL1(const void *a, const void *b, std::size_t dim) noexcept { return VectorL1<4>(a, b, dim); }
+template <int kBits>
+bool
+VectorSound(const void *coded, std::size_t dim) noexcept
+{
+	const Sq8VectorHeader *h = HeaderOf(coded);
+	const std::uint8_t *codes = CodesOf(coded);
+	std::uint32_t sum = 0, square_sum = 0;
+	for (std::size_t d = 0; d < dim; d++) {
+		std::uint32_t c = Codes<kBits>::Get(codes, d);
+		sum += c;
+		square_sum += c * c;
+	}
+	std::size_t slots = (CodedVectorBytes(kBits, dim) - sizeof(Sq8VectorHeader)) * 8 / kBits;
+	for (std::size_t d = dim; d < slots; d++)
+		if (Codes<kBits>::Get(codes, d) != 0)
+			return false;
+	return std::isfinite(h->lower) && std::isfinite(h->step) && h->step >= 0 && h->code_sum == sum &&
+	       h->code_square_sum == square_sum;
+}
+
+} // namespace
+
+void
+CodedVectorEncode(int bits, const float *x, std::size_t dim, void *out) noexcept
+{
+	bits == 4 ? EncodeVector<4>(x, dim, out) : EncodeVector<8>(x, dim, out);
+}
+
+void
+CodedVectorDecode(int bits, const void *coded, std::size_t dim, float *out) noexcept
+{
+	bits == 4 ? DecodeVector<4>(coded, dim, out) : DecodeVector<8>(coded, dim, out);
+}
+
+double
+CodedVectorError(int bits, const float *x, const void *coded, std::size_t dim, bool l1) noexcept
+{
+	return bits == 4 ? VectorError<4>(x, coded, dim, l1) : VectorError<8>(x, coded, dim, l1);
+}
+
+double
+CodedVectorDot(int bits, const void *a, const void *b, std::size_t dim) noexcept
+{
+	return bits == 4 ? VectorDot<4>(a, b, dim) : VectorDot<8>(a, b, dim);
+}
+
+double
+CodedVectorL2Squared(int bits, const void *a, const void *b, std::size_t dim) noexcept
+{
+	return bits == 4 ? VectorL2Squared<4>(a, b, dim) : VectorL2Squared<8>(a, b, dim);
+}
+
+double
+CodedVectorL1(int bits, const void *a, const void *b, std::size_t dim) noexcept
+{
+	return bits == 4 ? VectorL1<4>(a, b, dim) : VectorL1<8>(a, b, dim);
+}
+
+bool
+CodedVectorSound(int bits, const void *coded, std::size_t dim) noexcept
+{
+	return bits == 4 ? VectorSound<4>(coded, dim) : VectorSound<8>(coded, dim);
+}
 
 } // namespace quiver::core

@@ -48,33 +48,29 @@ my $wide_sql = "ARRAY(SELECT sin(i * 0.37 + j * 0.011 * (1 + i % 5)) FROM genera
 
 my @queries = map { my $q = $_; '[' . join(',', map { sprintf('%.4f', cos($q * $_ * 0.71)) } 1 .. $dim) . ']' } 1 .. 15;
 
+# The 5 nearest rows, by the index, to every step-th row of a table.
+sub self_neighbours
+{
+	my ($node, $table, $op, $last, $step) = @_;
+	return $node->safe_psql('postgres', qq{
+		SET enable_seqscan = off;
+		SELECT string_agg(a, ';' ORDER BY q) FROM (
+			SELECT q, (SELECT string_agg(id::text, ',') FROM (
+				SELECT id FROM $table ORDER BY v $op (SELECT v FROM $table WHERE id = q) LIMIT 5) s) AS a
+			FROM generate_series(1, $last, $step) q) t});
+}
+
 sub answers
 {
 	my ($node) = @_;
 	return join(';', map {
 		$node->safe_psql('postgres', "SET enable_seqscan = off; SET hnsw.ef_search = 60; "
 			  . "SELECT string_agg(id::text, ',') FROM (SELECT id FROM items ORDER BY v <-> '$_' LIMIT 10) s");
-	} @queries) . ' wide: ' . $node->safe_psql('postgres', q{
-		SET enable_seqscan = off;
-		SELECT string_agg(a, ';' ORDER BY q) FROM (
-			SELECT q, (SELECT string_agg(id::text, ',') FROM (
-				SELECT id FROM wide ORDER BY v <=> (SELECT v FROM wide WHERE id = q) LIMIT 5) s) AS a
-			FROM generate_series(1, 300, 37) q) t}) . ' widest: ' . $node->safe_psql('postgres', q{
-		SET enable_seqscan = off;
-		SELECT string_agg(a, ';' ORDER BY q) FROM (
-			SELECT q, (SELECT string_agg(id::text, ',') FROM (
-				SELECT id FROM widest ORDER BY v <-> (SELECT v FROM widest WHERE id = q) LIMIT 5) s) AS a
-			FROM generate_series(1, 200, 37) q) t}) . ' widest cosine: ' . $node->safe_psql('postgres', q{
-		SET enable_seqscan = off;
-		SELECT string_agg(a, ';' ORDER BY q) FROM (
-			SELECT q, (SELECT string_agg(id::text, ',') FROM (
-				SELECT id FROM widest ORDER BY v <=> (SELECT v FROM widest WHERE id = q) LIMIT 5) s) AS a
-			FROM generate_series(1, 200, 37) q) t}) . ' sparse: ' . $node->safe_psql('postgres', q{
-		SET enable_seqscan = off;
-		SELECT string_agg(a, ';' ORDER BY q) FROM (
-			SELECT q, (SELECT string_agg(id::text, ',') FROM (
-				SELECT id FROM sparse ORDER BY v <#> (SELECT v FROM sparse WHERE id = q) LIMIT 5) s) AS a
-			FROM generate_series(1, 150, 29) q) t});
+	} @queries)
+	  . ' wide: ' . self_neighbours($node, 'wide', '<=>', 300, 37)
+	  . ' widest: ' . self_neighbours($node, 'widest', '<->', 200, 37)
+	  . ' widest cosine: ' . self_neighbours($node, 'widest', '<=>', 200, 37)
+	  . ' sparse: ' . self_neighbours($node, 'sparse', '<#>', 150, 29);
 }
 
 sub compare

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -119,25 +120,25 @@ TEST(Sq8, ApproximateRankingFindsNeighbours)
 
 // Per-vector SQ8 and SQ4 (hnsw elements).
 
+// A code as the layout documents it (the reference the tests read codes with).
 struct Width {
 	const char *name;
-	double levels;
-	std::size_t (*bytes)(std::size_t);
-	void (*encode)(const float *, std::size_t, void *) noexcept;
-	void (*decode)(const void *, std::size_t, float *) noexcept;
-	double (*error)(const float *, const void *, std::size_t, bool) noexcept;
-	double (*dot)(const void *, const void *, std::size_t) noexcept;
-	double (*l2)(const void *, const void *, std::size_t) noexcept;
-	double (*l1)(const void *, const void *, std::size_t) noexcept;
-	std::uint32_t (*code)(const std::uint8_t *, std::size_t);
+	int bits;
+	std::uint32_t
+	code(const std::uint8_t *codes, std::size_t d) const
+	{
+		return bits == 8 ? codes[d] : (codes[d / 2] >> (4 * (d % 2))) & 15u;
+	}
+	std::size_t bytes(std::size_t dim) const { return CodedVectorBytes(bits, dim); }
+	void encode(const float *x, std::size_t dim, void *out) const { CodedVectorEncode(bits, x, dim, out); }
+	void decode(const void *c, std::size_t dim, float *out) const { CodedVectorDecode(bits, c, dim, out); }
+	double error(const float *x, const void *c, std::size_t dim, bool l1) const { return CodedVectorError(bits, x, c, dim, l1); }
+	double dot(const void *a, const void *b, std::size_t dim) const { return CodedVectorDot(bits, a, b, dim); }
+	double l2(const void *a, const void *b, std::size_t dim) const { return CodedVectorL2Squared(bits, a, b, dim); }
+	double l1(const void *a, const void *b, std::size_t dim) const { return CodedVectorL1(bits, a, b, dim); }
 };
 
-const Width kWidths[] = {
-    {"sq8", 255, Sq8VectorBytes, Sq8VectorEncode, Sq8VectorDecode, Sq8VectorError, Sq8VectorDot, Sq8VectorL2Squared,
-     Sq8VectorL1, [](const std::uint8_t *c, std::size_t d) -> std::uint32_t { return c[d]; }},
-    {"sq4", 15, Sq4VectorBytes, Sq4VectorEncode, Sq4VectorDecode, Sq4VectorError, Sq4VectorDot, Sq4VectorL2Squared,
-     Sq4VectorL1, [](const std::uint8_t *c, std::size_t d) -> std::uint32_t { return (c[d / 2] >> (4 * (d % 2))) & 15u; }},
-};
+const Width kWidths[] = {{"8 bits", 8}, {"4 bits", 4}};
 
 std::vector<std::uint8_t>
 Coded(const Width &w, const float *x, std::size_t dim)
@@ -218,7 +219,7 @@ TEST(Sq8Vector, ErrorBoundsTheDecodedDistanceAndDistancesMatchTheLevels)
 			w.decode(coded.back().data(), dim, decoded.data());
 			for (std::size_t d = 0; d < dim; d++)
 				ASSERT_EQ(decoded[d], static_cast<float>(level[d]));
-			for (std::size_t d = dim; d < (w.bytes(dim) - sizeof h) * 8 / (w.levels > 15 ? 8 : 4); d++)
+			for (std::size_t d = dim; d < (w.bytes(dim) - sizeof h) * 8 / static_cast<std::size_t>(w.bits); d++)
 				ASSERT_EQ(w.code(coded.back().data() + sizeof h, d), 0u) << "padding";
 		}
 		for (std::size_t i = 0; i < coded.size(); i++) {
@@ -266,6 +267,27 @@ TEST(Sq8Vector, ErrorBoundsTheFloatDecodingWhenStepsAreNearTheFloatGrain)
 			EXPECT_GE(w.error(x.data(), coded.data(), dim, false), std::sqrt(l2));
 			EXPECT_GE(w.error(x.data(), coded.data(), dim, true), l1);
 		}
+	}
+}
+
+TEST(Sq8Vector, SoundnessCheckFindsDamagedSumsAndPadding)
+{
+	const std::size_t dim = 33; // odd: a 4-bit vector's last byte has a padding half
+	std::vector<float> x = Gaussian(1, dim, 5);
+	for (const Width &w : kWidths) {
+		SCOPED_TRACE(w.name);
+		auto coded = Coded(w, x.data(), dim);
+		EXPECT_TRUE(CodedVectorSound(w.bits, coded.data(), dim));
+		auto sums = coded;
+		sums[offsetof(Sq8VectorHeader, code_sum)] ^= 1;
+		EXPECT_FALSE(CodedVectorSound(w.bits, sums.data(), dim));
+		auto padding = coded;
+		padding.back() = 0x10; // the last padding byte (8 bits) or its high half (either width)
+		EXPECT_FALSE(CodedVectorSound(w.bits, padding.data(), dim));
+		auto step = coded;
+		float negative = -1.0f;
+		std::memcpy(step.data() + offsetof(Sq8VectorHeader, step), &negative, sizeof negative);
+		EXPECT_FALSE(CodedVectorSound(w.bits, step.data(), dim));
 	}
 }
 

@@ -4,9 +4,9 @@
 // at level 0) and later calls hand out the heap TIDs of the results, nearest first. Results
 // are exact distances from the stored vectors, so the executor needs no recheck.
 //
-// With quantizer = 'half' (or 'sq8': 8-bit codes; or 'truncate': sparse rows cut to their
-// largest entries, where queries are not cut and e_q is 0; everything below holds for them as
-// for halves) the stored vectors are rounded, and each element keeps an upper bound e of the
+// With quantizer = 'half' (or 'sq8', 'sq4': 8- and 4-bit codes; or 'truncate': sparse rows cut
+// to their largest entries, where queries are not cut and e_q is 0; everything below holds for
+// them as for halves) the stored vectors are rounded, and each element keeps an upper bound e of the
 // distance between its rows and what it stores (the search reads it with the node). The search
 // runs on the halves, the query rounded too (its own error e_q); each result
 // then gets an interval holding its exact distance: for L2 (|h(q) - h| -+ (e_q + e))^2, for
@@ -115,7 +115,7 @@ struct ScanState {
 	ItemPointerData *neighbors;
 	HnswCandidate *loaded;
 
-	// quantizer = 'half' (see the file comment).
+	// A quantizer (see the file comment).
 	IndexValues exact;   // the column's float32 values
 	float *query_exact;  // the query as the column's values (normalized for cosine)
 	float *query_raw;    // the same not normalized, for the table's values (HeapRowDistance)
@@ -345,7 +345,7 @@ ReadResult(ScanState *so, ItemPointer element, float approx, ItemPointerData *ti
 	return n;
 }
 
-// quantizer = 'half': the results of a batch become candidates. Inner product reads each one
+// With a quantizer: the results of a batch become candidates. Inner product reads each one
 // now for its bounds; the other metrics have theirs from the search, and a result is read
 // (for its heap TIDs) only when it reaches the top of the candidates.
 void
@@ -400,7 +400,7 @@ ReadTop(ScanState *so, bool expand)
 	        top.approx);
 }
 
-// quantizer = 'half': the candidate row of lowest bound, re-ranked by its exact distance.
+// With a quantizer: the candidate row of lowest bound, re-ranked by its exact distance.
 void
 RerankNext(ScanState *so, IndexScanDesc scan)
 {
@@ -410,7 +410,7 @@ RerankNext(ScanState *so, IndexScanDesc scan)
 		PushRow(&so->ranked, &so->n_ranked, &so->cap_ranked, so->search_ctx, distance, distance, &row.tid);
 }
 
-// quantizer = 'half': the next row in exact order, as gettuple hands rows out; false when
+// With a quantizer: the next row in exact order, as gettuple hands rows out; false when
 // there is none.
 bool
 NextRerankedRow(ScanState *so, IndexScanDesc scan, ItemPointer out)
@@ -566,10 +566,12 @@ hnswgettuple(IndexScanDesc scan, ScanDirection)
 					so->query_exact = static_cast<float *>(palloc0(so->exact.vector_bytes));
 				}
 				double norm = 0;
-				if (sparse)
+				if (sparse) {
 					norm = quiver::core::SparseNormSquaredDouble(quiver::pg::StoredSparseView(so->query_exact));
-				for (int d = 0; d < so->exact.dims && !sparse; d++)
-					norm += static_cast<double>(so->query_exact[d]) * so->query_exact[d];
+				} else {
+					for (int d = 0; d < so->exact.dims; d++)
+						norm += static_cast<double>(so->query_exact[d]) * so->query_exact[d];
+				}
 				// Rounded up a little: the bound must not shrink through rounding.
 				so->query_norm = static_cast<float>(std::min(std::sqrt(norm) * (1 + 1e-6), 3.4e38));
 				so->widened = static_cast<float *>(palloc(sparse ? so->ctx.vector_bytes : so->exact.vector_bytes));

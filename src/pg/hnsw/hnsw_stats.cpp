@@ -1,5 +1,4 @@
 // quiver_hnsw_stats(regclass): what an hnsw index holds, read from its pages.
-#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -110,28 +109,6 @@ QUIVER_FUNCTION(quiver_hnsw_stats)
 	                                                                       : "unknown");
 	HeapTuple tuple = heap_form_tuple(tupdesc, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
-}
-
-// Whether coded values (core::Sq8VectorHeader) are what the distances assume: a finite,
-// non-negative step, sums that are the codes' sums, a zero padding nibble (a search would
-// otherwise compute wrong distances, silently).
-static bool
-CodesSound(const char *stored, int dims, bool four_bits)
-{
-	quiver::core::Sq8VectorHeader h;
-	memcpy(&h, stored, sizeof h);
-	const auto *codes = reinterpret_cast<const std::uint8_t *>(stored + sizeof h);
-	std::uint32_t sum = 0, square_sum = 0;
-	for (int d = 0; d < dims; d++) {
-		std::uint32_t c = four_bits ? (codes[d / 2] >> (4 * (d % 2))) & 15u : codes[d];
-		sum += c;
-		square_sum += c * c;
-	}
-	// An odd count leaves half a byte that the 4-bit dot product reads too: it must be zero.
-	if (four_bits && dims % 2 == 1 && (codes[dims / 2] >> 4) != 0)
-		return false;
-	return std::isfinite(h.lower) && std::isfinite(h.step) && h.step >= 0 && h.code_sum == sum &&
-	       h.code_square_sum == square_sum;
 }
 
 // quiver_hnsw_check(regclass): verifies an index's pages and graph and returns one row per
@@ -324,7 +301,7 @@ QUIVER_FUNCTION(quiver_hnsw_check)
 					continue;
 				}
 				if ((e->value_size == kSq8ValueSize || e->value_size == kSq4ValueSize) &&
-				    !CodesSound(ElementValues(e), e->dims, e->value_size == kSq4ValueSize)) {
+				    !quiver::core::CodedVectorSound(CodeBits(e->value_size), ElementValues(e), e->dims)) {
 					check.Report("(%u,%u): element tuple holds codes whose header does not match them", blkno, off);
 					continue;
 				}

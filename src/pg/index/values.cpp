@@ -189,10 +189,8 @@ VectorToQuantized(const IndexValues *ctx, const Vector *v, void *out, float *rou
 	memcpy(x, VectorValues(v), sizeof(float) * n);
 	if (ctx->metric == core::Metric::Cosine)
 		NormalizeFloats(x, n);
-	if (ctx->storage == IndexStorage::Sq8) {
-		core::Sq8VectorEncode(x, n, out);
-	} else if (ctx->storage == IndexStorage::Sq4) {
-		core::Sq4VectorEncode(x, n, out);
+	if (ctx->storage == IndexStorage::Sq8 || ctx->storage == IndexStorage::Sq4) {
+		core::CodedVectorEncode(CodeBits(ctx->value_size), x, n, out);
 	} else {
 		// Clamped in a copy: the error is measured against the vector itself.
 		auto *clamped = static_cast<float *>(palloc(sizeof(float) * n));
@@ -262,10 +260,8 @@ IndexQuantizationError(const IndexValues *ctx, const float *x, const void *store
 	if (ctx->storage == IndexStorage::SparseTop)
 		return 0; // queries are never cut
 	bool l1 = ctx->metric == core::Metric::L1;
-	if (ctx->storage == IndexStorage::Sq8)
-		return FloatBoundUp(core::Sq8VectorError(x, stored, static_cast<std::size_t>(ctx->dims), l1));
-	if (ctx->storage == IndexStorage::Sq4)
-		return FloatBoundUp(core::Sq4VectorError(x, stored, static_cast<std::size_t>(ctx->dims), l1));
+	if (ctx->storage == IndexStorage::Sq8 || ctx->storage == IndexStorage::Sq4)
+		return FloatBoundUp(core::CodedVectorError(CodeBits(ctx->value_size), x, stored, static_cast<std::size_t>(ctx->dims), l1));
 	const auto *halves = static_cast<const core::Half *>(stored);
 	double sum = 0;
 	float widened[256];
@@ -359,10 +355,8 @@ IndexWidenVector(const IndexValues *ctx, const void *in, float *out)
 {
 	if (ctx->value_size == kSparseValueSize)
 		memcpy(out, &in, sizeof in);
-	else if (ctx->value_size == kSq8ValueSize)
-		core::Sq8VectorDecode(in, static_cast<std::size_t>(ctx->dims), out);
-	else if (ctx->value_size == kSq4ValueSize)
-		core::Sq4VectorDecode(in, static_cast<std::size_t>(ctx->dims), out);
+	else if (ctx->value_size == kSq8ValueSize || ctx->value_size == kSq4ValueSize)
+		core::CodedVectorDecode(CodeBits(ctx->value_size), in, static_cast<std::size_t>(ctx->dims), out);
 	else if (ctx->value_size == 2)
 		core::HalfToFloatArray(static_cast<const core::Half *>(in), out, static_cast<std::size_t>(ctx->dims));
 	else
@@ -376,10 +370,8 @@ IndexNarrowVector(const IndexValues *ctx, const float *in, void *out)
 		const void *packed;
 		memcpy(&packed, in, sizeof packed);
 		memcpy(out, packed, IndexStoredBytes(ctx, packed));
-	} else if (ctx->value_size == kSq8ValueSize)
-		core::Sq8VectorEncode(in, static_cast<std::size_t>(ctx->dims), out);
-	else if (ctx->value_size == kSq4ValueSize)
-		core::Sq4VectorEncode(in, static_cast<std::size_t>(ctx->dims), out);
+	} else if (ctx->value_size == kSq8ValueSize || ctx->value_size == kSq4ValueSize)
+		core::CodedVectorEncode(CodeBits(ctx->value_size), in, static_cast<std::size_t>(ctx->dims), out);
 	else if (ctx->value_size == 2)
 		core::FloatToHalfArray(in, static_cast<core::Half *>(out), static_cast<std::size_t>(ctx->dims));
 	else
@@ -478,16 +470,16 @@ IndexDistance(const IndexValues *ctx, const void *a, const void *b)
 		return static_cast<float>(k.hamming(x, y, ctx->vector_bytes));
 	}
 	if (ctx->value_size == kSq8ValueSize || ctx->value_size == kSq4ValueSize) {
-		bool sq8 = ctx->value_size == kSq8ValueSize;
+		int bits = CodeBits(ctx->value_size);
 		switch (ctx->metric) {
 		case core::Metric::L2:
-			return static_cast<float>(sq8 ? core::Sq8VectorL2Squared(a, b, n) : core::Sq4VectorL2Squared(a, b, n));
+			return static_cast<float>(core::CodedVectorL2Squared(bits, a, b, n));
 		case core::Metric::InnerProduct:
-			return static_cast<float>(-(sq8 ? core::Sq8VectorDot(a, b, n) : core::Sq4VectorDot(a, b, n)));
+			return static_cast<float>(-core::CodedVectorDot(bits, a, b, n));
 		case core::Metric::Cosine:
-			return static_cast<float>(1.0 - (sq8 ? core::Sq8VectorDot(a, b, n) : core::Sq4VectorDot(a, b, n)));
+			return static_cast<float>(1.0 - core::CodedVectorDot(bits, a, b, n));
 		case core::Metric::L1:
-			return static_cast<float>(sq8 ? core::Sq8VectorL1(a, b, n) : core::Sq4VectorL1(a, b, n));
+			return static_cast<float>(core::CodedVectorL1(bits, a, b, n));
 		case core::Metric::Hamming:
 		case core::Metric::Jaccard:
 			break;

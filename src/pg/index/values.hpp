@@ -67,16 +67,21 @@ StoredSparseView(const void *stored)
 	return core::PackedSparseView(stored);
 }
 
+// The code width of kSq8ValueSize and kSq4ValueSize.
+inline int
+CodeBits(int value_size)
+{
+	return value_size == kSq4ValueSize ? 4 : 8;
+}
+
 // Bytes of a dense stored vector: value_size per dimension, or for bit strings (value_size 0)
 // the bits rounded up to whole 8-byte words (zero-padded), which keeps what follows aligned
 // and lets the popcount kernels work a word at a time.
 inline std::size_t
 StoredVectorBytes(int value_size, int dims)
 {
-	if (value_size == kSq8ValueSize)
-		return core::Sq8VectorBytes(static_cast<std::size_t>(dims));
-	if (value_size == kSq4ValueSize)
-		return core::Sq4VectorBytes(static_cast<std::size_t>(dims));
+	if (value_size == kSq8ValueSize || value_size == kSq4ValueSize)
+		return core::CodedVectorBytes(CodeBits(value_size), static_cast<std::size_t>(dims));
 	if (value_size == 0)
 		return (static_cast<std::size_t>(dims) + 63) / 64 * 8;
 	return static_cast<std::size_t>(value_size) * static_cast<std::size_t>(dims);
@@ -88,8 +93,8 @@ StoredVectorBytes(int value_size, int dims)
 enum class IndexStorage : std::uint8_t {
 	Exact, // the column's own format
 	Half,  // binary16 (value_size 2)
-	Sq8,   // per-vector 8-bit codes (value_size kSq8ValueSize; see core::Sq8VectorEncode)
-	Sq4,   // per-vector 4-bit codes (value_size kSq4ValueSize; see core::Sq4VectorEncode)
+	Sq8,   // per-vector 8-bit codes (value_size kSq8ValueSize; see core::CodedVectorEncode)
+	Sq4,   // per-vector 4-bit codes (value_size kSq4ValueSize)
 	// sparsevec rows of more than max_sparse_nnz non-zeros cut to their max_sparse_nnz entries
 	// of largest magnitude (value_size kSparseValueSize); rows within the limit stay exact, and
 	// queries are never cut (no query error)
