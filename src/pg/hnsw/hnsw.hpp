@@ -544,17 +544,19 @@ void FreeCandidateVectors(CandidateVectors *cv);
 // Chooses up to max_count neighbours among candidates sorted by distance to the base node:
 // a candidate is kept when it is closer to the base than to every neighbour kept before it
 // (diversity), then the nearest of the rest fill any room left. Deleted nodes are never
-// chosen. Writes indexes into cands to chosen; returns how many.
+// chosen. Writes indexes into cands to chosen, the diverse ones first (how many of them into
+// *diverse_count when given); returns how many in all.
 int SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const CandidateVectors &cv, int max_count,
-                    int *chosen);
+                    int *chosen, int *diverse_count = nullptr);
 
 // Makes `node` (at `level`) point to `added`, which is at `added_distance` from it, pruning
 // node's list with the selection heuristic when it is full; with `force`, `added` replaces the
-// weakest kept neighbour when the heuristic would drop it. True when the list holds `added`
-// afterwards. Caller holds the update lock in either mode (safe against concurrent inserts
-// changing the same list).
+// weakest kept neighbour when the heuristic would drop it. added_links: `added`'s own list at
+// that level, if known (neighbours it leads to are the ones node gives up first). True when the
+// list holds `added` afterwards. Caller holds the update lock in either mode (safe against
+// concurrent inserts changing the same list).
 bool HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level,
-                  bool force = false);
+                  bool force = false, const ItemPointerData *added_links = nullptr, int n_added_links = 0);
 
 // Adds one heap tuple's vector to the graph on disk, taking the update lock itself (none during
 // a build). values is modified (normalized). rounding_error: IndexDatumValues's bound (0 unless

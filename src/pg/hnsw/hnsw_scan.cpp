@@ -193,6 +193,31 @@ StartSearch(ScanState *so)
 	}
 }
 
+// When the search has expanded every node it visited, it has seen all of the base layer that
+// its start reaches. The greedy descent can end in a region whose base-layer edges lead only
+// back into it (upper-layer edges lead there; inserts beside many equal vectors prune the
+// edges out: after 1,000 such inserts a query at the copies reached 350 of the table's 3,500
+// rows, a filter on the others would have found none). The search then goes on from the
+// entry point, from which VACUUM keeps every node reachable. False when it has been visited.
+bool
+ContinueFromEntry(ScanState *so)
+{
+	HnswMetaData meta;
+	HnswReadMeta(so->ctx.index, &meta);
+	if (meta.entry_blkno == InvalidBlockNumber)
+		return false;
+	ItemPointerData entry;
+	ItemPointerSet(&entry, meta.entry_blkno, meta.entry_offno);
+	if (!VisitedAdd(&so->visited, TidKey(&entry)))
+		return false;
+	so->visited_count++;
+	HnswCandidate c;
+	if (HnswLoadCandidates(&so->ctx, &entry, 1, so->query, &c) != 1)
+		return false; // moved by a vacuum meanwhile: nothing better to go on from
+	so->pending.Push(c);
+	return true;
+}
+
 // Finds the next ef_search nodes into so->results, sorted by distance.
 void
 NextBatch(ScanState *so)
@@ -202,39 +227,46 @@ NextBatch(ScanState *so)
 	CandidateHeap<true> best;
 	best.Init(ef + 1);
 
-	while (so->pending.size > 0 && best.size < ef) {
-		HnswCandidate c = so->pending.Pop();
-		best.Push(c);
-		so->frontier.Push(c);
-	}
-
-	while (so->frontier.size > 0) {
-		CHECK_FOR_INTERRUPTS();
-		if (best.size >= ef && so->frontier.Top().distance > best.Top().distance)
-			break;
-		HnswCandidate c = so->frontier.Pop();
-		int count = HnswLoadNeighbors(&so->ctx, &c.neighbors, 0, so->neighbors);
-		int fresh = 0;
-		for (int i = 0; i < count; i++) {
-			if (VisitedAdd(&so->visited, TidKey(&so->neighbors[i])))
-				so->neighbors[fresh++] = so->neighbors[i];
+	// Runs again when the search goes on from the entry point (ContinueFromEntry).
+	for (;;) {
+		while (so->pending.size > 0 && best.size < ef) {
+			HnswCandidate c = so->pending.Pop();
+			best.Push(c);
+			so->frontier.Push(c);
 		}
-		so->visited_count += fresh;
-		int loaded = HnswLoadCandidates(&so->ctx, so->neighbors, fresh, so->query, so->loaded);
-		for (int i = 0; i < loaded; i++) {
-			const HnswCandidate &e = so->loaded[i];
-			if (best.size < ef || e.distance < best.Top().distance) {
-				best.Push(e);
-				so->frontier.Push(e);
-				if (best.size > ef) {
-					HnswCandidate evicted = best.Pop();
-					if (iterative)
-						so->pending.Push(evicted);
+
+		while (so->frontier.size > 0) {
+			CHECK_FOR_INTERRUPTS();
+			if (best.size >= ef && so->frontier.Top().distance > best.Top().distance)
+				break;
+			HnswCandidate c = so->frontier.Pop();
+			int count = HnswLoadNeighbors(&so->ctx, &c.neighbors, 0, so->neighbors);
+			int fresh = 0;
+			for (int i = 0; i < count; i++) {
+				if (VisitedAdd(&so->visited, TidKey(&so->neighbors[i])))
+					so->neighbors[fresh++] = so->neighbors[i];
+			}
+			so->visited_count += fresh;
+			int loaded = HnswLoadCandidates(&so->ctx, so->neighbors, fresh, so->query, so->loaded);
+			for (int i = 0; i < loaded; i++) {
+				const HnswCandidate &e = so->loaded[i];
+				if (best.size < ef || e.distance < best.Top().distance) {
+					best.Push(e);
+					so->frontier.Push(e);
+					if (best.size > ef) {
+						HnswCandidate evicted = best.Pop();
+						if (iterative)
+							so->pending.Push(evicted);
+					}
+				} else if (iterative) {
+					so->pending.Push(e);
 				}
-			} else if (iterative) {
-				so->pending.Push(e);
 			}
 		}
+
+		if (so->pending.size > 0 || so->frontier.size > 0 || (!iterative && best.size >= ef) || !WithinBudget(so) ||
+		    !ContinueFromEntry(so))
+			break;
 	}
 
 	qsort(best.items, static_cast<std::size_t>(best.size), sizeof(HnswCandidate), CompareCandidatesByDistance);
