@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "quiver/hnsw_builder.hpp"
@@ -24,7 +25,7 @@ class BaseLayerFill {
 	// Distances come from the graph's own vector copies; graph must outlive this object.
 	// second_hop_sources: through how many of a node's nearest neighbours their own
 	// neighbours are taken as candidates (0: all of them).
-	explicit BaseLayerFill(const HnswBuilder &graph, std::size_t second_hop_sources = 8);
+	explicit BaseLayerFill(HnswBuilder &graph, std::size_t second_hop_sources = 8);
 
 	// Bytes Prepare and the fills will allocate for n elements with parameter m.
 	static std::size_t EstimateMemory(std::size_t n, int m);
@@ -35,21 +36,42 @@ class BaseLayerFill {
 	void FillRange(std::size_t begin, std::size_t end);
 
 	// After the fills: makes every node reachable from `entry` on the base level. HNSW graphs
-	// can leave a few nodes without incoming edges (on glove 200k, 4); each such node becomes an
-	// extra neighbour of its nearest reachable node that has room, or else replaces that node's
-	// farthest extra neighbour (re-checked, so no other node is cut off). Single thread.
-	// Returns how many nodes were linked. At most kLinkPerRound per round (8 rounds), as the
-	// search for a host is exhaustive: a graph with thousands of unreached nodes (seen on
-	// 1,000-dimension data with 30 non-zeros per vector: 2,400 of 10,000) is only partly
-	// repaired (the checker reports the rest).
-	static constexpr std::size_t kLinkPerRound = 256;
+	// can leave nodes without incoming edges (on glove 200k, 4; on sparse rows sharing few
+	// indices, thousands); each such node becomes an extra neighbour of a near reachable node
+	// that has room, or else takes the place of one of that node's neighbours that the node is
+	// not the only way to (so no other node is cut off; this may change the graph's own lists,
+	// see HnswBuilder::ReplaceNeighbor). Hosts come from a search over the reachable nodes
+	// (kHostSearchWidth wide, wider when none qualifies), not from all of them, so the cost
+	// grows with the number of unreached nodes times one search's. A node gives up at most an
+	// eighth of its list, its farthest edges. Single thread. Returns how many nodes were linked.
+	static constexpr std::size_t kHostSearchWidth = 16;
+	// When no search finds a host, an exhaustive search over every reachable node, at most
+	// this many times per round.
+	static constexpr std::size_t kExhaustivePerRound = 64;
 	std::size_t LinkUnreachable(std::uint32_t entry);
+	static constexpr int kLinkRounds = 8; // one is the rule; later ones confirm it
+	// How many nodes the last LinkUnreachable left unreachable (0 unless searches found no host).
+	std::size_t Unreached() const noexcept { return unreached_; }
 
 	// The extra neighbours of id (after FillRange covered it), nearest first.
 	NeighborList Extra(std::uint32_t id) const noexcept;
 
   private:
-	const HnswBuilder &graph_;
+	struct Host {
+		enum Kind { None, Holds, Room, Replace } kind;
+		std::uint32_t id;
+		std::size_t slot; // Replace: the slot given up, own list first, then extras
+	};
+	// The ef nearest nodes to v found by a best-first search that starts from `starts` and
+	// steps through reached nodes only (own and extra lists), nearest first, into out.
+	void SearchReached(const float *v, const std::vector<std::uint32_t> &starts, const std::vector<bool> &reached,
+	                   std::size_t ef, std::vector<std::pair<float, std::uint32_t>> &out);
+	// Where unreached node u gets its incoming edge, among `found` (nearest first); with
+	// `share`, only from nodes that gave up fewer edges than their share.
+	Host ChooseHost(std::size_t u, const std::vector<std::pair<float, std::uint32_t>> &found,
+	                const std::vector<std::uint32_t> &parent, bool share = true) const;
+
+	HnswBuilder &graph_;
 	std::size_t n_;
 	std::size_t slots_; // 2m
 	std::size_t second_hop_sources_;
@@ -57,6 +79,10 @@ class BaseLayerFill {
 	std::vector<std::uint32_t> rev_;
 	std::vector<std::uint32_t> extra_;       // slots_ per id
 	std::vector<std::uint8_t> extra_count_;  // per id
+	std::vector<std::uint32_t> visit_mark_;  // SearchReached's visited set: marked = visit_stamp_
+	std::uint32_t visit_stamp_ = 0;
+	std::vector<std::uint8_t> given_up_; // per id: edges LinkUnreachable took from its list
+	std::size_t unreached_ = 0;
 };
 
 } // namespace quiver::core

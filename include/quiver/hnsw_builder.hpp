@@ -128,6 +128,10 @@ class HnswBuilder {
 	// The element's neighbours on one level: at most 2m on level 0, m above, never itself.
 	// Throws Error(Internal) for id >= Size() or a level outside 0..Level(id).
 	NeighborList Neighbors(std::uint32_t id, int level) const;
+	// Points slot `slot` of the element's base-level list to `to` instead (the repair after the
+	// build). Once no Add is running. Throws Error(Internal) for ids >= Size(), a slot beyond
+	// the list, to == id, or a `to` the list already holds.
+	void ReplaceNeighbor(std::uint32_t id, std::size_t slot, std::uint32_t to);
 
 	// The k nearest labels to q with their distances, nearest first, searching with ef
 	// candidates (at least k). For tests and benchmarks: not concurrently with Add or another

@@ -1,6 +1,8 @@
 #include "quiver/graph_fill.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <queue>
 #include <utility>
 
 namespace quiver::core {
@@ -16,7 +18,7 @@ Holds(const NeighborList &list, std::size_t id)
 } // namespace
 
 
-BaseLayerFill::BaseLayerFill(const HnswBuilder &graph, std::size_t second_hop_sources)
+BaseLayerFill::BaseLayerFill(HnswBuilder &graph, std::size_t second_hop_sources)
     : graph_(graph), n_(graph.Size()), slots_(2 * static_cast<std::size_t>(graph.Params().m)),
       second_hop_sources_(second_hop_sources)
 {
@@ -91,14 +93,74 @@ BaseLayerFill::FillRange(std::size_t begin, std::size_t end)
 	}
 }
 
+void
+BaseLayerFill::SearchReached(const float *v, const std::vector<std::uint32_t> &starts, const std::vector<bool> &reached,
+                             std::size_t ef, std::vector<std::pair<float, std::uint32_t>> &out)
+{
+	if (visit_mark_.size() != n_) {
+		visit_mark_.assign(n_, 0);
+		visit_stamp_ = 0;
+	}
+	if (++visit_stamp_ == 0) { // wrapped: old marks could collide with the new stamp
+		std::fill(visit_mark_.begin(), visit_mark_.end(), 0);
+		visit_stamp_ = 1;
+	}
+	using Item = std::pair<float, std::uint32_t>;
+	std::priority_queue<Item, std::vector<Item>, std::greater<Item>> frontier; // nearest on top
+	std::priority_queue<Item> best;                                             // farthest on top
+	for (std::uint32_t s : starts) {
+		if (!reached[s] || visit_mark_[s] == visit_stamp_)
+			continue;
+		visit_mark_[s] = visit_stamp_;
+		float d = graph_.Distance(v, graph_.Vector(s));
+		frontier.emplace(d, s);
+		best.emplace(d, s);
+		if (best.size() > ef)
+			best.pop();
+	}
+	while (!frontier.empty()) {
+		Item c = frontier.top();
+		if (best.size() >= ef && c.first > best.top().first)
+			break;
+		frontier.pop();
+		for (const NeighborList &list : {graph_.Neighbors(c.second, 0), Extra(c.second)}) {
+			for (std::uint32_t to : list) {
+				if (!reached[to] || visit_mark_[to] == visit_stamp_)
+					continue;
+				visit_mark_[to] = visit_stamp_;
+				float d = graph_.Distance(v, graph_.Vector(to));
+				if (best.size() < ef || d < best.top().first) {
+					frontier.emplace(d, to);
+					best.emplace(d, to);
+					if (best.size() > ef)
+						best.pop();
+				}
+			}
+		}
+	}
+	out.resize(best.size());
+	for (std::size_t k = best.size(); k > 0; k--) {
+		out[k - 1] = best.top();
+		best.pop();
+	}
+}
+
 std::size_t
 BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 {
+	constexpr std::uint32_t kNoParent = UINT32_MAX;
 	std::size_t linked = 0;
-	// Each round links every node the round's search did not reach; a replaced extra edge can
-	// cut off another node, which the next round finds. Bounded, though one round is the rule.
-	for (int round = 0; round < 8 && entry < n_; round++) {
+	std::vector<std::uint32_t> starts;
+	std::vector<std::pair<float, std::uint32_t>> found;
+	given_up_.assign(n_, 0);
+	// One round links every node the walk did not reach, and only gives up edges outside the
+	// walk's tree, so everything stays reachable; the next round's walk confirms it.
+	unreached_ = 0;
+	for (int round = 0; entry < n_; round++) {
+		// The walk: reached nodes, and for each the node that reached it first (those edges form
+		// a tree from the entry point, so an edge outside it can go without cutting anyone off).
 		std::vector<bool> reached(n_, false);
+		std::vector<std::uint32_t> parent(n_, kNoParent);
 		std::vector<std::uint32_t> queue{entry};
 		reached[entry] = true;
 		for (std::size_t head = 0; head < queue.size(); head++) {
@@ -107,86 +169,114 @@ BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 				for (std::uint32_t to : list) {
 					if (!reached[to]) {
 						reached[to] = true;
+						parent[to] = id;
 						queue.push_back(to);
 					}
 				}
 			}
 		}
-		if (queue.size() == n_)
+		unreached_ = n_ - queue.size();
+		if (unreached_ == 0 || round == kLinkRounds)
 			break;
-		// The search for a host is exhaustive, so a pathological graph with many unreached
-		// nodes is only partly repaired (kLinkPerRound per round) rather than taking minutes.
-		std::size_t this_round = 0;
-		// A host gives up its farthest extra edge only when the node it points to keeps another
-		// incoming edge from a reached node, so that no node is cut off in turn.
-		std::vector<std::uint32_t> indegree(n_, 0);
-		for (std::size_t id = 0; id < n_; id++) {
-			if (!reached[id])
-				continue;
-			for (const NeighborList &list : {graph_.Neighbors(static_cast<std::uint32_t>(id), 0),
-			                                 Extra(static_cast<std::uint32_t>(id))})
-				for (std::uint32_t to : list)
-					indegree[to]++;
-		}
-		for (std::size_t u = 0; u < n_ && this_round < kLinkPerRound; u++) {
+		std::size_t exhaustive = 0;
+		for (std::size_t u = 0; u < n_; u++) {
 			if (reached[u])
 				continue;
-			this_round++;
-			// Its nearest reachable node with room for one more edge (own + extra below 2m), or
-			// failing that with an extra edge to give up: exhaustive, since there are few.
 			const float *uv = graph_.Vector(static_cast<std::uint32_t>(u));
-			std::int64_t best_room = -1, best_any = -1;
-			float d_room = 0, d_any = 0;
-			bool held = false;
-			for (std::size_t r = 0; r < n_ && !held; r++) {
-				if (!reached[r])
-					continue;
-				float d = graph_.Distance(uv, graph_.Vector(static_cast<std::uint32_t>(r)));
-				std::size_t used = graph_.Neighbors(static_cast<std::uint32_t>(r), 0).count + extra_count_[r];
-				bool room = used < slots_ && (best_room < 0 || d < d_room);
-				bool any = extra_count_[r] > 0 && indegree[extra_[r * slots_ + extra_count_[r] - 1]] >= 2 &&
-				           (best_any < 0 || d < d_any);
-				// A node linked earlier this round counts as reached without its own lists being
-				// walked, so it may already point to u (with equal vectors a whole unreached group
-				// points at each other): then u is reached through it, and giving it u again
-				// would repeat a neighbour. Checked only for a would-be host.
-				if ((room || any) && (Holds(graph_.Neighbors(static_cast<std::uint32_t>(r), 0), u) ||
-				                      Holds(Extra(static_cast<std::uint32_t>(r)), u))) {
-					held = true;
-					break;
-				}
-				if (room) {
-					best_room = static_cast<std::int64_t>(r);
-					d_room = d;
-				}
-				if (any) {
-					best_any = static_cast<std::int64_t>(r);
-					d_any = d;
-				}
+			// Hosts: the nearest reached nodes a search over reached nodes finds, from the entry
+			// point and from reached nodes among u's own neighbours (u's region is often next to
+			// them). Thousands of nodes can be unreached (1,000-dimension sparse rows with 30
+			// non-zeros left 3,300 of 10,000), too many for an exhaustive search each; that is
+			// only a bounded fallback for when the search finds no host.
+			starts.assign(1, entry);
+			for (const NeighborList &list : {graph_.Neighbors(static_cast<std::uint32_t>(u), 0),
+			                                 Extra(static_cast<std::uint32_t>(u))})
+				starts.insert(starts.end(), list.begin(), list.end());
+			SearchReached(uv, starts, reached, kHostSearchWidth, found);
+			Host host = ChooseHost(u, found, parent);
+			// No host among them (all full, and gave up their share already): wider searches.
+			for (std::size_t wider = kHostSearchWidth * 4; host.kind == Host::None && wider <= kHostSearchWidth * 64;
+			     wider *= 4) {
+				SearchReached(uv, starts, reached, wider, found);
+				host = ChooseHost(u, found, parent);
 			}
-			if (held) {
-				reached[u] = true;
-				continue;
+			if (host.kind == Host::None && exhaustive < kExhaustivePerRound) {
+				exhaustive++;
+				found.clear();
+				for (std::uint32_t r : queue)
+					found.emplace_back(graph_.Distance(uv, graph_.Vector(r)), r);
+				std::sort(found.begin(), found.end());
+				host = ChooseHost(u, found, parent);
+				// Every reached node gave up its share: the share is for quality, and a node must
+				// not stay unreachable for it.
+				if (host.kind == Host::None)
+					host = ChooseHost(u, found, parent, false);
 			}
-			if (best_room >= 0) {
-				std::size_t r = static_cast<std::size_t>(best_room);
-				extra_[r * slots_ + extra_count_[r]] = static_cast<std::uint32_t>(u);
-				extra_count_[r]++;
-				indegree[u]++;
-			} else if (best_any >= 0) {
-				std::size_t r = static_cast<std::size_t>(best_any);
-				std::uint32_t &slot = extra_[r * slots_ + extra_count_[r] - 1];
-				indegree[slot]--;
-				slot = static_cast<std::uint32_t>(u);
-				indegree[u]++;
-			} else {
-				continue; // no reachable node can take an edge: leave it to the next round
+			if (host.kind == Host::None)
+				continue; // every reached node is the walk's only way to all its neighbours
+			if (host.kind == Host::Room) {
+				extra_[host.id * slots_ + extra_count_[host.id]] = static_cast<std::uint32_t>(u);
+				extra_count_[host.id]++;
+			} else if (host.kind == Host::Replace) {
+				std::size_t own = graph_.Neighbors(host.id, 0).count;
+				if (host.slot < own)
+					graph_.ReplaceNeighbor(host.id, host.slot, static_cast<std::uint32_t>(u));
+				else
+					extra_[host.id * slots_ + (host.slot - own)] = static_cast<std::uint32_t>(u);
+				given_up_[host.id]++;
 			}
-			reached[u] = true; // its own edges lead on; the next round's search confirms
-			linked++;
+			// (Host::Holds: a node linked earlier this round already points to u.)
+			if (host.kind != Host::Holds)
+				linked++;
+			reached[u] = true; // its own edges lead on; the next round's walk confirms
+			parent[u] = host.id;
 		}
 	}
 	return linked;
+}
+
+BaseLayerFill::Host
+BaseLayerFill::ChooseHost(std::size_t u, const std::vector<std::pair<float, std::uint32_t>> &found,
+                          const std::vector<std::uint32_t> &parent, bool share) const
+{
+	// The nearest candidate with room for one more edge (own + extra below 2m), or failing that
+	// the nearest with an edge to give up. A node linked earlier this round counts as reached
+	// without its own lists being walked, so it may already point to u (with equal vectors a
+	// whole unreached group points at each other): then u is reached through it, and giving it
+	// u again would repeat a neighbour. Checked only for a would-be host.
+	Host replace{Host::None, 0, 0};
+	for (const auto &[d, r] : found) {
+		NeighborList own = graph_.Neighbors(r, 0), extra = Extra(r);
+		bool room = own.count + extra.count < slots_;
+		// Many unreached nodes share their nearest reached node (on sparse rows, a row of small
+		// norm near everything); giving up all its edges would turn a hub of the search into a
+		// dead end (recall@10 at ef_search 40 fell from 0.96 to 0.85), so each node gives up at
+		// most an eighth of its list and the rest go to other hosts.
+		if (!room && (replace.kind != Host::None || (share && given_up_[r] >= std::max<std::size_t>(1, slots_ / 8))))
+			continue;
+		if (Holds(own, u) || Holds(extra, u))
+			return Host{Host::Holds, r, 0};
+		if (room)
+			return Host{Host::Room, r, 0};
+		// The edge given up: of those outside the walk's tree, the farthest (the nearest ones
+		// carry searches; on sparse rows, giving up the edge to the node with the most incoming
+		// edges, a hub, cost 0.1 of recall@10 at ef_search 40).
+		std::size_t slot = slots_;
+		float farthest = 0;
+		for (std::size_t k = 0; k < own.count + extra.count; k++) {
+			std::uint32_t to = k < own.count ? own.ids[k] : extra.ids[k - own.count];
+			if (parent[to] == r)
+				continue;
+			float d_to = graph_.Distance(graph_.Vector(r), graph_.Vector(to));
+			if (slot == slots_ || d_to > farthest) {
+				slot = k;
+				farthest = d_to;
+			}
+		}
+		if (slot < slots_)
+			replace = Host{Host::Replace, r, slot};
+	}
+	return replace;
 }
 
 NeighborList

@@ -479,6 +479,22 @@ HnswBuilder::Neighbors(std::uint32_t id, int level) const
 	return NeighborList{reinterpret_cast<const std::uint32_t *>(list + 1), index.getListCount(list)};
 }
 
+void
+HnswBuilder::ReplaceNeighbor(std::uint32_t id, std::size_t slot, std::uint32_t to)
+{
+	Index &index = impl_->index;
+	if (id >= Size() || to >= Size() || to == id)
+		throw Error(ErrorCode::Internal, "hnsw: no base-level edge from element " + std::to_string(id) + " to " +
+		                                     std::to_string(to) + " can be made");
+	hnswlib::linklistsizeint *list = index.get_linklist0(id);
+	auto *ids = reinterpret_cast<std::uint32_t *>(list + 1);
+	std::size_t count = index.getListCount(list);
+	if (slot >= count || std::find(ids, ids + count, to) != ids + count)
+		throw Error(ErrorCode::Internal, "hnsw: element " + std::to_string(id) + " has no slot " + std::to_string(slot) +
+		                                     " to point to " + std::to_string(to));
+	ids[slot] = to;
+}
+
 std::vector<std::pair<float, std::uint32_t>>
 HnswBuilder::Search(const float *q, std::size_t k, std::size_t ef) const
 {

@@ -482,6 +482,26 @@ TEST(HnswBuilder, RejectsBadLabels)
 	ExpectError(ErrorCode::Internal, [&] { (void)b.Neighbors(0, -1); });
 }
 
+TEST(HnswBuilder, ReplacesABaseLevelNeighbour)
+{
+	const std::vector<float> data = RandomVectors(50, kDim, 11);
+	HnswBuilder b(Params(Metric::L2, 50));
+	for (std::uint32_t i = 0; i < 50; i++)
+		b.Add(data.data() + i * kDim, i);
+	NeighborList list = b.Neighbors(0, 0);
+	ASSERT_GT(list.count, 1u);
+	std::uint32_t outsider = 1;
+	while (outsider == 0 || std::find(list.begin(), list.end(), outsider) != list.end())
+		outsider++;
+	b.ReplaceNeighbor(0, 0, outsider);
+	EXPECT_EQ(b.Neighbors(0, 0).ids[0], outsider);
+	EXPECT_EQ(b.Neighbors(0, 0).count, list.count);
+	ExpectError(ErrorCode::Internal, [&] { b.ReplaceNeighbor(0, 1, outsider); });     // already a neighbour
+	ExpectError(ErrorCode::Internal, [&] { b.ReplaceNeighbor(0, 0, 0); });            // itself
+	ExpectError(ErrorCode::Internal, [&] { b.ReplaceNeighbor(0, list.count, 49); });  // beyond the list
+	ExpectError(ErrorCode::Internal, [&] { b.ReplaceNeighbor(50, 0, 1); });           // no such element
+}
+
 TEST(HnswBuilder, MemoryEstimateScales)
 {
 	const HnswBuildParams p = Params(Metric::L2, 100000, 100);

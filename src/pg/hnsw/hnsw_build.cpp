@@ -92,6 +92,7 @@ struct BuildState {
 	bool in_memory;       // false once the graph was flushed: later tuples go to the pages
 	bool augment_sparse;  // the graph of sparse inner product is built in the augmented space
 	bool inserted_on_pages; // some tuples went through the page insert path (repair at the end)
+	bool left_unreached;    // the in-memory repair left nodes unreachable (repair at the end)
 	double sparse_bytes;    // packed sparse vectors kept for the in-memory build
 	double index_tuples;
 	int threads;
@@ -387,7 +388,7 @@ FlushGraph(BuildState *bs)
 	}
 
 	// Fill the base-level lists hnswlib left short (see quiver/graph_fill.hpp), in parallel.
-	bs->objs->fill = new core::BaseLayerFill(g, FillSecondHopSources(&bs->ctx, bs->augment_sparse));
+	bs->objs->fill = new core::BaseLayerFill(*bs->objs->builder, FillSecondHopSources(&bs->ctx, bs->augment_sparse));
 	bs->objs->fill->Prepare();
 	constexpr std::size_t kFillChunk = 256;
 	core::BaseLayerFill *fill = bs->objs->fill;
@@ -402,8 +403,9 @@ FlushGraph(BuildState *bs)
 			linked = fill->LinkUnreachable(static_cast<std::uint32_t>(g.EntryPoint()));
 			return 0;
 		});
-		if (linked > 0)
-			elog(DEBUG1, "hnsw build linked %zu unreachable nodes", linked);
+		bs->left_unreached = fill->Unreached() > 0;
+		if (linked > 0 || bs->left_unreached)
+			elog(DEBUG1, "hnsw build linked %zu unreachable nodes, left %zu", linked, fill->Unreached());
 	}
 
 	// Writing: every page once, its tuples in the order placed.
@@ -785,15 +787,15 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	if (bs.in_memory)
 		FlushLoaded(&bs);
 	MemoryContextDelete(bs.tmp_ctx);
-	// A plain inner-product graph leaves a few nodes unreachable (see AugmentsForInnerProduct).
-	bool plain_inner_product = bs.ctx.metric == core::Metric::InnerProduct && bs.index_tuples > 0 &&
-	                           !AugmentsForInnerProduct(&bs.ctx) && !bs.augment_sparse;
-	if ((bs.inserted_on_pages || plain_inner_product) && !HnswWalkFits(&bs.ctx, bs.index_tuples)) {
+	// Rows inserted one by one can be left unreachable, and so can a few nodes the in-memory
+	// repair found no host for.
+	bool walk = bs.inserted_on_pages || bs.left_unreached;
+	if (walk && !HnswWalkFits(&bs.ctx, bs.index_tuples)) {
 		// The walk holds the whole base layer; VACUUM runs it later where it fits.
 		ereport(NOTICE, (errmsg("hnsw index \"%s\": reachability not checked after the build", RelationGetRelationName(index)),
 		                 errdetail("The check needs more than maintenance_work_mem."),
 		                 errhint("VACUUM the table with a larger maintenance_work_mem to link back any rows no search reaches.")));
-	} else if (bs.inserted_on_pages || plain_inner_product) {
+	} else if (walk) {
 		int linked = HnswLinkUnreachable(&bs.ctx, true);
 		if (linked > 0)
 			elog(DEBUG1, "hnsw: linked %d unreachable elements of index \"%s\"", linked, RelationGetRelationName(index));
