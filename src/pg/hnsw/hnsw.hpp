@@ -552,11 +552,13 @@ int SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const Ca
 // Makes `node` (at `level`) point to `added`, which is at `added_distance` from it, pruning
 // node's list with the selection heuristic when it is full; with `force`, `added` replaces the
 // weakest kept neighbour when the heuristic would drop it. added_links: `added`'s own list at
-// that level, if known (neighbours it leads to are the ones node gives up first). True when the
-// list holds `added` afterwards. Caller holds the update lock in either mode (safe against
-// concurrent inserts changing the same list).
+// that level, if known (neighbours it leads to are the ones node gives up first); dropped
+// (room for the list's slot count + 1) receives the live neighbours node gave up that `added`
+// does not lead to. True when the list holds `added` afterwards. Caller holds the update lock
+// in either mode (safe against concurrent inserts changing the same list).
 bool HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level,
-                  bool force = false, const ItemPointerData *added_links = nullptr, int n_added_links = 0);
+                  bool force = false, const ItemPointerData *added_links = nullptr, int n_added_links = 0,
+                  ItemPointerData *dropped = nullptr, int *n_dropped = nullptr);
 
 // Adds one heap tuple's vector to the graph on disk, taking the update lock itself (none during
 // a build). values is modified (normalized). rounding_error: IndexDatumValues's bound (0 unless

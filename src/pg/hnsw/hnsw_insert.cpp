@@ -4,7 +4,8 @@
 // level from there down search ef_construction candidates, keep a diverse subset of them as
 // neighbours (a candidate is dropped when it is closer to an already kept neighbour than to
 // the new node), and add the new node to each neighbour's list, pruning that list the same
-// way when it is full. Inserts run concurrently with each other and with scans (see the lock
+// way when it is full. An edge pruned away can be the last way into its node; the new node
+// takes such nodes over (PruneWithAdded, HandOffDropped). Inserts run concurrently with each other and with scans (see the lock
 // rules in hnsw.hpp); vacuum's repair excludes them, so nodes an insert reads do not vanish.
 #include <cmath>
 #include <cstring>
@@ -276,11 +277,12 @@ Holds(const ItemPointerData *list, int n, const HnswCandidate &c)
 // (added_links) keeps one through it. So when the heuristic drops a neighbour `added` does not
 // point to, and one of the neighbours kept only to fill the list is one `added` points to, the
 // two trade places; and `force` displaces such a neighbour first. (1,000 inserts beside 2,000
-// copies of one vector left a median of 589 rows unreachable without this, 308 with it.)
+// copies of one vector left a median of 589 rows unreachable without this, 308 with it, none
+// with HandOffDropped as well.) The neighbours still given up go to *dropped.
 bool
 PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPointerData *current, int count,
                ItemPointer added, float added_distance, int level, bool force, const ItemPointerData *added_links,
-               int n_added_links, ItemPointerData *updated)
+               int n_added_links, ItemPointerData *updated, ItemPointerData *dropped, int *n_dropped)
 {
 	void *base = palloc(ctx->vector_bytes);
 	MustLoadVector(ctx, const_cast<ItemPointer>(&node.element), base);
@@ -342,7 +344,64 @@ PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPoin
 		updated[slot] = *added;
 		keeps_added = true;
 	}
+
+	// Live neighbours the list gives up and `added` does not lead to (see HandOffDropped).
+	*n_dropped = 0;
+	for (int i = 0; i < n && keeps_added; i++) {
+		if (i == added_at || cands[i].deleted || Holds(added_links, n_added_links, cands[i]))
+			continue;
+		bool kept_here = false;
+		for (int j = 0; j < count && !kept_here; j++)
+			kept_here = ItemPointerEquals(&updated[j], &cands[i].element);
+		if (!kept_here)
+			dropped[(*n_dropped)++] = cands[i].element;
+	}
 	return keeps_added;
+}
+
+// Points the new node's base-level list (at neighbor_tid; `chosen` as selected for it, the
+// first `diverse` of them diverse, the rest kept only to fill the list) to nodes its
+// link-backs made others give up (`dropped`): into free slots, else in place of the farthest
+// of those fillers still there. The new node's edges are all new, so taking one back leaves
+// every node as reachable as before the insert, while a dropped edge may have been the last
+// way into its node. Runs under the content lock alone: other inserts may have changed the
+// list meanwhile, and only slots still holding an original filler are taken.
+void
+HandOffDropped(const HnswContext *ctx, ItemPointer neighbor_tid, const HnswCandidate *chosen, int n_chosen, int diverse,
+               const ItemPointerData *dropped, int n_dropped)
+{
+	int start = LevelSlotStart(0, ctx->m);
+	int count = LevelSlotCount(0, ctx->m);
+	auto *slots = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
+	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(neighbor_tid));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (ReadLevelSlots(ctx, buf, neighbor_tid, start, count, slots)) {
+		bool changed = false;
+		int filler = n_chosen - 1;
+		for (int d = 0; d < n_dropped; d++) {
+			int target = -1;
+			bool present = false;
+			for (int k = 0; k < count; k++) {
+				if (ItemPointerEquals(&slots[k], const_cast<ItemPointer>(&dropped[d])))
+					present = true;
+				else if (target < 0 && !ItemPointerIsValid(&slots[k]))
+					target = k;
+			}
+			if (present)
+				continue;
+			for (; target < 0 && filler >= diverse; filler--)
+				for (int k = 0; k < count && target < 0; k++)
+					if (ItemPointerEquals(&slots[k], const_cast<ItemPointer>(&chosen[filler].element)))
+						target = k;
+			if (target < 0)
+				break;
+			slots[target] = dropped[d];
+			changed = true;
+		}
+		if (changed)
+			WriteLevelSlots(ctx, buf, neighbor_tid, start, count, slots);
+	}
+	UnlockReleaseBuffer(buf);
 }
 
 } // namespace
@@ -356,7 +415,8 @@ PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPoin
 // the list is still what the pruning saw; otherwise it is read again and pruned again.
 bool
 HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level,
-             bool force, const ItemPointerData *added_links, int n_added_links)
+             bool force, const ItemPointerData *added_links, int n_added_links, ItemPointerData *dropped,
+             int *n_dropped)
 {
 	bool linked = false;
 	int start = LevelSlotStart(level, ctx->m);
@@ -364,6 +424,9 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 	auto *current = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
 	auto *updated = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
 	auto *now = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
+	auto *gone = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count + 1)));
+	if (n_dropped != nullptr)
+		*n_dropped = 0;
 	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(&node.neighbors));
 
 	// Rewrites are rare and each retry means another insert changed this very list meanwhile;
@@ -399,8 +462,9 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 		}
 		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 
+		int pruned_away = 0;
 		if (!PruneWithAdded(ctx, node, current, count, added, added_distance, level, force, added_links,
-		                    n_added_links, updated))
+		                    n_added_links, updated, gone, &pruned_away))
 			break; // the new node is not among the best: nothing to write
 
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -411,6 +475,10 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 		if (unchanged) {
 			linked = true;
+			if (dropped != nullptr) {
+				memcpy(dropped, gone, sizeof(ItemPointerData) * static_cast<std::size_t>(pruned_away));
+				*n_dropped = pruned_away;
+			}
 			break;
 		}
 	}
@@ -469,6 +537,7 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, float r
 	// Neighbours chosen per level (palloc'd arrays of candidates).
 	auto *chosen_cands = static_cast<HnswCandidate **>(palloc0(sizeof(HnswCandidate *) * static_cast<std::size_t>(level + 1)));
 	auto *chosen_counts = static_cast<int *>(palloc0(sizeof(int) * static_cast<std::size_t>(level + 1)));
+	int base_diverse = 0; // how many of the base-level neighbours were chosen as diverse
 
 	if (ItemPointerIsValid(&entry.tid)) {
 		HnswCandidate start;
@@ -502,7 +571,10 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, float r
 			CandidateVectors cv = LoadCandidateVectors(ctx, found, n);
 			int max_count = LevelSlotCount(lc, ctx->m);
 			int *chosen = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(max_count)));
-			int kept = SelectNeighbors(ctx, found, cv, max_count, chosen);
+			int diverse = 0;
+			int kept = SelectNeighbors(ctx, found, cv, max_count, chosen, &diverse);
+			if (lc == 0)
+				base_diverse = diverse;
 			chosen_cands[lc] = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(kept > 0 ? kept : 1)));
 			for (int i = 0; i < kept; i++)
 				chosen_cands[lc][i] = found[chosen[i]];
@@ -589,15 +661,41 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, float r
 	// Now that the node exists, link its neighbours back to it. When every one of them prunes
 	// it away (common where many distances are equal), nothing would point to it and no search
 	// could find it: the nearest neighbour then keeps it in place of its weakest link.
+	// Base-level neighbours the link-backs made others give up, which the new node does not
+	// lead to (HandOffDropped).
+	int base_count = LevelSlotCount(0, ctx->m);
+	auto *one = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(base_count + 1)));
+	auto *dropped = static_cast<ItemPointerData *>(
+	    palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(base_count + 1) * static_cast<std::size_t>(chosen_counts[0] + 1)));
+	int n_dropped = 0;
+	auto collect = [&](int n_one) {
+		for (int k = 0; k < n_one; k++) {
+			bool seen = false;
+			for (int j = 0; j < n_dropped && !seen; j++)
+				seen = ItemPointerEquals(&dropped[j], &one[k]);
+			if (!seen)
+				dropped[n_dropped++] = one[k];
+		}
+	};
 	for (int lc = 0; lc <= top; lc++) {
 		const ItemPointerData *links = NeighborSlots(neighbor) + LevelSlotStart(lc, ctx->m);
 		bool any = false;
-		for (int i = 0; i < chosen_counts[lc]; i++)
+		for (int i = 0; i < chosen_counts[lc]; i++) {
+			int n_one = 0;
 			any |= HnswLinkBack(ctx, chosen_cands[lc][i], &new_tid, chosen_cands[lc][i].distance, lc, false, links,
-			                    chosen_counts[lc]);
-		if (!any && lc == 0 && chosen_counts[0] > 0)
+			                    chosen_counts[lc], lc == 0 ? one : nullptr, &n_one);
+			collect(n_one);
+		}
+		if (!any && lc == 0 && chosen_counts[0] > 0) {
+			int n_one = 0;
 			HnswLinkBack(ctx, chosen_cands[0][0], &new_tid, chosen_cands[0][0].distance, 0, true, links,
-			             chosen_counts[0]);
+			             chosen_counts[0], one, &n_one);
+			collect(n_one);
+		}
+	}
+	if (n_dropped > 0) {
+		HandOffDropped(ctx, ElementNeighborTid(element), chosen_cands[0], chosen_counts[0], base_diverse, dropped,
+		               n_dropped);
 	}
 }
 
