@@ -42,8 +42,9 @@ class BaseLayerFill {
 	// not the only way to (so no other node is cut off; this may change the graph's own lists,
 	// see HnswBuilder::ReplaceNeighbor). Hosts come from a search over the reachable nodes
 	// (kHostSearchWidth wide, wider when none qualifies), not from all of them, so the cost
-	// grows with the number of unreached nodes times one search's. A node gives up at most an
-	// eighth of its list, its farthest edges. Single thread. Returns how many nodes were linked.
+	// grows with the number of unreached nodes times one search's. A node gives up its farthest
+	// edges, at most an eighth of its list unless no other host can be found. Single thread.
+	// Returns how many nodes were linked.
 	static constexpr std::size_t kHostSearchWidth = 16;
 	// When no search finds a host, an exhaustive search over every reachable node, at most
 	// this many times per round.
@@ -81,7 +82,7 @@ class BaseLayerFill {
 	std::vector<std::uint8_t> extra_count_;  // per id
 	std::vector<std::uint32_t> visit_mark_;  // SearchReached's visited set: marked = visit_stamp_
 	std::uint32_t visit_stamp_ = 0;
-	std::vector<std::uint8_t> given_up_; // per id: edges LinkUnreachable took from its list
+	std::vector<std::uint16_t> given_up_; // per id: edges LinkUnreachable took from its list
 	std::size_t unreached_ = 0;
 };
 

@@ -213,7 +213,7 @@ BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 					host = ChooseHost(u, found, parent, false);
 			}
 			if (host.kind == Host::None)
-				continue; // every reached node is the walk's only way to all its neighbours
+				continue; // no host found (or the round's exhaustive searches are spent): next round
 			if (host.kind == Host::Room) {
 				extra_[host.id * slots_ + extra_count_[host.id]] = static_cast<std::uint32_t>(u);
 				extra_count_[host.id]++;
@@ -228,8 +228,24 @@ BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 			// (Host::Holds: a node linked earlier this round already points to u.)
 			if (host.kind != Host::Holds)
 				linked++;
-			reached[u] = true; // its own edges lead on; the next round's walk confirms
+			// u is reached through host now, and so is what u leads to (an unreached group of
+			// equal vectors needs one way in, not one each).
+			reached[u] = true;
 			parent[u] = host.id;
+			std::size_t from = queue.size();
+			queue.push_back(static_cast<std::uint32_t>(u));
+			for (std::size_t head = from; head < queue.size(); head++) {
+				std::uint32_t id = queue[head];
+				for (const NeighborList &list : {graph_.Neighbors(id, 0), Extra(id)}) {
+					for (std::uint32_t to : list) {
+						if (!reached[to]) {
+							reached[to] = true;
+							parent[to] = id;
+							queue.push_back(to);
+						}
+					}
+				}
+			}
 		}
 	}
 	return linked;
@@ -250,8 +266,8 @@ BaseLayerFill::ChooseHost(std::size_t u, const std::vector<std::pair<float, std:
 		bool room = own.count + extra.count < slots_;
 		// Many unreached nodes share their nearest reached node (on sparse rows, a row of small
 		// norm near everything); giving up all its edges would turn a hub of the search into a
-		// dead end (recall@10 at ef_search 40 fell from 0.96 to 0.85), so each node gives up at
-		// most an eighth of its list and the rest go to other hosts.
+		// dead end (recall@10 at ef_search 40 fell from 0.96 to 0.85), so with `share` each node
+		// gives up at most an eighth of its list and the rest go to other hosts.
 		if (!room && (replace.kind != Host::None || (share && given_up_[r] >= std::max<std::size_t>(1, slots_ / 8))))
 			continue;
 		if (Holds(own, u) || Holds(extra, u))

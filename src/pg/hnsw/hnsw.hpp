@@ -549,16 +549,23 @@ void FreeCandidateVectors(CandidateVectors *cv);
 int SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const CandidateVectors &cv, int max_count,
                     int *chosen, int *diverse_count = nullptr);
 
+// A neighbour a link-back made a list give up; `relied` when the added node points to it (its
+// way in is that edge from now on).
+struct HnswGivenUp {
+	ItemPointerData tid;
+	bool relied;
+};
+
 // Makes `node` (at `level`) point to `added`, which is at `added_distance` from it, pruning
-// node's list with the selection heuristic when it is full; with `force`, `added` replaces the
-// weakest kept neighbour when the heuristic would drop it. added_links: `added`'s own list at
-// that level, if known (neighbours it leads to are the ones node gives up first); dropped
-// (room for the list's slot count + 1) receives the live neighbours node gave up that `added`
-// does not lead to. True when the list holds `added` afterwards. Caller holds the update lock
-// in either mode (safe against concurrent inserts changing the same list).
+// node's list with the selection heuristic when it is full; with `force`, `added` takes the place
+// of a kept neighbour when the heuristic would drop it (one `added` points to if any, else the
+// last). added_links: `added`'s own list at that level, if known (neighbours it leads to are the
+// ones node gives up first); given_up (room for the list's slot count + 1) receives the live
+// neighbours node gave up. True when the list holds `added` afterwards. Caller holds the update
+// lock in either mode (safe against concurrent inserts changing the same list).
 bool HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level,
                   bool force = false, const ItemPointerData *added_links = nullptr, int n_added_links = 0,
-                  ItemPointerData *dropped = nullptr, int *n_dropped = nullptr);
+                  HnswGivenUp *given_up = nullptr, int *n_given_up = nullptr);
 
 // Adds one heap tuple's vector to the graph on disk, taking the update lock itself (none during
 // a build). values is modified (normalized). rounding_error: IndexDatumValues's bound (0 unless

@@ -96,7 +96,8 @@ FreeCandidateVectors(CandidateVectors *cv)
 // Chooses up to max_count neighbours among candidates sorted by distance to the base node:
 // the diverse ones first, then, if room is left, the nearest of those set aside (so that small
 // or clustered graphs stay well connected). Deleted nodes are never chosen. Writes indexes into
-// cands to chosen; returns how many.
+// cands to chosen, the diverse ones first (how many into *diverse_count when given); returns
+// how many in all.
 int
 SelectNeighbors(const HnswContext *ctx, const HnswCandidate *cands, const CandidateVectors &cv, int max_count,
                 int *chosen, int *diverse_count)
@@ -282,7 +283,7 @@ Holds(const ItemPointerData *list, int n, const HnswCandidate &c)
 bool
 PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPointerData *current, int count,
                ItemPointer added, float added_distance, int level, bool force, const ItemPointerData *added_links,
-               int n_added_links, ItemPointerData *updated, ItemPointerData *dropped, int *n_dropped)
+               int n_added_links, ItemPointerData *updated, HnswGivenUp *given_up, int *n_given_up)
 {
 	void *base = palloc(ctx->vector_bytes);
 	MustLoadVector(ctx, const_cast<ItemPointer>(&node.element), base);
@@ -345,16 +346,17 @@ PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPoin
 		keeps_added = true;
 	}
 
-	// Live neighbours the list gives up and `added` does not lead to (see HandOffDropped).
-	*n_dropped = 0;
+	// Live neighbours the list gives up: those `added` leads to rely on that edge of it from now
+	// on; the others are handed to it (see HandOffDropped).
+	*n_given_up = 0;
 	for (int i = 0; i < n && keeps_added; i++) {
-		if (i == added_at || cands[i].deleted || Holds(added_links, n_added_links, cands[i]))
+		if (i == added_at || cands[i].deleted)
 			continue;
 		bool kept_here = false;
 		for (int j = 0; j < count && !kept_here; j++)
 			kept_here = ItemPointerEquals(&updated[j], &cands[i].element);
 		if (!kept_here)
-			dropped[(*n_dropped)++] = cands[i].element;
+			given_up[(*n_given_up)++] = HnswGivenUp{cands[i].element, Holds(added_links, n_added_links, cands[i])};
 	}
 	return keeps_added;
 }
@@ -362,13 +364,14 @@ PruneWithAdded(const HnswContext *ctx, const HnswCandidate &node, const ItemPoin
 // Points the new node's base-level list (at neighbor_tid; `chosen` as selected for it, the
 // first `diverse` of them diverse, the rest kept only to fill the list) to nodes its
 // link-backs made others give up (`dropped`): into free slots, else in place of the farthest
-// of those fillers still there. The new node's edges are all new, so taking one back leaves
-// every node as reachable as before the insert, while a dropped edge may have been the last
-// way into its node. Runs under the content lock alone: other inserts may have changed the
-// list meanwhile, and only slots still holding an original filler are taken.
+// of those fillers still there. The new node's edges are new, so taking one back leaves its
+// node as reachable as before the insert, unless a link-back gave up an edge to that node
+// because the new node leads there: those (`pinned`) stay. A dropped edge, by contrast, may
+// have been the last way into its node. Runs under the content lock alone: other inserts may
+// have changed the list meanwhile, and only slots still holding an original filler are taken.
 void
 HandOffDropped(const HnswContext *ctx, ItemPointer neighbor_tid, const HnswCandidate *chosen, int n_chosen, int diverse,
-               const ItemPointerData *dropped, int n_dropped)
+               const ItemPointerData *dropped, int n_dropped, const ItemPointerData *pinned, int n_pinned)
 {
 	int start = LevelSlotStart(0, ctx->m);
 	int count = LevelSlotCount(0, ctx->m);
@@ -389,10 +392,13 @@ HandOffDropped(const HnswContext *ctx, ItemPointer neighbor_tid, const HnswCandi
 			}
 			if (present)
 				continue;
-			for (; target < 0 && filler >= diverse; filler--)
+			for (; target < 0 && filler >= diverse; filler--) {
+				if (Holds(pinned, n_pinned, chosen[filler]))
+					continue;
 				for (int k = 0; k < count && target < 0; k++)
 					if (ItemPointerEquals(&slots[k], const_cast<ItemPointer>(&chosen[filler].element)))
 						target = k;
+			}
 			if (target < 0)
 				break;
 			slots[target] = dropped[d];
@@ -415,8 +421,8 @@ HandOffDropped(const HnswContext *ctx, ItemPointer neighbor_tid, const HnswCandi
 // the list is still what the pruning saw; otherwise it is read again and pruned again.
 bool
 HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level,
-             bool force, const ItemPointerData *added_links, int n_added_links, ItemPointerData *dropped,
-             int *n_dropped)
+             bool force, const ItemPointerData *added_links, int n_added_links, HnswGivenUp *given_up,
+             int *n_given_up)
 {
 	bool linked = false;
 	int start = LevelSlotStart(level, ctx->m);
@@ -424,9 +430,9 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 	auto *current = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
 	auto *updated = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
 	auto *now = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count)));
-	auto *gone = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(count + 1)));
-	if (n_dropped != nullptr)
-		*n_dropped = 0;
+	auto *gone = static_cast<HnswGivenUp *>(palloc(sizeof(HnswGivenUp) * static_cast<std::size_t>(count + 1)));
+	if (n_given_up != nullptr)
+		*n_given_up = 0;
 	Buffer buf = HnswReadBuffer(ctx->index, ItemPointerGetBlockNumber(&node.neighbors));
 
 	// Rewrites are rare and each retry means another insert changed this very list meanwhile;
@@ -475,9 +481,9 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 		if (unchanged) {
 			linked = true;
-			if (dropped != nullptr) {
-				memcpy(dropped, gone, sizeof(ItemPointerData) * static_cast<std::size_t>(pruned_away));
-				*n_dropped = pruned_away;
+			if (given_up != nullptr) {
+				memcpy(given_up, gone, sizeof(HnswGivenUp) * static_cast<std::size_t>(pruned_away));
+				*n_given_up = pruned_away;
 			}
 			break;
 		}
@@ -660,21 +666,25 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, float r
 
 	// Now that the node exists, link its neighbours back to it. When every one of them prunes
 	// it away (common where many distances are equal), nothing would point to it and no search
-	// could find it: the nearest neighbour then keeps it in place of its weakest link.
-	// Base-level neighbours the link-backs made others give up, which the new node does not
-	// lead to (HandOffDropped).
+	// could find it: the nearest neighbour then keeps it in place of one of its links (one the
+	// new node points to, if any; else its last).
+	// Base-level neighbours the link-backs made others give up: those the new node does not lead
+	// to (dropped) and those it does, whose way in is now its edge (pinned; HandOffDropped).
 	int base_count = LevelSlotCount(0, ctx->m);
-	auto *one = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(base_count + 1)));
-	auto *dropped = static_cast<ItemPointerData *>(
-	    palloc(sizeof(ItemPointerData) * static_cast<std::size_t>(base_count + 1) * static_cast<std::size_t>(chosen_counts[0] + 1)));
-	int n_dropped = 0;
+	std::size_t most = static_cast<std::size_t>(base_count + 1) * static_cast<std::size_t>(chosen_counts[0] + 1);
+	auto *one = static_cast<HnswGivenUp *>(palloc(sizeof(HnswGivenUp) * static_cast<std::size_t>(base_count + 1)));
+	auto *dropped = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * most));
+	auto *pinned = static_cast<ItemPointerData *>(palloc(sizeof(ItemPointerData) * most));
+	int n_dropped = 0, n_pinned = 0;
 	auto collect = [&](int n_one) {
 		for (int k = 0; k < n_one; k++) {
+			ItemPointerData *into = one[k].relied ? pinned : dropped;
+			int &n_into = one[k].relied ? n_pinned : n_dropped;
 			bool seen = false;
-			for (int j = 0; j < n_dropped && !seen; j++)
-				seen = ItemPointerEquals(&dropped[j], &one[k]);
+			for (int j = 0; j < n_into && !seen; j++)
+				seen = ItemPointerEquals(&into[j], &one[k].tid);
 			if (!seen)
-				dropped[n_dropped++] = one[k];
+				into[n_into++] = one[k].tid;
 		}
 	};
 	for (int lc = 0; lc <= top; lc++) {
@@ -695,7 +705,7 @@ InsertLinked(const HnswContext *ctx, void *values, ItemPointer heap_tid, float r
 	}
 	if (n_dropped > 0) {
 		HandOffDropped(ctx, ElementNeighborTid(element), chosen_cands[0], chosen_counts[0], base_diverse, dropped,
-		               n_dropped);
+		               n_dropped, pinned, n_pinned);
 	}
 }
 

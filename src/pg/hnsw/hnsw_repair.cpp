@@ -12,7 +12,8 @@
 // It reads every element and base-layer list, walks the base layer from the entry point, and
 // gives each live element the walk missed an incoming edge from its nearest reached node. A host
 // with a full list gives up the slot of a neighbour it is not the walk's way to (so nothing is
-// cut off in turn), its farthest such, and at most an eighth of its list (see FindHost).
+// cut off in turn), its farthest such, and at most an eighth of its list unless no other host
+// is found (see FindHost).
 #include <cstring>
 
 #include "hnsw.hpp"

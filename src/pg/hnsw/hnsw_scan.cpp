@@ -198,7 +198,8 @@ StartSearch(ScanState *so)
 // back into it (upper-layer edges lead there; inserts beside many equal vectors prune the
 // edges out: after 1,000 such inserts a query at the copies reached 350 of the table's 3,500
 // rows, a filter on the others would have found none). The search then goes on from the
-// entry point, from which VACUUM keeps every node reachable. False when it has been visited.
+// entry point, from which the build, and VACUUM where its walk fits maintenance_work_mem, keep
+// every node reachable. False when it has been visited.
 bool
 ContinueFromEntry(ScanState *so)
 {
@@ -264,8 +265,8 @@ NextBatch(ScanState *so)
 			}
 		}
 
-		if (so->pending.size > 0 || so->frontier.size > 0 || (!iterative && best.size >= ef) || !WithinBudget(so) ||
-		    !ContinueFromEntry(so))
+		if (so->pending.size > 0 || so->frontier.size > 0 || (!iterative && best.size >= ef) ||
+		    (iterative && !WithinBudget(so)) || !ContinueFromEntry(so))
 			break;
 	}
 
@@ -449,8 +450,9 @@ NextRerankedRow(ScanState *so, IndexScanDesc scan, ItemPointer out)
 {
 	for (;;) {
 		// The nearest re-ranked row goes out once no candidate left can be nearer. Between
-		// batches the rows re-ranked so far go out first: later batches hold farther nodes,
-		// and iterative scans allow rows out of order anyway.
+		// batches the rows re-ranked so far go out first: later batches mostly hold farther
+		// nodes (not always, e.g. after ContinueFromEntry), and iterative scans allow rows out
+		// of order anyway (strict_order drops the nearer ones, as without a quantizer).
 		RankedRow row;
 		bool emit = false;
 		if (so->n_ranked > 0 && (so->n_bounds == 0 || so->ranked[0].distance <= so->bounds[0].distance)) {
