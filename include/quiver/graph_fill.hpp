@@ -63,6 +63,10 @@ class BaseLayerFill {
 		std::uint32_t id;
 		std::size_t slot; // Replace: the slot given up, own list first, then extras
 	};
+	// Marks what queue[from..] reach through base-level lists (own and extra) as reached,
+	// appending each to queue with the node that reached it first as its parent.
+	void Walk(std::vector<std::uint32_t> &queue, std::size_t from, std::vector<bool> &reached,
+	          std::vector<std::uint32_t> &parent) const;
 	// The ef nearest nodes to v found by a best-first search that starts from `starts` and
 	// steps through reached nodes only (own and extra lists), nearest first, into out.
 	void SearchReached(const float *v, const std::vector<std::uint32_t> &starts, const std::vector<bool> &reached,

@@ -145,6 +145,24 @@ BaseLayerFill::SearchReached(const float *v, const std::vector<std::uint32_t> &s
 	}
 }
 
+void
+BaseLayerFill::Walk(std::vector<std::uint32_t> &queue, std::size_t from, std::vector<bool> &reached,
+                    std::vector<std::uint32_t> &parent) const
+{
+	for (std::size_t head = from; head < queue.size(); head++) {
+		std::uint32_t id = queue[head];
+		for (const NeighborList &list : {graph_.Neighbors(id, 0), Extra(id)}) {
+			for (std::uint32_t to : list) {
+				if (!reached[to]) {
+					reached[to] = true;
+					parent[to] = id;
+					queue.push_back(to);
+				}
+			}
+		}
+	}
+}
+
 std::size_t
 BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 {
@@ -163,18 +181,7 @@ BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 		std::vector<std::uint32_t> parent(n_, kNoParent);
 		std::vector<std::uint32_t> queue{entry};
 		reached[entry] = true;
-		for (std::size_t head = 0; head < queue.size(); head++) {
-			std::uint32_t id = queue[head];
-			for (const NeighborList &list : {graph_.Neighbors(id, 0), Extra(id)}) {
-				for (std::uint32_t to : list) {
-					if (!reached[to]) {
-						reached[to] = true;
-						parent[to] = id;
-						queue.push_back(to);
-					}
-				}
-			}
-		}
+		Walk(queue, 0, reached, parent);
 		unreached_ = n_ - queue.size();
 		if (unreached_ == 0 || round == kLinkRounds)
 			break;
@@ -232,20 +239,8 @@ BaseLayerFill::LinkUnreachable(std::uint32_t entry)
 			// equal vectors needs one way in, not one each).
 			reached[u] = true;
 			parent[u] = host.id;
-			std::size_t from = queue.size();
 			queue.push_back(static_cast<std::uint32_t>(u));
-			for (std::size_t head = from; head < queue.size(); head++) {
-				std::uint32_t id = queue[head];
-				for (const NeighborList &list : {graph_.Neighbors(id, 0), Extra(id)}) {
-					for (std::uint32_t to : list) {
-						if (!reached[to]) {
-							reached[to] = true;
-							parent[to] = id;
-							queue.push_back(to);
-						}
-					}
-				}
-			}
+			Walk(queue, queue.size() - 1, reached, parent);
 		}
 	}
 	return linked;
