@@ -22,8 +22,9 @@
 //             [--search-sql SQL] the k-NN statement ({op}, {type} and $1, the query, are filled
 //                                in); default SELECT id FROM bench_items ORDER BY v {op} $1::{type} LIMIT 10.
 //                                bench/sharding.sh passes a quiver_sharded_search call
-//             [--inserts N]      then time inserting N more rows (copies of base rows, one per
-//                                statement, one client) into the live index
+//             [--inserts N]      then time inserting N more rows (each the midpoint of two base
+//                                rows, one per statement) into the live index, with one client
+//                                and with --clients
 // Besides the client-side QPS (round trips included), each ef_search setting is also timed inside
 // the server: all queries in one statement through LATERAL, so the figure is the index's own cost.
 // Prints figures; asserts nothing.
@@ -445,15 +446,22 @@ main(int argc, char **argv)
 	}
 	if (inserts > 0) {
 		// Rows inserted one statement at a time into the live index, first by one client, then
-		// split over N clients; copies of base rows under new ids, deleted again afterwards.
+		// split over N clients, deleted again afterwards. Each is the midpoint of two base rows:
+		// a copy of a row would join that row's node as one more heap TID (Quiver and pgvector
+		// both share nodes between equal vectors) and time no graph linking at all.
 		std::size_t next_id = static_cast<std::size_t>(std::stoull(Scalar(c, "SELECT max(id) + 1 FROM bench_items")));
 		auto insert_range = [&](std::size_t first_id, std::size_t begin, std::size_t end) {
 			PGconn *ic = Connect(conninfo);
 			PGresult *p = PQprepare(ic, "ins", ("INSERT INTO bench_items VALUES ($1, $2::" + type + ")").c_str(), 2, nullptr);
 			PQclear(p);
+			std::vector<float> mid(static_cast<std::size_t>(base.dim));
 			for (std::size_t i = begin; i < end; i++) {
 				std::string id = std::to_string(first_id + i);
-				std::string vec = VectorText(&base.data[(i % base.rows) * base.dim], base.dim);
+				const float *a = &base.data[(i % base.rows) * base.dim];
+				const float *b = &base.data[((i * 7919 + 1) % base.rows) * base.dim];
+				for (std::size_t d = 0; d < mid.size(); d++)
+					mid[d] = 0.5f * (a[d] + b[d]);
+				std::string vec = VectorText(mid.data(), base.dim);
 				const char *params[2] = {id.c_str(), vec.c_str()};
 				PGresult *r = PQexecPrepared(ic, "ins", 2, params, nullptr, nullptr, 0);
 				if (PQresultStatus(r) != PGRES_COMMAND_OK)

@@ -193,32 +193,6 @@ StartSearch(ScanState *so)
 	}
 }
 
-// When the search has expanded every node it visited, it has seen all of the base layer that
-// its start reaches. The greedy descent can end in a region whose base-layer edges lead only
-// back into it (upper-layer edges lead there; inserts beside many equal vectors prune the
-// edges out: after 1,000 such inserts a query at the copies reached 350 of the table's 3,500
-// rows, a filter on the others would have found none). The search then goes on from the
-// entry point, from which the build, and VACUUM where its walk fits maintenance_work_mem, keep
-// every node reachable. False when it has been visited.
-bool
-ContinueFromEntry(ScanState *so)
-{
-	HnswMetaData meta;
-	HnswReadMeta(so->ctx.index, &meta);
-	if (meta.entry_blkno == InvalidBlockNumber)
-		return false;
-	ItemPointerData entry;
-	ItemPointerSet(&entry, meta.entry_blkno, meta.entry_offno);
-	if (!VisitedAdd(&so->visited, TidKey(&entry)))
-		return false;
-	so->visited_count++;
-	HnswCandidate c;
-	if (HnswLoadCandidates(&so->ctx, &entry, 1, so->query, &c) != 1)
-		return false; // moved by a vacuum meanwhile: nothing better to go on from
-	so->pending.Push(c);
-	return true;
-}
-
 // Finds the next ef_search nodes into so->results, sorted by distance.
 void
 NextBatch(ScanState *so)
@@ -228,46 +202,39 @@ NextBatch(ScanState *so)
 	CandidateHeap<true> best;
 	best.Init(ef + 1);
 
-	// Runs again when the search goes on from the entry point (ContinueFromEntry).
-	for (;;) {
-		while (so->pending.size > 0 && best.size < ef) {
-			HnswCandidate c = so->pending.Pop();
-			best.Push(c);
-			so->frontier.Push(c);
-		}
+	while (so->pending.size > 0 && best.size < ef) {
+		HnswCandidate c = so->pending.Pop();
+		best.Push(c);
+		so->frontier.Push(c);
+	}
 
-		while (so->frontier.size > 0) {
-			CHECK_FOR_INTERRUPTS();
-			if (best.size >= ef && so->frontier.Top().distance > best.Top().distance)
-				break;
-			HnswCandidate c = so->frontier.Pop();
-			int count = HnswLoadNeighbors(&so->ctx, &c.neighbors, 0, so->neighbors);
-			int fresh = 0;
-			for (int i = 0; i < count; i++) {
-				if (VisitedAdd(&so->visited, TidKey(&so->neighbors[i])))
-					so->neighbors[fresh++] = so->neighbors[i];
-			}
-			so->visited_count += fresh;
-			int loaded = HnswLoadCandidates(&so->ctx, so->neighbors, fresh, so->query, so->loaded);
-			for (int i = 0; i < loaded; i++) {
-				const HnswCandidate &e = so->loaded[i];
-				if (best.size < ef || e.distance < best.Top().distance) {
-					best.Push(e);
-					so->frontier.Push(e);
-					if (best.size > ef) {
-						HnswCandidate evicted = best.Pop();
-						if (iterative)
-							so->pending.Push(evicted);
-					}
-				} else if (iterative) {
-					so->pending.Push(e);
-				}
-			}
-		}
-
-		if (so->pending.size > 0 || so->frontier.size > 0 || (!iterative && best.size >= ef) ||
-		    (iterative && !WithinBudget(so)) || !ContinueFromEntry(so))
+	while (so->frontier.size > 0) {
+		CHECK_FOR_INTERRUPTS();
+		if (best.size >= ef && so->frontier.Top().distance > best.Top().distance)
 			break;
+		HnswCandidate c = so->frontier.Pop();
+		int count = HnswLoadNeighbors(&so->ctx, &c.neighbors, 0, so->neighbors);
+		int fresh = 0;
+		for (int i = 0; i < count; i++) {
+			if (VisitedAdd(&so->visited, TidKey(&so->neighbors[i])))
+				so->neighbors[fresh++] = so->neighbors[i];
+		}
+		so->visited_count += fresh;
+		int loaded = HnswLoadCandidates(&so->ctx, so->neighbors, fresh, so->query, so->loaded);
+		for (int i = 0; i < loaded; i++) {
+			const HnswCandidate &e = so->loaded[i];
+			if (best.size < ef || e.distance < best.Top().distance) {
+				best.Push(e);
+				so->frontier.Push(e);
+				if (best.size > ef) {
+					HnswCandidate evicted = best.Pop();
+					if (iterative)
+						so->pending.Push(evicted);
+				}
+			} else if (iterative) {
+				so->pending.Push(e);
+			}
+		}
 	}
 
 	qsort(best.items, static_cast<std::size_t>(best.size), sizeof(HnswCandidate), CompareCandidatesByDistance);
@@ -450,9 +417,8 @@ NextRerankedRow(ScanState *so, IndexScanDesc scan, ItemPointer out)
 {
 	for (;;) {
 		// The nearest re-ranked row goes out once no candidate left can be nearer. Between
-		// batches the rows re-ranked so far go out first: later batches mostly hold farther
-		// nodes (not always, e.g. after ContinueFromEntry), and iterative scans allow rows out
-		// of order anyway (strict_order drops the nearer ones, as without a quantizer).
+		// batches the rows re-ranked so far go out first: later batches hold farther nodes,
+		// and iterative scans allow rows out of order anyway.
 		RankedRow row;
 		bool emit = false;
 		if (so->n_ranked > 0 && (so->n_bounds == 0 || so->ranked[0].distance <= so->bounds[0].distance)) {
