@@ -193,48 +193,102 @@ StartSearch(ScanState *so)
 	}
 }
 
+// When a search has expanded every node it visited, it has seen all of the base layer that its
+// start reaches. The greedy descent can end in a region whose base-layer edges lead only back
+// into it (2,000 copies of one vector loaded after 500 other rows fill their lists with each
+// other: a filtered iterative scan at the copies found none of the 500 in 5 of 6 fresh builds).
+// The search then goes on from the entry point, from which the build, and VACUUM where its
+// walk fits maintenance_work_mem, keep every node reachable. False when it has been visited.
+bool
+ContinueFromEntry(ScanState *so)
+{
+	HnswMetaData meta;
+	HnswReadMeta(so->ctx.index, &meta);
+	if (meta.entry_blkno == InvalidBlockNumber)
+		return false;
+	ItemPointerData entry;
+	ItemPointerSet(&entry, meta.entry_blkno, meta.entry_offno);
+	if (!VisitedAdd(&so->visited, TidKey(&entry)))
+		return false;
+	so->visited_count++;
+	HnswCandidate c;
+	if (HnswLoadCandidates(&so->ctx, &entry, 1, so->query, &c) != 1)
+		return false; // moved by a vacuum meanwhile: nothing better to go on from
+	so->pending.Push(c);
+	return true;
+}
+
+// The last batch of an iterative scan whose budget is spent: every node visited and not yet
+// handed out, nearest first. Their distances are known, so they cost no more search, and a
+// filter that the nearest nodes fail still finds the rows the scan has seen (pgvector returns
+// them too, so about max_scan_tuples / rows of the filtered rows come back).
+void
+DrainPending(ScanState *so)
+{
+	qsort(so->pending.items, static_cast<std::size_t>(so->pending.size), sizeof(HnswCandidate),
+	      CompareCandidatesByDistance);
+	so->results = so->pending.items;
+	so->n_results = so->pending.size;
+	so->next_result = 0;
+	so->pending.Init(0);
+	so->exhausted = true;
+}
+
 // Finds the next ef_search nodes into so->results, sorted by distance.
 void
 NextBatch(ScanState *so)
 {
 	bool iterative = hnsw_iterative_scan != kHnswIterativeOff;
+	if (iterative && !WithinBudget(so)) {
+		DrainPending(so);
+		return;
+	}
 	int ef = hnsw_ef_search;
 	CandidateHeap<true> best;
 	best.Init(ef + 1);
 
-	while (so->pending.size > 0 && best.size < ef) {
-		HnswCandidate c = so->pending.Pop();
-		best.Push(c);
-		so->frontier.Push(c);
-	}
-
-	while (so->frontier.size > 0) {
-		CHECK_FOR_INTERRUPTS();
-		if (best.size >= ef && so->frontier.Top().distance > best.Top().distance)
-			break;
-		HnswCandidate c = so->frontier.Pop();
-		int count = HnswLoadNeighbors(&so->ctx, &c.neighbors, 0, so->neighbors);
-		int fresh = 0;
-		for (int i = 0; i < count; i++) {
-			if (VisitedAdd(&so->visited, TidKey(&so->neighbors[i])))
-				so->neighbors[fresh++] = so->neighbors[i];
+	// Runs again when the search goes on from the entry point (ContinueFromEntry).
+	for (;;) {
+		while (so->pending.size > 0 && best.size < ef) {
+			HnswCandidate c = so->pending.Pop();
+			best.Push(c);
+			so->frontier.Push(c);
 		}
-		so->visited_count += fresh;
-		int loaded = HnswLoadCandidates(&so->ctx, so->neighbors, fresh, so->query, so->loaded);
-		for (int i = 0; i < loaded; i++) {
-			const HnswCandidate &e = so->loaded[i];
-			if (best.size < ef || e.distance < best.Top().distance) {
-				best.Push(e);
-				so->frontier.Push(e);
-				if (best.size > ef) {
-					HnswCandidate evicted = best.Pop();
-					if (iterative)
-						so->pending.Push(evicted);
+
+		while (so->frontier.size > 0) {
+			CHECK_FOR_INTERRUPTS();
+			if (best.size >= ef && so->frontier.Top().distance > best.Top().distance)
+				break;
+			HnswCandidate c = so->frontier.Pop();
+			int count = HnswLoadNeighbors(&so->ctx, &c.neighbors, 0, so->neighbors);
+			int fresh = 0;
+			for (int i = 0; i < count; i++) {
+				if (VisitedAdd(&so->visited, TidKey(&so->neighbors[i])))
+					so->neighbors[fresh++] = so->neighbors[i];
+			}
+			so->visited_count += fresh;
+			int loaded = HnswLoadCandidates(&so->ctx, so->neighbors, fresh, so->query, so->loaded);
+			for (int i = 0; i < loaded; i++) {
+				const HnswCandidate &e = so->loaded[i];
+				if (best.size < ef || e.distance < best.Top().distance) {
+					best.Push(e);
+					so->frontier.Push(e);
+					if (best.size > ef) {
+						HnswCandidate evicted = best.Pop();
+						if (iterative)
+							so->pending.Push(evicted);
+					}
+				} else if (iterative) {
+					so->pending.Push(e);
 				}
-			} else if (iterative) {
-				so->pending.Push(e);
 			}
 		}
+
+		// A plain scan that found ef_search nodes, or an iterative one that has nodes left to
+		// hand out or no budget left, is done; one that ran dry goes on from the entry point.
+		if (so->pending.size > 0 || so->frontier.size > 0 || (!iterative && best.size >= ef) ||
+		    (iterative && !WithinBudget(so)) || !ContinueFromEntry(so))
+			break;
 	}
 
 	qsort(best.items, static_cast<std::size_t>(best.size), sizeof(HnswCandidate), CompareCandidatesByDistance);
@@ -242,7 +296,7 @@ NextBatch(ScanState *so)
 	so->n_results = best.size;
 	so->next_result = 0;
 
-	if (!iterative || (so->pending.size == 0 && so->frontier.size == 0) || !WithinBudget(so))
+	if (!iterative || (so->pending.size == 0 && so->frontier.size == 0))
 		so->exhausted = true;
 }
 
@@ -417,8 +471,9 @@ NextRerankedRow(ScanState *so, IndexScanDesc scan, ItemPointer out)
 {
 	for (;;) {
 		// The nearest re-ranked row goes out once no candidate left can be nearer. Between
-		// batches the rows re-ranked so far go out first: later batches hold farther nodes,
-		// and iterative scans allow rows out of order anyway.
+		// batches the rows re-ranked so far go out first: later batches mostly hold farther
+		// nodes (not always, e.g. after ContinueFromEntry), and iterative scans allow rows out
+		// of order anyway (strict_order drops the nearer ones, as without a quantizer).
 		RankedRow row;
 		bool emit = false;
 		if (so->n_ranked > 0 && (so->n_bounds == 0 || so->ranked[0].distance <= so->bounds[0].distance)) {
