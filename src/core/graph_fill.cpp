@@ -263,7 +263,7 @@ BaseLayerFill::ChooseHost(std::size_t u, const std::vector<std::pair<float, std:
 		// norm near everything); giving up all its edges would turn a hub of the search into a
 		// dead end (recall@10 at ef_search 40 fell from 0.96 to 0.85), so with `share` each node
 		// gives up at most an eighth of its list and the rest go to other hosts.
-		if (!room && (replace.kind != Host::None || (share && given_up_[r] >= std::max<std::size_t>(1, slots_ / 8))))
+		if (!room && (replace.kind != Host::None || (share && given_up_[r] >= MaxEdgesGivenUp(slots_))))
 			continue;
 		if (Holds(own, u) || Holds(extra, u))
 			return Host{Host::Holds, r, 0};

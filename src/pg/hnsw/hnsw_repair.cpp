@@ -16,6 +16,7 @@
 // is found (see FindHost).
 #include <cstring>
 
+#include "quiver/graph_fill.hpp"
 #include "hnsw.hpp"
 
 extern "C" {
@@ -131,7 +132,7 @@ FindHost(const HnswContext *ctx, const void *values, const HnswCandidate &start,
 				for (int s = 0; s < width && *slot < 0; s++)
 					if (targets[s] < 0)
 						*slot = s;
-			} else if (pass == 2 || given_up[h] < Max(1, width / 8)) {
+			} else if (pass == 2 || static_cast<std::size_t>(given_up[h]) < quiver::core::MaxEdgesGivenUp(static_cast<std::size_t>(width))) {
 				*slot = FarthestGiveable(ctx, h, nodes, targets, width, parent, hv, tv);
 			}
 			if (*slot >= 0)
