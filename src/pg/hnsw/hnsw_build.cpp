@@ -12,6 +12,7 @@
 // The pages are not WAL-logged one by one: once complete, the whole relation is logged with
 // log_newpage_range.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstring>
@@ -97,7 +98,18 @@ struct BuildState {
 	double index_tuples;
 	int threads;
 	CoreObjects *objs;
+	// Seconds per phase, for the DEBUG1 line that ends a build (what a faster build must cut).
+	double seconds_graph;
+	double seconds_fill;
+	double seconds_link;
+	double seconds_pages;
 };
+
+double
+Seconds()
+{
+	return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 void
 CheckBuildOptions(Relation index, const HnswContext *ctx)
@@ -269,7 +281,9 @@ BuildGraph(BuildState *bs)
 		ereport(DEBUG1, (errmsg("using %d parallel workers", bs->threads),
 		                 errdetail("hnsw builds its graph with %d threads inside this backend.", bs->threads)));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 3);
+	double start = Seconds();
 	RunBuildJob(*bs->objs->inserter, "hnsw");
+	bs->seconds_graph += Seconds() - start;
 }
 
 struct NodePosition {
@@ -388,6 +402,7 @@ FlushGraph(BuildState *bs)
 	}
 
 	// Fill the base-level lists hnswlib left short (see quiver/graph_fill.hpp), in parallel.
+	double fill_start = Seconds();
 	bs->objs->fill = new core::BaseLayerFill(*bs->objs->builder, FillSecondHopSources(&bs->ctx, bs->augment_sparse));
 	bs->objs->fill->Prepare();
 	constexpr std::size_t kFillChunk = 256;
@@ -397,6 +412,8 @@ FlushGraph(BuildState *bs)
 		fill->FillRange(begin, begin + kFillChunk < n ? begin + kFillChunk : n);
 	});
 	RunBuildJob(*bs->objs->fill_job, "hnsw");
+	double link_start = Seconds();
+	bs->seconds_fill += link_start - fill_start;
 	if (g.EntryPoint() >= 0) {
 		std::size_t linked = 0;
 		Guarded([&] {
@@ -408,6 +425,8 @@ FlushGraph(BuildState *bs)
 			elog(DEBUG1, "hnsw build linked %zu unreachable nodes, left %zu", linked, fill->Unreached());
 	}
 
+	double pages_start = Seconds();
+	bs->seconds_link += pages_start - link_start;
 	// Writing: every page once, its tuples in the order placed.
 	auto *element = static_cast<HnswElementTuple *>(palloc0(ElementTupleSize(ctx->vector_bytes)));
 	auto *neighbor = static_cast<HnswNeighborTuple *>(palloc0(NeighborTupleSize(level_cap, ctx->m)));
@@ -520,6 +539,7 @@ FlushGraph(BuildState *bs)
 		meta->insert_blkno = current;
 	meta->inserted = n;
 	MarkBufferDirty(mbuf);
+	bs->seconds_pages += Seconds() - pages_start;
 	UnlockReleaseBuffer(mbuf);
 }
 
@@ -781,6 +801,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	HnswWriteMetaPage(index, MAIN_FORKNUM, &bs.ctx, AugmentsForInnerProduct(&bs.ctx) ? kHnswMaxSeeds : 0);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 2);
+	double start = Seconds();
 	// The scan's own count, not the callback's: for a partial index the callback sees only the
 	// matching rows, and this number becomes the table's reltuples.
 	double heap_tuples = table_index_build_scan(heap, index, index_info, true, true, BuildCallback, &bs, nullptr);
@@ -789,6 +810,7 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	MemoryContextDelete(bs.tmp_ctx);
 	// Rows inserted one by one can be left unreachable, and so can a few nodes the in-memory
 	// repair found no host for.
+	double repair_start = Seconds();
 	bool walk = bs.inserted_on_pages || bs.left_unreached;
 	if (walk && !HnswWalkFits(&bs.ctx, bs.index_tuples)) {
 		// The walk holds the whole base layer; VACUUM runs it later where it fits.
@@ -801,8 +823,16 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 			elog(DEBUG1, "hnsw: linked %d unreachable elements of index \"%s\"", linked, RelationGetRelationName(index));
 	}
 
+	double wal_start = Seconds();
 	if (RelationNeedsWAL(index))
 		log_newpage_range(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index), true);
+	double end = Seconds();
+	double in_memory = bs.seconds_graph + bs.seconds_fill + bs.seconds_link + bs.seconds_pages;
+	elog(DEBUG1,
+	     "hnsw build of \"%s\": %.2f s: table scan and page inserts %.2f, graph %.2f, list fill %.2f, "
+	     "in-memory repair %.2f, page writes %.2f, page repair %.2f, WAL %.2f",
+	     RelationGetRelationName(index), end - start, repair_start - start - in_memory, bs.seconds_graph,
+	     bs.seconds_fill, bs.seconds_link, bs.seconds_pages, wal_start - repair_start, end - wal_start);
 
 	auto *result = static_cast<IndexBuildResult *>(palloc(sizeof(IndexBuildResult)));
 	result->heap_tuples = heap_tuples;
