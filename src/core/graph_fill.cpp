@@ -79,7 +79,7 @@ BaseLayerFill::FillRange(std::size_t begin, std::size_t end)
 		const float *self = graph_.Vector(static_cast<std::uint32_t>(id));
 		ranked.clear();
 		for (std::uint32_t c : cands)
-			__builtin_prefetch(graph_.Vector(c));
+			graph_.PrefetchVector(c);
 		for (std::uint32_t c : cands) {
 			if (c == id || std::find(own.begin(), own.end(), c) != own.end())
 				continue;

@@ -467,6 +467,14 @@ HnswBuilder::Vector(std::uint32_t id) const noexcept
 	return reinterpret_cast<const float *>(impl_->index.getDataByInternalId(id));
 }
 
+void
+HnswBuilder::PrefetchVector(std::uint32_t id) const noexcept
+{
+	const char *data = impl_->index.getDataByInternalId(id);
+	for (std::size_t at = 0; at < impl_->index.data_size_; at += 64)
+		__builtin_prefetch(data + at);
+}
+
 NeighborList
 HnswBuilder::Neighbors(std::uint32_t id, int level) const
 {
