@@ -578,16 +578,37 @@ KeyOf(const BuildState *bs, const float *v)
 }
 
 std::uint64_t
+Mix(std::uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
+}
+
+// Equal vectors (bit for bit) hash equally, which is all the table needs. Four independent
+// lanes of 8 bytes each: FNV-1a's byte-at-a-time chain of multiplies cost 4.4% of a
+// fashion-mnist build (3,136-byte vectors, hashed on every load and every table growth).
+std::uint64_t
 HashVector(VectorKey key)
 {
-	// FNV-1a over the bytes: equal vectors (bit for bit) hash equally, which is all we need.
-	std::uint64_t h = 1469598103934665603ull;
+	constexpr std::uint64_t kMul = 0x9e3779b97f4a7c15ull;
+	std::uint64_t lane[4] = {key.size, kMul, ~key.size, 0x2545f4914f6cdd1dull};
 	const auto *p = static_cast<const unsigned char *>(key.data);
-	for (std::size_t i = 0; i < key.size; i++) {
-		h ^= p[i];
-		h *= 1099511628211ull;
+	std::size_t i = 0;
+	for (; i + 32 <= key.size; i += 32) {
+		for (int k = 0; k < 4; k++) {
+			std::uint64_t w;
+			memcpy(&w, p + i + 8 * k, sizeof w);
+			lane[k] = (lane[k] ^ w) * kMul;
+			lane[k] ^= lane[k] >> 29;
+		}
 	}
-	return h;
+	std::uint64_t tail = 0;
+	for (int shift = 0; i < key.size; i++, shift = (shift + 8) % 64)
+		tail ^= static_cast<std::uint64_t>(p[i]) << shift;
+	return Mix(Mix(lane[0] ^ tail) ^ Mix(lane[1]) * 3 ^ Mix(lane[2]) * 5 ^ Mix(lane[3]) * 7);
 }
 
 void
