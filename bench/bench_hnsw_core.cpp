@@ -169,7 +169,8 @@ Usage(const char *argv0)
 {
 	std::fprintf(stderr,
 	             "usage: %s DIR METRIC M EF_CONSTRUCTION THREADS EF_SEARCH...\n"
-	             "  METRIC: l2 | ip | l1 | cosine | cosine-normalized\n",
+	             "  METRIC: l2 | ip | l1 | cosine | cosine-normalized\n"
+	             "  HALF=1 in the environment builds on halves (HnswBuildParams::half)\n",
 	             argv0);
 	return 2;
 }
@@ -221,6 +222,15 @@ Run(int argc, char **argv)
 	            quiver::core::KernelLevelName(level), ignored ? " (QUIVER_KERNEL_LEVEL ignored)" : "");
 
 	HnswBuildParams params{static_cast<int>(base.dim), m, ef_construction, metric, base.rows};
+	// HALF=1 in the environment: the graph keeps its vectors as scaled halves (HnswBuildParams).
+	if (const char *half = std::getenv("HALF"); half != nullptr && std::string(half) == "1") {
+		float max_abs = 0;
+		for (float v : base.values)
+			max_abs = std::max(max_abs, std::fabs(v));
+		params.half = true;
+		params.half_scale = quiver::core::HalfScaleFor(max_abs);
+		std::printf("vectors kept as halves, scaled by %g\n", static_cast<double>(params.half_scale));
+	}
 	const double estimate_mib = static_cast<double>(HnswBuilder::EstimateMemory(params, threads)) / (1024.0 * 1024.0);
 	const double malloc_before = MallocInUseMiB();
 	const double rss_before = ProcStatusMiB("VmRSS");

@@ -55,7 +55,19 @@ struct HnswBuildParams {
 	// `const void *` to a packed sparse vector (sparse.hpp) that must outlive the builder.
 	// Metrics L2, InnerProduct, Cosine and L1 only.
 	bool sparse = false;
+	// Dense L2, inner product, cosine and L1 only: the graph keeps its vector copies as halves,
+	// each value multiplied by half_scale (a power of two, so exactly) on the way in. Half the
+	// bytes per distance; the distances are then those of the scaled, rounded vectors (times
+	// half_scale^2 for L2 and inner product, half_scale for L1), the same order up to rounding.
+	// The caller picks half_scale so that the values fit the half range (HalfScaleFor).
+	bool half = false;
+	float half_scale = 1.0f;
 };
+
+// A power of two that brings max_abs (the largest |value| of the vectors) to between 2^13 and
+// 2^14, where halves keep 11 significant bits with room to spare below their 65504; 1 for
+// zero (or a non-finite max_abs); at most 2^126 for the tiniest.
+float HalfScaleFor(float max_abs) noexcept;
 
 // A view of one neighbour list inside the builder, valid until the builder is destroyed or
 // another Add runs. Holds internal ids.
@@ -121,9 +133,9 @@ class HnswBuilder {
 	int Level(std::uint32_t id) const;
 	// The label the element was added with. Throws Error(Internal) for id >= Size().
 	std::uint32_t Label(std::uint32_t id) const;
-	// The graph's own copy of the element's vector (dim floats, next to its base-level list
-	// in memory, so reading it after the list costs no further cache miss). Not checked: id
-	// must be below Size().
+	// The graph's own copy of the element's vector (dim floats, or with params.half dim halves
+	// scaled: only for Distance then; next to its base-level list in memory, so reading it
+	// after the list costs no further cache miss). Not checked: id must be below Size().
 	const float *Vector(std::uint32_t id) const noexcept;
 	// Starts loading every cache line of Vector(id) (a hardware prefetch of its start alone
 	// leaves the rest of a 400-byte vector to miss when the distance reads it).

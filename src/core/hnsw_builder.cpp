@@ -5,6 +5,7 @@
 // break the link. Everything hnswlib-specific therefore lives in this file.
 #include "quiver/hnsw_builder.hpp"
 #include "quiver/bits.hpp"
+#include "quiver/half.hpp"
 #include "quiver/sparse.hpp"
 
 #include <algorithm>
@@ -66,6 +67,10 @@ struct KernelParam {
 	CosineSumsFn cosine_sums;
 	HammingFn hamming;
 	JaccardFn jaccard;
+	HalfDistanceFn half_l2_squared;
+	HalfDistanceFn half_dot;
+	HalfDistanceFn half_l1;
+	HalfCosineSumsFn half_cosine_sums;
 };
 static_assert(offsetof(KernelParam, dim) == 0);
 
@@ -76,25 +81,15 @@ NotNaN(float d)
 	return d == d ? d : std::numeric_limits<float>::infinity();
 }
 
+// A distance from one kernel of KernelParam, on floats or (HnswBuildParams::half) halves;
+// inner product negated ("smaller is closer").
+template <class T, auto kernel, bool negate = false>
 float
-L2Distance(const void *a, const void *b, const void *param)
+KernelDistance(const void *a, const void *b, const void *param)
 {
 	const auto *p = static_cast<const KernelParam *>(param);
-	return NotNaN(p->l2_squared(static_cast<const float *>(a), static_cast<const float *>(b), p->dim));
-}
-
-float
-InnerProductDistance(const void *a, const void *b, const void *param)
-{
-	const auto *p = static_cast<const KernelParam *>(param);
-	return NotNaN(-p->dot(static_cast<const float *>(a), static_cast<const float *>(b), p->dim));
-}
-
-float
-L1Distance(const void *a, const void *b, const void *param)
-{
-	const auto *p = static_cast<const KernelParam *>(param);
-	return NotNaN(p->l1(static_cast<const float *>(a), static_cast<const float *>(b), p->dim));
+	float d = (p->*kernel)(static_cast<const T *>(a), static_cast<const T *>(b), p->dim);
+	return NotNaN(negate ? -d : d);
 }
 
 // Bit strings packed into the floats' bytes (see metric.hpp).
@@ -114,11 +109,12 @@ JaccardDistanceOf(const void *a, const void *b, const void *param)
 	    p->jaccard(static_cast<const std::uint8_t *>(a), static_cast<const std::uint8_t *>(b), p->dim * sizeof(float))));
 }
 
+template <class T, auto sums>
 float
 CosineDistance(const void *a, const void *b, const void *param)
 {
 	const auto *p = static_cast<const KernelParam *>(param);
-	CosineSums s = p->cosine_sums(static_cast<const float *>(a), static_cast<const float *>(b), p->dim);
+	CosineSums s = (p->*sums)(static_cast<const T *>(a), static_cast<const T *>(b), p->dim);
 	// A zero vector has no direction; 1 keeps it "orthogonal to everything" and finite. The
 	// negated test also catches NaN norms.
 	if (!(s.norm_a > 0.0f) || !(s.norm_b > 0.0f))
@@ -129,11 +125,7 @@ CosineDistance(const void *a, const void *b, const void *param)
 		return 1.0f;
 	// Rounding can push |similarity| a little past 1; a negative distance would rank a vector
 	// closer than itself.
-	if (similarity > 1.0)
-		similarity = 1.0;
-	else if (similarity < -1.0)
-		similarity = -1.0;
-	return static_cast<float>(1.0 - similarity);
+	return static_cast<float>(1.0 - std::clamp(similarity, -1.0, 1.0));
 }
 
 // Sparse vectors: the element's bytes are a pointer to the packed vector (see HnswBuildParams).
@@ -177,59 +169,60 @@ SparseCosineDistance(const void *a, const void *b, const void *)
 	return static_cast<float>(1.0 - similarity);
 }
 
+// The distance functions of one representation of vectors, for the metrics all of them have.
+struct DistanceFunctions {
+	hnswlib::DISTFUNC<float> l2;
+	hnswlib::DISTFUNC<float> inner_product;
+	hnswlib::DISTFUNC<float> cosine;
+	hnswlib::DISTFUNC<float> l1;
+};
+
+constexpr DistanceFunctions kFloatDistances{
+    &KernelDistance<float, &KernelParam::l2_squared>, &KernelDistance<float, &KernelParam::dot, true>,
+    &CosineDistance<float, &KernelParam::cosine_sums>, &KernelDistance<float, &KernelParam::l1>};
+constexpr DistanceFunctions kHalfDistances{
+    &KernelDistance<Half, &KernelParam::half_l2_squared>, &KernelDistance<Half, &KernelParam::half_dot, true>,
+    &CosineDistance<Half, &KernelParam::half_cosine_sums>, &KernelDistance<Half, &KernelParam::half_l1>};
+constexpr DistanceFunctions kSparseDistances{&SparseL2Distance, &SparseInnerProductDistance, &SparseCosineDistance,
+                                             &SparseL1Distance};
+
+hnswlib::DISTFUNC<float>
+Pick(const DistanceFunctions &f, Metric metric)
+{
+	switch (metric) {
+	case Metric::InnerProduct:
+		return f.inner_product;
+	case Metric::Cosine:
+		return f.cosine;
+	case Metric::L1:
+		return f.l1;
+	default:
+		return f.l2;
+	}
+}
+
 class KernelSpace final : public hnswlib::SpaceInterface<float> {
   public:
-	KernelSpace(Metric metric, std::size_t dim, bool sparse)
+	KernelSpace(Metric metric, std::size_t dim, bool sparse, bool half)
+	    : half_(half)
 	{
 		const F32Kernels &k = ActiveKernels();
 		const BitKernels &bits = ActiveBitKernels();
-		param_ = KernelParam{dim, k.l2_squared, k.dot, k.l1, k.cosine_sums, bits.hamming, bits.jaccard};
-		if (sparse) {
-			switch (metric) {
-			case Metric::L2:
-				func_ = &SparseL2Distance;
-				break;
-			case Metric::InnerProduct:
-				func_ = &SparseInnerProductDistance;
-				break;
-			case Metric::Cosine:
-				func_ = &SparseCosineDistance;
-				break;
-			case Metric::L1:
-				func_ = &SparseL1Distance;
-				break;
-			case Metric::Hamming:
-			case Metric::Jaccard:
-				break; // refused by Validate
-			}
-			return;
-		}
-		switch (metric) {
-		case Metric::L2:
-			func_ = &L2Distance;
-			break;
-		case Metric::InnerProduct:
-			func_ = &InnerProductDistance;
-			break;
-		case Metric::Cosine:
-			func_ = &CosineDistance;
-			break;
-		case Metric::L1:
-			func_ = &L1Distance;
-			break;
-		case Metric::Hamming:
+		const F16Kernels &h = ActiveHalfKernels();
+		param_ = KernelParam{dim,       k.l2_squared, k.dot,           k.l1,         k.cosine_sums, bits.hamming,
+		                     bits.jaccard, h.l2_squared, h.dot, h.l1, h.cosine_sums};
+		if (metric == Metric::Hamming)
 			func_ = &HammingDistance;
-			break;
-		case Metric::Jaccard:
+		else if (metric == Metric::Jaccard)
 			func_ = &JaccardDistanceOf;
-			break;
-		}
+		else // Validate refuses bit metrics on halves and sparse vectors
+			func_ = half ? Pick(kHalfDistances, metric) : sparse ? Pick(kSparseDistances, metric) : Pick(kFloatDistances, metric);
 	}
 
 	std::size_t
 	get_data_size() override
 	{
-		return param_.dim * sizeof(float);
+		return param_.dim * (half_ ? sizeof(Half) : sizeof(float));
 	}
 	hnswlib::DISTFUNC<float>
 	get_dist_func() override
@@ -250,7 +243,8 @@ class KernelSpace final : public hnswlib::SpaceInterface<float> {
 
   private:
 	KernelParam param_{};
-	hnswlib::DISTFUNC<float> func_ = &L2Distance;
+	hnswlib::DISTFUNC<float> func_ = &KernelDistance<float, &KernelParam::l2_squared>;
+	bool half_;
 };
 
 // hnswlib reports failed mallocs as runtime_error("Not enough memory..."); they are out-of-memory
@@ -278,6 +272,24 @@ CallHnswlib(const char *doing, F &&f)
 	}
 }
 
+// vec scaled by params.half_scale and rounded to halves, in `out`.
+const Half *
+ToHalves(const float *vec, const HnswBuildParams &params, std::vector<Half> &out)
+{
+	std::size_t dim = static_cast<std::size_t>(params.dim);
+	out.resize(dim);
+	if (params.half_scale == 1.0f) {
+		FloatToHalfArray(vec, out.data(), dim);
+		return out.data();
+	}
+	thread_local std::vector<float> scaled;
+	scaled.resize(dim);
+	for (std::size_t i = 0; i < dim; i++)
+		scaled[i] = vec[i] * params.half_scale;
+	FloatToHalfArray(scaled.data(), out.data(), dim);
+	return out.data();
+}
+
 // glibc's malloc: 8 bytes of header, 16-byte granularity, 32-byte minimum chunk.
 constexpr std::size_t
 MallocChunk(std::size_t request)
@@ -290,7 +302,7 @@ MallocChunk(std::size_t request)
 
 struct HnswBuilder::Impl {
 	explicit Impl(const HnswBuildParams &p)
-	    : params(p), space(p.metric, static_cast<std::size_t>(p.dim), p.sparse),
+	    : params(p), space(p.metric, static_cast<std::size_t>(p.dim), p.sparse, p.half),
 	      index(&space, p.max_elements, static_cast<std::size_t>(p.m), static_cast<std::size_t>(p.ef_construction),
 	            static_cast<std::size_t>(p.seed)),
 	      added(new std::atomic<std::uint64_t>[(p.max_elements + 63) / 64]())
@@ -329,6 +341,10 @@ HnswBuilder::Validate(const HnswBuildParams &p)
 	if (p.sparse && (p.dim * sizeof(float) != sizeof(void *) || p.metric == Metric::Hamming || p.metric == Metric::Jaccard))
 		throw Error(ErrorCode::DataException, "hnsw: sparse vectors need dim " + std::to_string(sizeof(void *) / sizeof(float)) +
 		                                          " (a pointer) and an L2, inner product, cosine or L1 metric");
+	if (p.half && (p.sparse || p.metric == Metric::Hamming || p.metric == Metric::Jaccard))
+		throw Error(ErrorCode::DataException, "hnsw: halves are for dense L2, inner product, cosine or L1 vectors");
+	if (p.half && !(p.half_scale > 0.0f && std::isfinite(p.half_scale)))
+		throw Error(ErrorCode::DataException, "hnsw: half_scale must be positive and finite");
 	if (p.max_elements < 1)
 		throw Error(ErrorCode::DataException, "hnsw: max_elements must be at least 1");
 	if (p.max_elements > kHnswBuilderMaxElements)
@@ -365,7 +381,7 @@ HnswBuilder::EstimateMemory(const HnswBuildParams &p, int threads)
 	const std::size_t t = threads < 1 ? 1 : static_cast<std::size_t>(threads);
 
 	const std::size_t level0_record = sizeof(hnswlib::linklistsizeint) + 2 * m * sizeof(hnswlib::tableint) +
-	                                  dim * sizeof(float) + sizeof(hnswlib::labeltype);
+	                                  dim * (p.half ? sizeof(Half) : sizeof(float)) + sizeof(hnswlib::labeltype);
 	const std::size_t per_element = sizeof(std::mutex) + sizeof(int) + sizeof(char *);
 	const std::size_t upper_list = sizeof(hnswlib::linklistsizeint) + m * sizeof(hnswlib::tableint);
 
@@ -415,7 +431,12 @@ HnswBuilder::Add(const float *vec, std::uint32_t label)
 	const std::uint64_t bit = std::uint64_t{1} << (label % 64);
 	if (impl_->added[label / 64].fetch_or(bit, std::memory_order_relaxed) & bit)
 		throw Error(ErrorCode::Internal, "hnsw: element " + std::to_string(label) + " was added twice");
-	CallHnswlib("inserting an element", [&] { impl_->index.addPoint(vec, label); });
+	const void *data = vec;
+	thread_local std::vector<Half> halves;
+	if (impl_->params.half) {
+		data = ToHalves(vec, impl_->params, halves);
+	}
+	CallHnswlib("inserting an element", [&] { impl_->index.addPoint(data, label); });
 }
 
 float
@@ -510,15 +531,29 @@ HnswBuilder::Search(const float *q, std::size_t k, std::size_t ef) const
 	if (k == 0 || impl_->index.cur_element_count == 0)
 		return out;
 	Index &index = impl_->index;
+	std::vector<Half> halves;
+	const void *data = impl_->params.half ? ToHalves(q, impl_->params, halves) : static_cast<const void *>(q);
 	auto heap = CallHnswlib("searching", [&] {
 		index.setEf(ef);
-		return index.searchKnn(q, k);
+		return index.searchKnn(data, k);
 	});
 	// searchKnn's heap has the farthest on top.
 	out.resize(heap.size());
 	for (std::size_t i = out.size(); i-- > 0; heap.pop())
 		out[i] = {heap.top().first, static_cast<std::uint32_t>(heap.top().second)};
 	return out;
+}
+
+float
+HalfScaleFor(float max_abs) noexcept
+{
+	if (!(max_abs > 0.0f) || !std::isfinite(max_abs))
+		return 1.0f; // all zeros: exact as they are
+	int exponent;
+	std::frexp(max_abs, &exponent); // max_abs = f * 2^exponent, 0.5 <= f < 1
+	// max_abs * 2^(14 - exponent) lies in [2^13, 2^14); the clamp keeps the scale a finite
+	// float (values below 2^-112 then round to subnormal halves or zero).
+	return std::ldexp(1.0f, std::clamp(14 - exponent, -126, 126));
 }
 
 } // namespace quiver::core

@@ -285,6 +285,58 @@ INSTANTIATE_TEST_SUITE_P(Metrics, HnswBuild,
                                            BuildCase{Metric::Cosine, 4}, BuildCase{Metric::L1, 3}),
                          BuildCaseName);
 
+// ---- graphs on halves (HnswBuildParams::half) ----
+
+// The same data at three scales: as it is, far beyond the half range (1e6: every value would
+// round to infinity unscaled), and far below it (1e-6: mostly subnormal). With HalfScaleFor the
+// graph finds the exact top 10 as a float32 graph does, for every metric the option allows.
+TEST(HnswBuilder, HalfGraphsKeepRecallAtAnyScale)
+{
+	const std::vector<float> base = RandomVectors(kN, kDim, 11);
+	const std::vector<float> base_queries = RandomVectors(kQueries, kDim, 12);
+	for (Metric metric : {Metric::L2, Metric::InnerProduct, Metric::Cosine, Metric::L1}) {
+		for (float factor : {1.0f, 1e6f, 1e-6f}) {
+			std::vector<float> data = base, queries = base_queries;
+			float max_abs = 0;
+			for (float &x : data) {
+				x *= factor;
+				max_abs = std::max(max_abs, std::fabs(x));
+			}
+			for (float &x : queries)
+				x *= factor;
+			HnswBuildParams p = Params(metric, kN);
+			p.half = true;
+			p.half_scale = HalfScaleFor(max_abs);
+			HnswBuilder b(p);
+			AddAllParallel(b, data, kDim, 2);
+			ExpectGraphInvariants(b, kN);
+			const double recall = RecallAt10(b, metric, data, queries);
+			EXPECT_GE(recall, 0.95) << MetricName(metric) << " at scale " << factor;
+		}
+	}
+}
+
+TEST(HnswBuilder, HalfScaleBringsTheLargestValueBelowTheHalfRange)
+{
+	for (float max_abs : {1.0f, 0.7f, 3.0f, 65504.0f, 1e6f, 3e38f, 1e-3f, 1e-20f}) {
+		const float scale = HalfScaleFor(max_abs);
+		int exponent;
+		EXPECT_EQ(std::frexp(scale, &exponent), 0.5f) << "a power of two for " << max_abs;
+		EXPECT_GE(max_abs * scale, 8192.0f) << max_abs;
+		EXPECT_LT(max_abs * scale, 16384.0f) << max_abs;
+	}
+	EXPECT_EQ(HalfScaleFor(0.0f), 1.0f);
+	EXPECT_EQ(HalfScaleFor(std::numeric_limits<float>::infinity()), 1.0f);
+	EXPECT_EQ(HalfScaleFor(std::nanf("")), 1.0f);
+	// The tiniest values cannot be brought up that far; the scale stays a finite float.
+	EXPECT_EQ(HalfScaleFor(1e-44f), std::ldexp(1.0f, 126));
+	// A vector's halves take half the bytes of its floats.
+	HnswBuildParams p = Params(Metric::L2, 1 << 16, 512);
+	HnswBuildParams h = p;
+	h.half = true;
+	EXPECT_LT(HnswBuilder::EstimateMemory(h), HnswBuilder::EstimateMemory(p) - (std::size_t{1} << 16) * 1000);
+}
+
 // ---- builder ----
 
 TEST(HnswBuilder, SingleThreadedBuildIsDeterministic)
@@ -392,6 +444,10 @@ TEST(HnswBuilder, RejectsBadParams)
 	    {with([](HnswBuildParams &p) { p.ef_construction = 0; }), ErrorCode::DataException},
 	    {with([](HnswBuildParams &p) { p.metric = static_cast<Metric>(6); }), ErrorCode::DataException},
 	    {with([](HnswBuildParams &p) { p.max_elements = 0; }), ErrorCode::DataException},
+	    {with([](HnswBuildParams &p) { p.half = true; p.metric = Metric::Hamming; }), ErrorCode::DataException},
+	    {with([](HnswBuildParams &p) { p.half = true; p.dim = 2; p.sparse = true; }), ErrorCode::DataException},
+	    {with([](HnswBuildParams &p) { p.half = true; p.half_scale = 0; }), ErrorCode::DataException},
+	    {with([](HnswBuildParams &p) { p.half = true; p.half_scale = std::nanf(""); }), ErrorCode::DataException},
 	    // Refused before anything is allocated.
 	    {with([](HnswBuildParams &p) { p.max_elements = kHnswBuilderMaxElements + 1; }), ErrorCode::LimitExceeded},
 	};
