@@ -33,9 +33,11 @@
 #include <malloc.h>
 #endif
 
+#include "quiver/graph_fill.hpp"
 #include "quiver/hnsw_builder.hpp"
 #include "quiver/kernels.hpp"
 #include "quiver/metric.hpp"
+#include "quiver/parallel_for.hpp"
 #include "quiver/parallel_insert.hpp"
 
 namespace {
@@ -170,7 +172,9 @@ Usage(const char *argv0)
 	std::fprintf(stderr,
 	             "usage: %s DIR METRIC M EF_CONSTRUCTION THREADS EF_SEARCH...\n"
 	             "  METRIC: l2 | ip | l1 | cosine | cosine-normalized\n"
-	             "  HALF=1 in the environment builds on halves (HnswBuildParams::half)\n",
+	             "  HALF=1 in the environment builds on halves (HnswBuildParams::half)\n"
+	             "  FILL=1 also times the base-level fill (BaseLayerFill, 8 second-hop sources) and prints a\n"
+	             "  checksum of its lists (equal for equal graphs: a single-thread build is deterministic)\n",
 	             argv0);
 	return 2;
 }
@@ -262,6 +266,34 @@ Run(int argc, char **argv)
 	            static_cast<double>(base.values.size() * sizeof(float)) / (1024.0 * 1024.0));
 	std::printf("graph: %zu elements, max level %d, mean level-0 degree %.1f\n", builder.Size(), builder.MaxLevel(),
 	            static_cast<double>(degree_sum) / static_cast<double>(builder.Size()));
+
+	// FILL=1: the server build's next phase, on the same threads; the checksum lets a change to
+	// the fill be checked for equal output (build with THREADS=1 for a deterministic graph).
+	if (const char *fill_env = std::getenv("FILL"); fill_env != nullptr && std::string(fill_env) == "1") {
+		const Clock::time_point fill_start = Clock::now();
+		quiver::core::BaseLayerFill fill(builder, 8);
+		fill.Prepare();
+		const double prepare_seconds = Seconds(Clock::now() - fill_start);
+		constexpr std::size_t kChunk = 256;
+		const std::size_t n = builder.Size();
+		quiver::core::ParallelFor job((n + kChunk - 1) / kChunk, threads, [&fill, n](std::size_t chunk) {
+			fill.FillRange(chunk * kChunk, std::min(n, (chunk + 1) * kChunk));
+		});
+		job.Start();
+		job.Join();
+		const double fill_seconds = Seconds(Clock::now() - fill_start);
+		std::uint64_t checksum = 1469598103934665603ULL;
+		std::size_t extras = 0;
+		for (std::uint32_t id = 0; id < n; id++) {
+			for (std::uint32_t e : fill.Extra(id)) {
+				checksum = (checksum ^ (static_cast<std::uint64_t>(id) << 32 | e)) * 1099511628211ULL;
+				extras++;
+			}
+		}
+		std::printf("fill: %.2f s (prepare %.2f s), %zu extra edges (%.1f per node), checksum %016llx\n",
+		            fill_seconds, prepare_seconds, extras, static_cast<double>(extras) / static_cast<double>(n),
+		            static_cast<unsigned long long>(checksum));
+	}
 
 	std::printf("%9s %10s %10s %9s %9s %9s\n", "ef_search", "recall@10", "QPS", "p50 us", "p99 us", "cpu us");
 	std::vector<double> latencies(queries.rows);

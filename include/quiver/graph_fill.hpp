@@ -42,6 +42,8 @@ class BaseLayerFill {
 
 	void Prepare();
 
+	// How many candidates ahead FillRange starts loading a vector (see FillRange).
+	static constexpr std::size_t kFillPrefetchAhead = 8;
 	// Computes the extra neighbours of ids [begin, end). Thread-safe for disjoint ranges.
 	void FillRange(std::size_t begin, std::size_t end);
 

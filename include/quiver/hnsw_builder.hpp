@@ -140,6 +140,8 @@ class HnswBuilder {
 	// Starts loading every cache line of Vector(id) (a hardware prefetch of its start alone
 	// leaves the rest of a 400-byte vector to miss when the distance reads it).
 	void PrefetchVector(std::uint32_t id) const noexcept;
+	// Starts loading the element's base-level list. Not checked: id must be below Size().
+	void PrefetchBaseNeighbors(std::uint32_t id) const noexcept;
 	// The element's neighbours on one level: at most 2m on level 0, m above, never itself.
 	// Throws Error(Internal) for id >= Size() or a level outside 0..Level(id).
 	NeighborList Neighbors(std::uint32_t id, int level) const;

@@ -15,6 +15,43 @@ Holds(const NeighborList &list, std::size_t id)
 	return std::find(list.begin(), list.end(), static_cast<std::uint32_t>(id)) != list.end();
 }
 
+// A set of ids for one node's candidates: open addressing in a table at least twice the
+// number of ids it will hold, cleared per node (a few hundred ids; sorting them, as before,
+// cost as much as a third of the distances).
+class SmallIdSet {
+  public:
+	void
+	Reset(std::size_t max_ids)
+	{
+		std::size_t want = 64;
+		while (want < 2 * max_ids)
+			want *= 2;
+		if (table_.size() != want)
+			table_.resize(want);
+		std::fill(table_.begin(), table_.end(), kEmpty);
+		mask_ = want - 1;
+	}
+	// True when id was not in the set (and is now).
+	bool
+	Insert(std::uint32_t id)
+	{
+		// Fibonacci hashing: neighbouring ids, common in one list, land far apart.
+		std::size_t at = static_cast<std::size_t>((id * 2654435769u) >> 7) & mask_;
+		while (table_[at] != kEmpty) {
+			if (table_[at] == id)
+				return false;
+			at = (at + 1) & mask_;
+		}
+		table_[at] = id;
+		return true;
+	}
+
+  private:
+	static constexpr std::uint32_t kEmpty = UINT32_MAX;
+	std::vector<std::uint32_t> table_;
+	std::size_t mask_ = 0;
+};
+
 } // namespace
 
 
@@ -57,34 +94,51 @@ BaseLayerFill::FillRange(std::size_t begin, std::size_t end)
 {
 	std::vector<std::uint32_t> cands;
 	std::vector<std::pair<float, std::uint32_t>> ranked;
+	SmallIdSet seen;
 	for (std::size_t id = begin; id < end; id++) {
 		NeighborList own = graph_.Neighbors(static_cast<std::uint32_t>(id), 0);
 		if (own.count >= slots_)
 			continue;
 
-		cands.clear();
-		cands.insert(cands.end(), rev_.begin() + rev_start_[id], rev_.begin() + rev_start_[id + 1]);
 		// Neighbours' neighbours through the nearest few neighbours only (hnswlib keeps a list
 		// nearest first): the far ones add many candidates and few chosen ones.
 		std::size_t hops = second_hop_sources_ == 0 ? own.count : std::min(own.count, second_hop_sources_);
-		for (std::size_t k = 0; k < hops; k++) {
-			NeighborList second = graph_.Neighbors(own.ids[k], 0);
-			cands.insert(cands.end(), second.begin(), second.end());
+		std::size_t reverse = rev_start_[id + 1] - rev_start_[id];
+		for (std::size_t k = 0; k < hops; k++)
+			graph_.PrefetchBaseNeighbors(own.ids[k]);
+		// The node itself and its own neighbours are no candidates; each candidate counts once.
+		seen.Reset(1 + own.count + reverse + hops * slots_);
+		seen.Insert(static_cast<std::uint32_t>(id));
+		for (std::uint32_t o : own)
+			seen.Insert(o);
+		cands.clear();
+		for (std::size_t r = rev_start_[id]; r < rev_start_[id + 1]; r++) {
+			if (seen.Insert(rev_[r]))
+				cands.push_back(rev_[r]);
 		}
-		std::sort(cands.begin(), cands.end());
-		cands.erase(std::unique(cands.begin(), cands.end()), cands.end());
+		for (std::size_t k = 0; k < hops; k++) {
+			for (std::uint32_t c : graph_.Neighbors(own.ids[k], 0)) {
+				if (seen.Insert(c))
+					cands.push_back(c);
+			}
+		}
 
 		// The graph's own vector copies, not the caller's array: each sits next to data the
-		// candidate search just touched, and all the candidates' misses are started first.
+		// candidate search just touched. Candidates are scattered over the whole graph, so each
+		// distance waits on memory unless its vector was asked for a few distances earlier; a
+		// window of kFillPrefetchAhead does that without asking for more lines than the core
+		// can have in flight (all candidates at once took twice as long on glove).
 		const float *self = graph_.Vector(static_cast<std::uint32_t>(id));
 		ranked.clear();
-		for (std::uint32_t c : cands)
-			graph_.PrefetchVector(c);
-		for (std::uint32_t c : cands) {
-			if (c == id || std::find(own.begin(), own.end(), c) != own.end())
-				continue;
-			ranked.emplace_back(graph_.Distance(self, graph_.Vector(c)), c);
+		std::size_t count = cands.size();
+		for (std::size_t i = 0; i < count && i < kFillPrefetchAhead; i++)
+			graph_.PrefetchVector(cands[i]);
+		for (std::size_t i = 0; i < count; i++) {
+			if (i + kFillPrefetchAhead < count)
+				graph_.PrefetchVector(cands[i + kFillPrefetchAhead]);
+			ranked.emplace_back(graph_.Distance(self, graph_.Vector(cands[i])), cands[i]);
 		}
+		// Pairs compare by distance, then id: the same lists whatever order the candidates came in.
 		std::size_t room = std::min(slots_ - own.count, ranked.size());
 		std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(room), ranked.end());
 		for (std::size_t i = 0; i < room; i++)

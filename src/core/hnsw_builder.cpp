@@ -496,6 +496,15 @@ HnswBuilder::PrefetchVector(std::uint32_t id) const noexcept
 		__builtin_prefetch(data + at);
 }
 
+void
+HnswBuilder::PrefetchBaseNeighbors(std::uint32_t id) const noexcept
+{
+	const auto *list = reinterpret_cast<const char *>(impl_->index.get_linklist0(id));
+	const std::size_t bytes = impl_->index.size_links_level0_;
+	for (std::size_t at = 0; at < bytes; at += 64)
+		__builtin_prefetch(list + at);
+}
+
 NeighborList
 HnswBuilder::Neighbors(std::uint32_t id, int level) const
 {
