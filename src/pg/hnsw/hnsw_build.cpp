@@ -9,8 +9,10 @@
 // known when a page is written; each page is then written once, in order.
 // If the vectors stop fitting in memory, the graph of those loaded so far is written out and
 // every later tuple goes through the page-level insert path (slower, but memory-bounded).
-// The pages are not WAL-logged one by one: once complete, the whole relation is logged with
-// log_newpage_range.
+// The graph's pages are built in private memory, logged as full-page images 32 to a record
+// (log_newpages) and appended with smgrextend, not through shared buffers (see FlushGraph);
+// the metapage, and anything the page-level inserts or repair changed, are logged once the
+// build is complete with log_newpage_range.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -93,6 +95,9 @@ struct BuildState {
 	bool in_memory;       // false once the graph was flushed: later tuples go to the pages
 	bool augment_sparse;  // the graph of sparse inner product is built in the augmented space
 	bool inserted_on_pages; // some tuples went through the page insert path (repair at the end)
+	// Blocks FlushGraph wrote and WAL-logged itself ([first, end); end 0: none).
+	BlockNumber logged_first;
+	BlockNumber logged_end;
 	bool left_unreached;    // the in-memory repair left nodes unreachable (repair at the end)
 	double sparse_bytes;    // packed sparse vectors kept for the in-memory build
 	double index_tuples;
@@ -454,21 +459,56 @@ FlushGraph(BuildState *bs)
 	// Writing: every page once, its tuples in the order placed.
 	auto *element = static_cast<HnswElementTuple *>(palloc0(ElementTupleSize(ctx->vector_bytes)));
 	auto *neighbor = static_cast<HnswNeighborTuple *>(palloc0(NeighborTupleSize(level_cap, ctx->m)));
-	Buffer buf = InvalidBuffer;
+	// Pages are built in private memory, WAL-logged from there 32 to a record, and appended
+	// with smgrextend: through shared buffers (P_NEW, then log_newpage_range reading every page
+	// back) most of the time of writing went to getting a buffer per page. Durability as
+	// PostgreSQL 17's bulk writes: if no checkpoint began while the pages were logged and
+	// written, the sync requests they registered make the next checkpoint flush them; if one
+	// did, its redo point may lie past their WAL records, so they are synced before going on.
+	// A relation without WAL is synced at commit (wal_level minimal) or needs no durability
+	// (unlogged: reset after a crash; temporary). Nobody else reads or extends the index before
+	// the build ends, and no buffer can hold a block past its end.
+	constexpr int kBatch = XLR_MAX_BLOCK_ID;
+	bool log_pages = RelationNeedsWAL(ctx->index);
+	XLogRecPtr redo_at_start = GetRedoRecPtr();
+	auto *images = static_cast<PGAlignedBlock *>(palloc(sizeof(PGAlignedBlock) * kBatch));
+	BlockNumber batch_blknos[kBatch];
+	Page batch_pages[kBatch];
+	int batched = 0;
 	BlockNumber current = InvalidBlockNumber;
+	BlockNumber first_written = InvalidBlockNumber;
+	auto write_batch = [&](bool last) {
+		if (batched == 0)
+			return;
+		if (log_pages)
+			log_newpages(&ctx->index->rd_node, MAIN_FORKNUM, batched, batch_blknos, batch_pages, true);
+		for (int i = 0; i < batched; i++) {
+			PageSetChecksumInplace(batch_pages[i], batch_blknos[i]);
+			// A segment's sync request goes with its last block, and with the last block of all.
+			bool ends_segment = batch_blknos[i] % RELSEG_SIZE == RELSEG_SIZE - 1 || (last && i == batched - 1);
+			smgrextend(RelationGetSmgr(ctx->index), MAIN_FORKNUM, batch_blknos[i], batch_pages[i], !ends_segment);
+		}
+		batched = 0;
+	};
 	auto page_for = [&](BlockNumber target) -> Page {
 		if (target != current) {
-			if (BufferIsValid(buf)) {
-				MarkBufferDirty(buf);
-				UnlockReleaseBuffer(buf);
-			}
-			buf = NewIndexBuffer(ctx->index, MAIN_FORKNUM);
-			if (BufferGetBlockNumber(buf) != target)
-				elog(ERROR, "hnsw: build expected block %u, got %u", target, BufferGetBlockNumber(buf));
-			InitIndexPage(BufferGetPage(buf), kHnswPageId);
+			if (batched == kBatch)
+				write_batch(false);
+			BlockNumber expected = first_written == InvalidBlockNumber
+			                           ? smgrnblocks(RelationGetSmgr(ctx->index), MAIN_FORKNUM)
+			                           : current + 1;
+			if (target != expected)
+				elog(ERROR, "hnsw: build expected to append block %u, not %u", expected, target);
+			if (first_written == InvalidBlockNumber)
+				first_written = target;
+			Page page = images[batched].data;
+			InitIndexPage(page, kHnswPageId);
+			batch_blknos[batched] = target;
+			batch_pages[batched] = page;
+			batched++;
 			current = target;
 		}
-		return BufferGetPage(buf);
+		return batch_pages[batched - 1];
 	};
 	// Augmented inner-product graphs: the largest-norm nodes, for the metapage (HnswOfferSeed).
 	HnswMetaData seeds;
@@ -538,9 +578,15 @@ FlushGraph(BuildState *bs)
 			add(page_for(ItemPointerGetBlockNumber(&pos[id].neighbors)), neighbor, neighbor_size, &pos[id].neighbors);
 		}
 	}
-	if (BufferIsValid(buf)) {
-		MarkBufferDirty(buf);
-		UnlockReleaseBuffer(buf);
+	write_batch(true);
+	pfree(images);
+	if (first_written != InvalidBlockNumber) {
+		if (log_pages && GetRedoRecPtr() != redo_at_start)
+			smgrimmedsync(RelationGetSmgr(ctx->index), MAIN_FORKNUM);
+		if (log_pages) {
+			bs->logged_first = first_written;
+			bs->logged_end = current + 1;
+		}
 	}
 
 	// The metapage: entry point, insert page, and seeds.
@@ -869,8 +915,16 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	}
 
 	double wal_start = Seconds();
-	if (RelationNeedsWAL(index))
-		log_newpage_range(index, MAIN_FORKNUM, 0, RelationGetNumberOfBlocks(index), true);
+	if (RelationNeedsWAL(index)) {
+		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+		// What FlushGraph logged is logged again only if something changed it later (rows
+		// inserted on the pages, or the repair on the pages): rare, and then simplest whole.
+		if (bs.logged_end > 0 && !walk) {
+			log_newpage_range(index, MAIN_FORKNUM, 0, bs.logged_first, true);
+			log_newpage_range(index, MAIN_FORKNUM, bs.logged_end, nblocks, true);
+		} else
+			log_newpage_range(index, MAIN_FORKNUM, 0, nblocks, true);
+	}
 	double end = Seconds();
 	double in_memory = bs.seconds_graph + bs.seconds_fill + bs.seconds_link + bs.seconds_pages;
 	elog(DEBUG1,
