@@ -488,21 +488,27 @@ HnswBuilder::Vector(std::uint32_t id) const noexcept
 	return reinterpret_cast<const float *>(impl_->index.getDataByInternalId(id));
 }
 
+namespace {
+
+void
+PrefetchBytes(const char *data, std::size_t bytes) noexcept
+{
+	for (std::size_t at = 0; at < bytes; at += 64)
+		__builtin_prefetch(data + at);
+}
+
+} // namespace
+
 void
 HnswBuilder::PrefetchVector(std::uint32_t id) const noexcept
 {
-	const char *data = impl_->index.getDataByInternalId(id);
-	for (std::size_t at = 0; at < impl_->index.data_size_; at += 64)
-		__builtin_prefetch(data + at);
+	PrefetchBytes(impl_->index.getDataByInternalId(id), impl_->index.data_size_);
 }
 
 void
 HnswBuilder::PrefetchBaseNeighbors(std::uint32_t id) const noexcept
 {
-	const auto *list = reinterpret_cast<const char *>(impl_->index.get_linklist0(id));
-	const std::size_t bytes = impl_->index.size_links_level0_;
-	for (std::size_t at = 0; at < bytes; at += 64)
-		__builtin_prefetch(list + at);
+	PrefetchBytes(reinterpret_cast<const char *>(impl_->index.get_linklist0(id)), impl_->index.size_links_level0_);
 }
 
 NeighborList

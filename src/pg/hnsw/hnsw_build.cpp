@@ -580,13 +580,11 @@ FlushGraph(BuildState *bs)
 	}
 	write_batch(true);
 	pfree(images);
-	if (first_written != InvalidBlockNumber) {
-		if (log_pages && GetRedoRecPtr() != redo_at_start)
+	if (log_pages && first_written != InvalidBlockNumber) {
+		if (GetRedoRecPtr() != redo_at_start)
 			smgrimmedsync(RelationGetSmgr(ctx->index), MAIN_FORKNUM);
-		if (log_pages) {
-			bs->logged_first = first_written;
-			bs->logged_end = current + 1;
-		}
+		bs->logged_first = first_written;
+		bs->logged_end = current + 1;
 	}
 
 	// The metapage: entry point, insert page, and seeds.
