@@ -266,16 +266,19 @@ $node->start;
 my $problems = $node->safe_psql('postgres', q{SELECT string_agg(p, E'\n') FROM quiver_hnsw_check('dmg_v') p});
 like($problems, qr/block 2: not a valid hnsw page/, 'the checker reports the page with a cleared id');
 like($problems, qr/\(3,\d+\)/, 'and items of the page overwritten by noise');
-my $scan_errors = 0;
+# Which scans reach the damage depends on the graph, and its levels are drawn at random: the
+# checks are over all scans at once, so that every run makes the same number of them.
+my (@failed, @not_error);
 for my $i (1 .. 20)
 {
 	my ($rc, $out, $err) = $node->psql('postgres', qq{SET enable_seqscan = off; SET hnsw.ef_search = 100;
 		SELECT count(*) FROM (SELECT id FROM dmg ORDER BY v <-> ARRAY[sin($i), cos($i), 0.5, 0.5]::vector(4) LIMIT 50) s});
 	next if $rc == 0;
-	$scan_errors++;
-	like($err, qr/ERROR:  /, "scan $i: an ERROR");
+	push @failed, $i;
+	push @not_error, "scan $i: $err" unless $err =~ /ERROR:  /;
 }
-cmp_ok($scan_errors, '>', 0, "scans that reach the damaged items fail ($scan_errors of 20)");
+cmp_ok(scalar(@failed), '>', 0, 'scans that reach the damaged items fail (' . scalar(@failed) . " of 20: @failed)");
+is(join("\n", @not_error), '', 'each of them with an ERROR, not a crash or a warning');
 is($node->safe_psql('postgres', q{SELECT 1}), '1', 'the server is still up after scans over the damaged pages');
 unlike(slurp_file($node->logfile), qr/was terminated by signal (11|6)/, 'no backend crashed');
 $node->safe_psql('postgres', 'REINDEX INDEX dmg_v');
