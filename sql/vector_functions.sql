@@ -133,3 +133,20 @@ JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'quiver';
 SELECT aggfnoid::regprocedure, aggcombinefn, proparallel
 FROM pg_aggregate JOIN pg_proc ON pg_proc.oid = aggfnoid
 WHERE aggfnoid IN ('avg(vector)'::regprocedure, 'sum(vector)'::regprocedure) ORDER BY 1::text;
+
+-- a parallel avg over no rows: the workers and the leader hand on empty states, which the
+-- combine function must merge into an empty one (NULL), not reject as a direct call does
+CREATE TABLE par_avg (v vector(3), h halfvec(3));
+INSERT INTO par_avg SELECT ARRAY[i, 2 * i, 3 * i], ARRAY[i, 2 * i, 3 * i] FROM generate_series(1, 1000) i;
+ANALYZE par_avg;
+SET parallel_setup_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+-- (the planner expects a third of the rows to pass, so it aggregates in the workers)
+EXPLAIN (COSTS OFF) SELECT avg(v), avg(h) FROM par_avg WHERE l2_distance(v, '[0,0,0]') < 0;
+SELECT avg(v) IS NULL AS v_null, avg(h) IS NULL AS h_null FROM par_avg WHERE l2_distance(v, '[0,0,0]') < 0;
+SELECT avg(v), avg(h) FROM par_avg;
+RESET parallel_setup_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP TABLE par_avg;

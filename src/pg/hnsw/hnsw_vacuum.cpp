@@ -223,6 +223,12 @@ RepairNode(VacuumState *vs, const DeletedMap *map, ItemPointer element, ItemPoin
 	if (!HnswLoadVector(ctx, element, base))
 		return;
 
+	// The neighbours chosen at levels repaired by a search, which are linked back to the node
+	// once its list is written.
+	auto *link_back = static_cast<HnswCandidate *>(palloc(sizeof(HnswCandidate) * static_cast<std::size_t>(slots)));
+	auto *link_back_level = static_cast<int *>(palloc(sizeof(int) * static_cast<std::size_t>(slots)));
+	int n_link_back = 0;
+
 	for (int lc = 0; lc <= level; lc++) {
 		ItemPointerData *slots_lc = list + LevelSlotStart(lc, m);
 		int count = LevelSlotCount(lc, m);
@@ -271,12 +277,14 @@ RepairNode(VacuumState *vs, const DeletedMap *map, ItemPointer element, ItemPoin
 		// but leave such nodes hard to reach; searching for every affected node (pgvector's
 		// way) costs 4x the time when a minority of the graph is deleted.
 		bool mostly_deleted = static_cast<double>(vs->n_deleted) > vs->live_tuples;
+		bool searched = false;
 		if ((nc < count || 2 * live_before < count || mostly_deleted) && ItemPointerIsValid(&entry.tid) &&
 		    entry.level >= lc) {
 			HnswCandidate start;
 			if (HnswGreedyDescend(ctx, base, entry, lc, &start)) {
 				HnswCandidate *found;
 				int nf = HnswSearchLayer(ctx, base, &start, 1, ctx->ef_construction, lc, &found, true);
+				searched = true;
 				cands = static_cast<HnswCandidate *>(
 				    repalloc(cands, sizeof(HnswCandidate) * static_cast<std::size_t>(nc + nf + 1)));
 				for (int i = 0; i < nf; i++) {
@@ -298,6 +306,10 @@ RepairNode(VacuumState *vs, const DeletedMap *map, ItemPointer element, ItemPoin
 			else
 				ItemPointerSetInvalid(&slots_lc[i]);
 		}
+		for (int i = 0; i < kept && searched; i++) {
+			link_back[n_link_back] = cands[chosen[i]];
+			link_back_level[n_link_back++] = lc;
+		}
 	}
 
 	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(neighbor_tid));
@@ -309,6 +321,12 @@ RepairNode(VacuumState *vs, const DeletedMap *map, ItemPointer element, ItemPoin
 	memcpy(NeighborSlots(cnt), list, sizeof(ItemPointerData) * static_cast<std::size_t>(slots));
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
+
+	// A node repaired by a search is in effect inserted again, and as an insert links its new
+	// neighbours back to it (pgvector's vacuum does the same): their lists lost deleted nodes
+	// too, and without these edges the repaired node is reached only through its old ones.
+	for (int i = 0; i < n_link_back; i++)
+		HnswLinkBack(ctx, link_back[i], element, link_back[i].distance, link_back_level[i]);
 }
 
 // The live elements of one page: their TIDs, neighbour tuple TIDs and levels.

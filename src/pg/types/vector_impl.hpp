@@ -744,12 +744,17 @@ Combine(FunctionCallInfo fcinfo, const char *caller)
 	int dim;
 	Datum *datums;
 
-	if (dim1 == 0 && dim2 == 0) {
+	// As pgvector's: a side that counted no rows gives way to the other, whose dimensions must
+	// then be valid. Two empty states are an error when called from SQL (pgvector's tests expect
+	// it), but inside an aggregate they are what a parallel worker that saw no rows hands on,
+	// and averaging no rows must give NULL there, not the error pgvector 0.8.6 raises.
+	if (sums1[0] == 0.0 && sums2[0] == 0.0 && dim1 == 0 && dim2 == 0 && AggCheckCallContext(fcinfo, nullptr) != 0) {
 		dim = 0;
 		datums = AllocStateDatums(dim);
-	} else if (dim1 == 0 || dim2 == 0) {
-		const float8 *from = dim1 == 0 ? sums2 : sums1;
-		dim = dim1 == 0 ? dim2 : dim1;
+	} else if (sums1[0] == 0.0 || sums2[0] == 0.0) {
+		bool first_empty = sums1[0] == 0.0;
+		const float8 *from = first_empty ? sums2 : sums1;
+		dim = first_empty ? dim2 : dim1;
 		CheckDim(dim, E::kName);
 		datums = AllocStateDatums(dim);
 		for (int i = 0; i < dim; i++)
