@@ -355,3 +355,18 @@ SET enable_indexscan = off;
 SELECT array_agg(id) AS exact_top5 FROM (SELECT id FROM ipseed ORDER BY v <#> '[1,2,3,4]' LIMIT 5) s;
 RESET enable_indexscan;
 DROP TABLE ipseed;
+-- A build whose graph does not fit maintenance_work_mem says so and inserts the rows on the
+-- pages. Two build threads set aside 1 MB each, so 3073 kB (hnswlib's lock table alone takes
+-- 2.5 MB) holds no graph at all, as in pgvector's parallel build (its TAP test 045).
+CREATE TABLE lowmem (id int, v vector(3));
+INSERT INTO lowmem SELECT i, ARRAY[i % 7, i % 11, i % 13] FROM generate_series(1, 1000) i;
+SET maintenance_work_mem = '3073kB';
+SET quiver.hnsw_build_threads = 2;
+CREATE INDEX lowmem_v ON lowmem USING hnsw (v vector_l2_ops);
+RESET quiver.hnsw_build_threads;
+RESET maintenance_work_mem;
+SELECT count(*) AS problems FROM quiver_hnsw_check('lowmem_v');
+SET enable_seqscan = off;
+SELECT count(*) AS exact_matches FROM (SELECT v FROM lowmem ORDER BY v <-> '[3,5,7]' LIMIT 5) s WHERE v = '[3,5,7]';
+RESET enable_seqscan;
+DROP TABLE lowmem;
