@@ -182,7 +182,10 @@ RunQueries(const std::string &conninfo, const std::string &setup, const std::vec
 	Exec(c, setup);
 	std::string sql = search_sql;
 	PGresult *p = PQprepare(c, "knn", sql.c_str(), 1, nullptr);
+	bool prepared = PQresultStatus(p) == PGRES_COMMAND_OK;
 	PQclear(p);
+	if (!prepared) // e.g. --reuse without a bench_items table (a run without --keep drops it)
+		throw std::runtime_error(std::string("preparing the search: ") + PQerrorMessage(c));
 	for (std::size_t q = begin; q < end; q++) {
 		const char *param = queries[q].c_str();
 		double t0 = Now();
