@@ -110,11 +110,11 @@ struct BuildState {
 	double seconds_pages;
 };
 
-// What a multi-threaded build sets aside per thread, outside the builder's estimate: glibc
-// gives each thread its own malloc arena, where hnswlib allocates the upper-level lists of the
-// elements that thread inserts and its search heaps, and freed chunks stay there. Also what
-// makes 1,000 rows in 3 MB of maintenance_work_mem go to the pages from the first row, as in
-// pgvector's parallel build (its TAP test 045).
+// What a multi-threaded build sets aside per thread (up to a quarter of maintenance_work_mem),
+// outside the builder's estimate: glibc gives each thread its own malloc arena, where hnswlib
+// allocates the upper-level lists of the elements that thread inserts and its search heaps, and
+// freed chunks stay there. Also what makes 1,000 rows in 3 MB of maintenance_work_mem go to the
+// pages from the first row, as in pgvector's parallel build (its TAP test 045).
 constexpr double kThreadReserveBytes = 1024.0 * 1024.0;
 
 double
@@ -886,8 +886,10 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 		bs.graph_fixed = graph_one;
 	}
 	bs.memory_limit = static_cast<double>(maintenance_work_mem) * 1024.0;
+	// At most a quarter of the budget, so that many threads on a small maintenance_work_mem
+	// cannot leave none for the graph.
 	if (bs.threads > 1)
-		bs.memory_limit -= kThreadReserveBytes * bs.threads;
+		bs.memory_limit -= std::min(kThreadReserveBytes * bs.threads, bs.memory_limit / 4);
 
 	// Seeds kept from the start for dense rows, for rows that reach the pages by inserts
 	// (sparse rows are judged once loaded: FlushGraph).
@@ -898,7 +900,8 @@ BuildIndex(Relation heap, Relation index, IndexInfo *index_info)
 	// workers are.
 	if (bs.threads > 1)
 		ereport(DEBUG1, (errmsg("using %d parallel workers", bs.threads),
-		                 errdetail("hnsw builds its graph with %d threads inside this backend.", bs.threads)));
+		                 errdetail("hnsw builds the in-memory part of its graph with %d threads inside this backend.",
+		                           bs.threads)));
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, 2);
 	double start = Seconds();
 	// The scan's own count, not the callback's: for a partial index the callback sees only the

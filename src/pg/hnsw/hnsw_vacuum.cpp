@@ -7,8 +7,10 @@
 //     deleted ones (the nodes the deleted node was bridging to), with the same diversity
 //     heuristic as inserts. This is local work, a few page reads per affected node, instead
 //     of a new graph search per node; only a node that lost more than half of a level's list,
-//     or has too few candidates to fill it, is searched for from the entry point. A deleted
-//     entry point is replaced by the live node of highest level.
+//     or has too few candidates to fill it (or every affected node, when most of the index is
+//     deleted), is searched for from the entry point, and then linked back from the
+//     neighbours it finds, as an insert is. A deleted entry point is replaced by the live node
+//     of highest level.
 //  3. Empty the deleted nodes' lists, then free their tuples (their line pointers stay,
 //     unused, so no other TID moves) and record the space in the free space map, where
 //     inserts find it.

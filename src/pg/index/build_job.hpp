@@ -17,12 +17,14 @@ extern "C" {
 
 namespace quiver::pg {
 
-// Threads for a build: `requested` when positive, else max_parallel_maintenance_workers + 1;
-// at most the cores present.
+// Threads for a build: `requested` when positive (a setting the user chose, honoured as
+// given), else max_parallel_maintenance_workers + 1, at most the cores present.
 inline int
 BuildThreads(int requested)
 {
-	int threads = requested > 0 ? requested : max_parallel_maintenance_workers + 1;
+	if (requested > 0)
+		return requested;
+	int threads = max_parallel_maintenance_workers + 1;
 	int cores = static_cast<int>(std::thread::hardware_concurrency());
 	if (cores > 0 && threads > cores)
 		threads = cores;
