@@ -74,6 +74,7 @@ struct KernelParam {
 	HalfDistanceFn half_dot;
 	HalfDistanceFn half_l1;
 	HalfCosineSumsFn half_cosine_sums;
+	bool dense_links; // HnswBuildParams::dense_links, for the linking below
 };
 static_assert(offsetof(KernelParam, dim) == 0);
 
@@ -206,14 +207,14 @@ Pick(const DistanceFunctions &f, Metric metric)
 
 class KernelSpace final : public hnswlib::SpaceInterface<float> {
   public:
-	KernelSpace(Metric metric, std::size_t dim, bool sparse, bool half)
+	KernelSpace(Metric metric, std::size_t dim, bool sparse, bool half, bool dense_links)
 	    : half_(half)
 	{
 		const F32Kernels &k = ActiveKernels();
 		const BitKernels &bits = ActiveBitKernels();
 		const F16Kernels &h = ActiveHalfKernels();
 		param_ = KernelParam{dim,       k.l2_squared, k.dot,           k.l1,         k.cosine_sums, bits.hamming,
-		                     bits.jaccard, h.l2_squared, h.dot, h.l1, h.cosine_sums};
+		                     bits.jaccard, h.l2_squared, h.dot, h.l1, h.cosine_sums, dense_links};
 		if (metric == Metric::Hamming)
 			func_ = &HammingDistance;
 		else if (metric == Metric::Jaccard)
@@ -322,11 +323,252 @@ MallocChunk(std::size_t request)
 	return chunk < 32 ? 32 : chunk;
 }
 
+// Candidates ranked nearest first, and which of them a neighbour list keeps.
+using Ranked = std::vector<std::pair<float, hnswlib::tableint>>;
+
+// The HNSW paper's diversity rule over `ranked` (nearest first): a candidate is kept unless it
+// is closer to a kept one than to the list's owner, at most `limit` in all. With `keep_pruned`,
+// free slots then take the nearest pruned candidates. `chosen` gets indexes into ranked, the
+// diverse ones first, both parts nearest first; returns how many are diverse.
+std::size_t
+SelectNeighbors(const Index &graph, const Ranked &ranked, std::size_t limit, bool keep_pruned,
+                std::vector<std::size_t> &chosen, std::vector<std::size_t> &pruned)
+{
+	chosen.clear();
+	pruned.clear();
+	for (std::size_t i = 0; i < ranked.size() && chosen.size() < limit; i++) {
+		const char *candidate = graph.getDataByInternalId(ranked[i].second);
+		bool diverse = true;
+		for (std::size_t c : chosen) {
+			if (graph.fstdistfunc_(graph.getDataByInternalId(ranked[c].second), candidate, graph.dist_func_param_) <
+			    ranked[i].first) {
+				diverse = false;
+				break;
+			}
+		}
+		if (diverse)
+			chosen.push_back(i);
+		else if (keep_pruned)
+			pruned.push_back(i);
+	}
+	std::size_t diverse = chosen.size();
+	for (std::size_t i = 0; i < pruned.size() && chosen.size() < limit; i++)
+		chosen.push_back(pruned[i]);
+	return diverse;
+}
+
+// What one insertion found on the level it just linked, for its search one level down. The
+// paper starts each level's search from all of the level above's candidates; hnswlib starts
+// from the nearest one alone, which on small lists (m 4 to 8) often strands the search in a
+// poor region (glove, m 4, ef_construction 8: recall@10 at ef_search 40 0.08, 0.14 with this).
+// Per thread: an insertion runs on one thread from start to end.
+struct LevelCarry {
+	const void *graph = nullptr; // the index inserted into
+	const void *point = nullptr; // the vector being inserted (the caller may reuse the buffer)
+	int level = -1;              // the level the ids were found on
+	std::vector<hnswlib::tableint> ids;
+};
+thread_local LevelCarry level_carry;
+
+} // namespace
+} // namespace quiver::core
+
+// Two members of hnswlib's HierarchicalNSW<float> (the one instantiation this file makes) are
+// replaced by explicit specializations, declared before HnswBuilder::Add instantiates addPoint,
+// which calls them: hnswlib 0.6.2 offers no other hook into how it links an element. They keep
+// its contracts (locks, list layout, return values) and change what is chosen:
+// - searchBaseLayer: seeded with the candidates of the level above (LevelCarry). Without
+//   hnswlib's checks of deleted marks, which the builder never sets.
+// - mutuallyConnectNewElement: with HnswBuildParams::dense_links, linking as the page insert
+//   path does (see there).
+// A different hnswlib whose members differ fails to compile here rather than misbehave.
+namespace hnswlib {
+
+template <>
+std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>,
+                    HierarchicalNSW<float>::CompareByFirst>
+HierarchicalNSW<float>::searchBaseLayer(tableint ep_id, const void *data_point, int layer)
+{
+	using Heap = std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>, CompareByFirst>;
+	VisitedList *visited_list = visited_list_pool_->getFreeVisitedList();
+	vl_type *visited = visited_list->mass;
+	const vl_type tag = visited_list->curV;
+	Heap nearest;  // the ef_construction nearest so far, farthest on top
+	Heap frontier; // to expand, nearest on top (negated distances)
+	auto seed = [&](tableint id) {
+		if (visited[id] == tag)
+			return;
+		visited[id] = tag;
+		float d = fstdistfunc_(data_point, getDataByInternalId(id), dist_func_param_);
+		frontier.emplace(-d, id);
+		nearest.emplace(d, id);
+		if (nearest.size() > ef_construction_)
+			nearest.pop();
+	};
+	seed(ep_id);
+	// Only from the same insertion's level above: a carry from another graph, another insertion
+	// (the caller may reuse its buffer) or another level could name elements without a list on
+	// this one. (An insertion ends on level 0, whose carry no search matches.)
+	quiver::core::LevelCarry &carry = quiver::core::level_carry;
+	if (carry.graph == this && carry.point == data_point && carry.level == layer + 1) {
+		for (tableint id : carry.ids)
+			seed(id);
+	}
+	float bound = nearest.top().first;
+	while (!frontier.empty()) {
+		std::pair<float, tableint> next = frontier.top();
+		if (-next.first > bound && nearest.size() == ef_construction_)
+			break;
+		frontier.pop();
+		std::unique_lock<std::mutex> lock(link_list_locks_[next.second]);
+		linklistsizeint *list = layer == 0 ? get_linklist0(next.second) : get_linklist(next.second, layer);
+		const std::size_t count = getListCount(list);
+		const tableint *ids = reinterpret_cast<const tableint *>(list + 1);
+		for (std::size_t j = 0; j < count; j++) {
+			tableint id = ids[j];
+			if (j + 1 < count) {
+				__builtin_prefetch(visited + ids[j + 1]);
+				__builtin_prefetch(getDataByInternalId(ids[j + 1]));
+			}
+			if (visited[id] == tag)
+				continue;
+			visited[id] = tag;
+			float d = fstdistfunc_(data_point, getDataByInternalId(id), dist_func_param_);
+			if (nearest.size() < ef_construction_ || d < bound) {
+				frontier.emplace(-d, id);
+				nearest.emplace(d, id);
+				if (nearest.size() > ef_construction_)
+					nearest.pop();
+				bound = nearest.top().first;
+			}
+		}
+	}
+	visited_list_pool_->releaseVisitedList(visited_list);
+	return nearest;
+}
+
+// Links cur_c on `level` to candidates (the search's ef_construction nearest) and them back to it.
+//
+// hnswlib's own rule: the new element keeps the diverse ones, at most m (also on level 0, whose
+// lists hold 2m); a full list that gets the new element keeps only the diverse ones of its
+// neighbours plus the new one. Lists then grow and shrink during the build and end well short of
+// full, and BaseLayerFill fills them afterwards. At m 16 that is cheap and loses nothing. At small
+// m the build's own searches starve on the short lists (glove at m 8: recall@10 at ef_search 40
+// 0.72 against pgvector's 0.75).
+//
+// dense_links links as the page insert path (hnsw_insert.cpp) and pgvector do: up to 2m on level
+// 0; a full list keeps pruned candidates to stay full; and a neighbour a link-back drops, which
+// may have had no other way in, is taken over by the new element, into a free slot or in place
+// of its farthest neighbour kept only to fill the list.
+//
+// Locks: addPoint holds cur_c's list lock throughout, so cur_c's lists are ours to change; each
+// neighbour's list is changed under its own lock, one at a time, as hnswlib does.
+template <>
+tableint
+HierarchicalNSW<float>::mutuallyConnectNewElement(
+    const void *data_point, tableint cur_c,
+    std::priority_queue<std::pair<float, tableint>, std::vector<std::pair<float, tableint>>, CompareByFirst> &candidates,
+    int level, bool)
+{
+	const bool dense = static_cast<const quiver::core::KernelParam *>(dist_func_param_)->dense_links;
+	const std::size_t capacity = level ? maxM_ : maxM0_;
+
+	quiver::core::Ranked ranked(candidates.size());
+	for (std::size_t i = ranked.size(); i > 0; i--) {
+		ranked[i - 1] = candidates.top();
+		candidates.pop();
+	}
+	quiver::core::LevelCarry &carry = quiver::core::level_carry;
+	carry.graph = this;
+	carry.point = data_point;
+	carry.level = level;
+	carry.ids.clear();
+	for (const auto &c : ranked)
+		carry.ids.push_back(c.second);
+
+	std::vector<std::size_t> chosen, pruned;
+	const std::size_t diverse = quiver::core::SelectNeighbors(*this, ranked, dense ? capacity : M_, dense, chosen, pruned);
+	if (chosen.empty())
+		throw std::runtime_error("no neighbour to link a new element to");
+
+	// hnswlib's order, which BaseLayerFill's second hops rely on: farthest first.
+	linklistsizeint *own_list = level == 0 ? get_linklist0(cur_c) : get_linklist(cur_c, level);
+	tableint *own = reinterpret_cast<tableint *>(own_list + 1);
+	const std::size_t n_chosen = chosen.size();
+	for (std::size_t i = 0; i < n_chosen; i++)
+		own[i] = ranked[chosen[n_chosen - 1 - i]].second;
+	setListCount(own_list, static_cast<unsigned short>(n_chosen));
+	// Fillers sit at own[0, n_chosen - diverse), farthest first; a hand-off takes the farthest
+	// one still in place.
+	std::size_t next_filler = 0;
+	const std::size_t fillers = n_chosen - diverse;
+
+	quiver::core::Ranked listed;
+	std::vector<std::size_t> kept, kept_pruned;
+	std::vector<tableint> dropped;
+	for (std::size_t s = 0; s < n_chosen; s++) {
+		const tableint other = ranked[chosen[s]].second;
+		dropped.clear();
+		{
+			std::unique_lock<std::mutex> lock(link_list_locks_[other]);
+			linklistsizeint *list = level == 0 ? get_linklist0(other) : get_linklist(other, level);
+			const std::size_t count = getListCount(list);
+			tableint *ids = reinterpret_cast<tableint *>(list + 1);
+			if (count < capacity) {
+				ids[count] = cur_c;
+				setListCount(list, static_cast<unsigned short>(count + 1));
+				continue;
+			}
+			const char *other_data = getDataByInternalId(other);
+			listed.clear();
+			listed.emplace_back(ranked[chosen[s]].first, cur_c);
+			for (std::size_t j = 0; j < count; j++)
+				listed.emplace_back(fstdistfunc_(getDataByInternalId(ids[j]), other_data, dist_func_param_), ids[j]);
+			std::sort(listed.begin(), listed.end());
+			quiver::core::SelectNeighbors(*this, listed, capacity, dense, kept, kept_pruned);
+			std::vector<bool> keeps(listed.size(), false);
+			for (std::size_t k : kept)
+				keeps[k] = true;
+			for (std::size_t i = 0; i < kept.size(); i++)
+				ids[i] = listed[kept[kept.size() - 1 - i]].second;
+			setListCount(list, static_cast<unsigned short>(kept.size()));
+			for (std::size_t i = 0; i < listed.size(); i++) {
+				if (!keeps[i] && listed[i].second != cur_c)
+					dropped.push_back(listed[i].second);
+			}
+		}
+		if (!dense)
+			continue;
+		for (tableint gone : dropped) {
+			std::size_t count = getListCount(own_list);
+			if (std::find(own, own + count, gone) != own + count)
+				continue;
+			if (count < capacity) {
+				own[count] = gone;
+				setListCount(own_list, static_cast<unsigned short>(count + 1));
+				continue;
+			}
+			for (; next_filler < fillers; next_filler++) {
+				if (own[next_filler] == ranked[chosen[n_chosen - 1 - next_filler]].second) {
+					own[next_filler++] = gone;
+					break;
+				}
+			}
+		}
+	}
+	return ranked[chosen[0]].second;
+}
+
+} // namespace hnswlib
+
+namespace quiver::core {
+namespace {
+
 } // namespace
 
 struct HnswBuilder::Impl {
 	explicit Impl(const HnswBuildParams &p)
-	    : params(p), space(p.metric, static_cast<std::size_t>(p.dim), p.sparse, p.half),
+	    : params(p), space(p.metric, static_cast<std::size_t>(p.dim), p.sparse, p.half, p.dense_links),
 	      index(&space, p.max_elements, static_cast<std::size_t>(p.m), static_cast<std::size_t>(p.ef_construction),
 	            static_cast<std::size_t>(p.seed)),
 	      added(new std::atomic<std::uint64_t>[(p.max_elements + 63) / 64]())
