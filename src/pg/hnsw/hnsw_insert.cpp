@@ -422,7 +422,7 @@ HandOffDropped(const HnswContext *ctx, ItemPointer neighbor_tid, const HnswCandi
 bool
 HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer added, float added_distance, int level,
              bool force, const ItemPointerData *added_links, int n_added_links, HnswGivenUp *given_up,
-             int *n_given_up)
+             int *n_given_up, const HnswVacated *vacated)
 {
 	bool linked = false;
 	int start = LevelSlotStart(level, ctx->m);
@@ -444,7 +444,7 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 			break;
 		}
-		int free_slot = -1;
+		int free_slot = -1, vacated_slot = -1;
 		bool present = false;
 		for (int i = 0; i < count; i++) {
 			if (!ItemPointerIsValid(&current[i])) {
@@ -452,8 +452,12 @@ HnswLinkBack(const HnswContext *ctx, const HnswCandidate &node, ItemPointer adde
 					free_slot = i;
 			} else if (ItemPointerEquals(&current[i], added)) {
 				present = true;
+			} else if (vacated != nullptr && vacated_slot < 0 && vacated->holds(vacated->arg, &current[i])) {
+				vacated_slot = i;
 			}
 		}
+		if (free_slot < 0)
+			free_slot = vacated_slot;
 		if (present) {
 			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 			linked = true;

@@ -84,6 +84,13 @@ DeletedMapFind(const DeletedMap *map, ItemPointer tid)
 	return -1;
 }
 
+// HnswVacated::holds over a DeletedMap.
+bool
+IsDeletedNode(const void *map, ItemPointer tid)
+{
+	return DeletedMapFind(static_cast<const DeletedMap *>(map), tid) >= 0;
+}
+
 struct VacuumState {
 	IndexVacuumInfo *info;
 	HnswContext ctx;
@@ -327,8 +334,10 @@ RepairNode(VacuumState *vs, const DeletedMap *map, ItemPointer element, ItemPoin
 	// A node repaired by a search is in effect inserted again, and as an insert links its new
 	// neighbours back to it (pgvector's vacuum does the same): their lists lost deleted nodes
 	// too, and without these edges the repaired node is reached only through its old ones.
+	HnswVacated vacated{&IsDeletedNode, map};
 	for (int i = 0; i < n_link_back; i++)
-		HnswLinkBack(ctx, link_back[i], element, link_back[i].distance, link_back_level[i]);
+		HnswLinkBack(ctx, link_back[i], element, link_back[i].distance, link_back_level[i], false, nullptr, 0, nullptr,
+		             nullptr, &vacated);
 }
 
 // The live elements of one page: their TIDs, neighbour tuple TIDs and levels.
