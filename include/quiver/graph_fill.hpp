@@ -33,7 +33,7 @@ MaxEdgesGivenUp(std::size_t width) noexcept
 class BaseLayerFill {
   public:
 	// Distances come from the graph's own vector copies; graph must outlive this object.
-	// second_hop_sources: through how many of a node's nearest neighbours their own
+	// second_hop_sources: through how many of a node's first neighbours (list order) their own
 	// neighbours are taken as candidates (0: all of them).
 	explicit BaseLayerFill(HnswBuilder &graph, std::size_t second_hop_sources = 8);
 

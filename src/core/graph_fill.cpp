@@ -100,8 +100,10 @@ BaseLayerFill::FillRange(std::size_t begin, std::size_t end)
 		if (own.count >= slots_)
 			continue;
 
-		// Neighbours' neighbours through the nearest few neighbours only (hnswlib keeps a list
-		// nearest first): the far ones add many candidates and few chosen ones.
+		// Neighbours' neighbours through the first few neighbours only: the far ones add many
+		// candidates and few chosen ones. (hnswlib writes a new node's list farthest first and
+		// appends link-backs, so "first" is not "nearest"; writing lists nearest first made no
+		// difference on glove, see mutuallyConnectNewElement.)
 		std::size_t hops = second_hop_sources_ == 0 ? own.count : std::min(own.count, second_hop_sources_);
 		std::size_t reverse = rev_start_[id + 1] - rev_start_[id];
 		for (std::size_t k = 0; k < hops; k++)

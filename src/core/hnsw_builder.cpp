@@ -491,17 +491,18 @@ HierarchicalNSW<float>::mutuallyConnectNewElement(
 	if (chosen.empty())
 		throw std::runtime_error("no neighbour to link a new element to");
 
-	// hnswlib's order, which BaseLayerFill's second hops rely on: farthest first.
+	// hnswlib's order, farthest first (BaseLayerFill's second hops take the first few of a list;
+	// nearest first made no difference on glove: recall@10 at ef_search 40 / 120 0.878 / 0.949
+	// against 0.879 / 0.950, fill 1.0 s both, two builds each).
 	linklistsizeint *own_list = level == 0 ? get_linklist0(cur_c) : get_linklist(cur_c, level);
 	tableint *own = reinterpret_cast<tableint *>(own_list + 1);
 	const std::size_t n_chosen = chosen.size();
-	for (std::size_t i = 0; i < n_chosen; i++)
-		own[i] = ranked[chosen[n_chosen - 1 - i]].second;
+	auto slot_of = [n_chosen](std::size_t k) { return n_chosen - 1 - k; }; // of chosen[k]
+	for (std::size_t k = 0; k < n_chosen; k++)
+		own[slot_of(k)] = ranked[chosen[k]].second;
 	setListCount(own_list, static_cast<unsigned short>(n_chosen));
-	// Fillers sit at own[0, n_chosen - diverse), farthest first; a hand-off takes the farthest
-	// one still in place.
-	std::size_t next_filler = 0;
-	const std::size_t fillers = n_chosen - diverse;
+	// A hand-off takes the place of the farthest filler (chosen[diverse..]) still in place.
+	std::size_t next_filler = n_chosen;
 
 	quiver::core::Ranked listed;
 	std::vector<std::size_t> kept, kept_pruned;
@@ -548,9 +549,10 @@ HierarchicalNSW<float>::mutuallyConnectNewElement(
 				setListCount(own_list, static_cast<unsigned short>(count + 1));
 				continue;
 			}
-			for (; next_filler < fillers; next_filler++) {
-				if (own[next_filler] == ranked[chosen[n_chosen - 1 - next_filler]].second) {
-					own[next_filler++] = gone;
+			while (next_filler > diverse) {
+				std::size_t k = --next_filler;
+				if (own[slot_of(k)] == ranked[chosen[k]].second) {
+					own[slot_of(k)] = gone;
 					break;
 				}
 			}

@@ -184,9 +184,10 @@ SparseRowsAreDense(const BuildState *bs)
 	return density / static_cast<double>(bs->loaded) >= kSparseAugmentMinDensity;
 }
 
-// The base-layer fill takes neighbours' neighbours through a node's 8 nearest neighbours only.
-// Measured on glove 200k (cosine) and fashion-mnist 30k (L2): against all 32 this cut the fill
-// from ~7 s to ~3 s of a 20 s glove build with recall@10 unchanged within run-to-run noise
+// The base-layer fill takes neighbours' neighbours through the first 8 of a node's neighbours
+// only (list order, not nearest first: see graph_fill.cpp). Measured on glove 200k (cosine) and
+// fashion-mnist 30k (L2): against all 32 this cut the fill from ~7 s to ~3 s of a 20 s glove
+// build with recall@10 unchanged within run-to-run noise
 // (glove ef 40/120: 0.879/0.950 against 0.881/0.952; fashion ef 10/20/40: 0.974/0.991/0.997
 // against 0.973/0.991/0.997); 4 lost a little at fashion ef 10 (0.971). Augmented inner-product
 // graphs keep the full fill: they are the hardest to search, and have few dimensions anyway.
