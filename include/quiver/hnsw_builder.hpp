@@ -160,6 +160,10 @@ class HnswBuilder {
 	// Search. Throws like Add.
 	std::vector<std::pair<float, std::uint32_t>> Search(const float *q, std::size_t k, std::size_t ef) const;
 
+	// For tests: how many of the calling thread's insertion searches (one per level below an
+	// element's first) started from the candidates of the level above, since the thread began.
+	static std::uint64_t SeededSearchesOnThisThread() noexcept;
+
   private:
 	struct Impl;
 	std::unique_ptr<Impl> impl_;

@@ -329,13 +329,21 @@ using Ranked = std::vector<std::pair<float, hnswlib::tableint>>;
 // The HNSW paper's diversity rule over `ranked` (nearest first): a candidate is kept unless it
 // is closer to a kept one than to the list's owner, at most `limit` in all. With `keep_pruned`,
 // free slots then take the nearest pruned candidates. `chosen` gets indexes into ranked, the
-// diverse ones first, both parts nearest first; returns how many are diverse.
+// diverse ones first, both parts nearest first; returns how many are diverse (all, when the
+// candidates are fewer than the limit and keep_pruned is off).
 std::size_t
 SelectNeighbors(const Index &graph, const Ranked &ranked, std::size_t limit, bool keep_pruned,
                 std::vector<std::size_t> &chosen, std::vector<std::size_t> &pruned)
 {
 	chosen.clear();
 	pruned.clear();
+	// hnswlib's rule: fewer candidates than the limit are all kept, unpruned (the first
+	// elements of a graph, the sparse top levels).
+	if (!keep_pruned && ranked.size() < limit) {
+		for (std::size_t i = 0; i < ranked.size(); i++)
+			chosen.push_back(i);
+		return chosen.size();
+	}
 	for (std::size_t i = 0; i < ranked.size() && chosen.size() < limit; i++) {
 		const char *candidate = graph.getDataByInternalId(ranked[i].second);
 		bool diverse = true;
@@ -367,6 +375,7 @@ struct LevelCarry {
 	const void *point = nullptr; // the vector being inserted (the caller may reuse the buffer)
 	int level = -1;              // the level the ids were found on
 	std::vector<hnswlib::tableint> ids;
+	std::uint64_t searches_seeded = 0; // HnswBuilder::SeededSearchesOnThisThread
 };
 thread_local LevelCarry level_carry;
 
@@ -411,6 +420,7 @@ HierarchicalNSW<float>::searchBaseLayer(tableint ep_id, const void *data_point, 
 	// this one. (An insertion ends on level 0, whose carry no search matches.)
 	quiver::core::LevelCarry &carry = quiver::core::level_carry;
 	if (carry.graph == this && carry.point == data_point && carry.level == layer + 1) {
+		carry.searches_seeded++;
 		for (tableint id : carry.ids)
 			seed(id);
 	}
@@ -705,7 +715,17 @@ HnswBuilder::Add(const float *vec, std::uint32_t label)
 	if (impl_->params.half) {
 		data = ToHalves(vec, impl_->params, halves);
 	}
+	// An insertion that threw part-way leaves its carry behind; the next one on this thread, into
+	// any builder, must not take it for its own (searchBaseLayer checks graph, vector and level,
+	// and a new builder at a freed one's address with a reused buffer would pass all three).
+	level_carry.level = -1;
 	CallHnswlib("inserting an element", [&] { impl_->index.addPoint(data, label); });
+}
+
+std::uint64_t
+HnswBuilder::SeededSearchesOnThisThread() noexcept
+{
+	return level_carry.searches_seeded;
 }
 
 float

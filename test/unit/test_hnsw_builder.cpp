@@ -326,6 +326,33 @@ TEST(HnswBuilder, DenseLinksFillListsAndFindMoreAtSmallM)
 	EXPECT_GE(recall[1], recall[0] + 0.05) << "dense linking finds more at m 4";
 }
 
+// Each level's search of an insertion starts from all the candidates of the level above: every
+// element inserted below the top level, on each level it searches after its first, seeds from
+// the carry (counted on the inserting thread, so a single-threaded build here).
+TEST(HnswBuilder, SearchesStartFromTheLevelAbovesCandidates)
+{
+	const std::vector<float> data = RandomVectors(kN, kDim, 7);
+	HnswBuildParams p = Params(Metric::L2, kN);
+	p.m = 4;
+	p.ef_construction = 8;
+	HnswBuilder b(p);
+	const std::uint64_t before = HnswBuilder::SeededSearchesOnThisThread();
+	AddAllSingleThreaded(b, data, kDim);
+	const std::uint64_t seeded = HnswBuilder::SeededSearchesOnThisThread() - before;
+	// An element of level l searches levels min(l, top)..0, all but the first seeded; an element
+	// that raised the top level searched none above the old top. Bounds: at least the elements
+	// above level 0 less those that raised the top (at most MaxLevel of them).
+	std::uint64_t upper = 0, level_sum = 0;
+	for (std::uint32_t id = 0; id < kN; id++) {
+		upper += b.Level(id) > 0;
+		level_sum += static_cast<std::uint64_t>(b.Level(id));
+	}
+	std::printf("m 4: %llu seeded searches, %llu elements above level 0\n", static_cast<unsigned long long>(seeded),
+	            static_cast<unsigned long long>(upper));
+	EXPECT_GE(seeded, upper - static_cast<std::uint64_t>(b.MaxLevel()));
+	EXPECT_LE(seeded, level_sum);
+}
+
 // ---- graphs on halves (HnswBuildParams::half) ----
 
 // The same data at three scales: as it is, far beyond the half range (1e6: every value would
