@@ -373,8 +373,8 @@ SelectNeighbors(const Index &graph, const Ranked &ranked, std::size_t limit, boo
 struct LevelCarry {
 	const void *graph = nullptr; // the index inserted into
 	const void *point = nullptr; // the vector being inserted (the caller may reuse the buffer)
-	int level = -1;              // the level the ids were found on
-	std::vector<hnswlib::tableint> ids;
+	int level = -1;              // the level they were found on
+	Ranked found;                // with their distances to the vector, which stay valid
 	std::uint64_t searches_seeded = 0; // HnswBuilder::SeededSearchesOnThisThread
 };
 thread_local LevelCarry level_carry;
@@ -404,25 +404,24 @@ HierarchicalNSW<float>::searchBaseLayer(tableint ep_id, const void *data_point, 
 	const vl_type tag = visited_list->curV;
 	Heap nearest;  // the ef_construction nearest so far, farthest on top
 	Heap frontier; // to expand, nearest on top (negated distances)
-	auto seed = [&](tableint id) {
+	auto seed = [&](tableint id, float d) {
 		if (visited[id] == tag)
 			return;
 		visited[id] = tag;
-		float d = fstdistfunc_(data_point, getDataByInternalId(id), dist_func_param_);
 		frontier.emplace(-d, id);
 		nearest.emplace(d, id);
 		if (nearest.size() > ef_construction_)
 			nearest.pop();
 	};
-	seed(ep_id);
+	seed(ep_id, fstdistfunc_(data_point, getDataByInternalId(ep_id), dist_func_param_));
 	// Only from the same insertion's level above: a carry from another graph, another insertion
 	// (the caller may reuse its buffer) or another level could name elements without a list on
 	// this one. (An insertion ends on level 0, whose carry no search matches.)
 	quiver::core::LevelCarry &carry = quiver::core::level_carry;
 	if (carry.graph == this && carry.point == data_point && carry.level == layer + 1) {
 		carry.searches_seeded++;
-		for (tableint id : carry.ids)
-			seed(id);
+		for (const auto &[d, id] : carry.found)
+			seed(id, d);
 	}
 	float bound = nearest.top().first;
 	while (!frontier.empty()) {
@@ -492,9 +491,7 @@ HierarchicalNSW<float>::mutuallyConnectNewElement(
 	carry.graph = this;
 	carry.point = data_point;
 	carry.level = level;
-	carry.ids.clear();
-	for (const auto &c : ranked)
-		carry.ids.push_back(c.second);
+	carry.found = ranked;
 
 	std::vector<std::size_t> chosen, pruned;
 	const std::size_t diverse = quiver::core::SelectNeighbors(*this, ranked, dense ? capacity : M_, dense, chosen, pruned);
@@ -511,12 +508,14 @@ HierarchicalNSW<float>::mutuallyConnectNewElement(
 	for (std::size_t k = 0; k < n_chosen; k++)
 		own[slot_of(k)] = ranked[chosen[k]].second;
 	setListCount(own_list, static_cast<unsigned short>(n_chosen));
-	// A hand-off takes the place of the farthest filler (chosen[diverse..]) still in place.
+	// A hand-off takes the place of the farthest filler (chosen[diverse..]) not yet taken; only
+	// hand-offs write those slots, and they go farthest first.
 	std::size_t next_filler = n_chosen;
 
 	quiver::core::Ranked listed;
 	std::vector<std::size_t> kept, kept_pruned;
-	std::vector<tableint> dropped;
+	std::vector<char> keeps;
+	std::vector<tableint> dropped; // dense only: what the link-back's prune gave up
 	for (std::size_t s = 0; s < n_chosen; s++) {
 		const tableint other = ranked[chosen[s]].second;
 		dropped.clear();
@@ -537,19 +536,19 @@ HierarchicalNSW<float>::mutuallyConnectNewElement(
 				listed.emplace_back(fstdistfunc_(getDataByInternalId(ids[j]), other_data, dist_func_param_), ids[j]);
 			std::sort(listed.begin(), listed.end());
 			quiver::core::SelectNeighbors(*this, listed, capacity, dense, kept, kept_pruned);
-			std::vector<bool> keeps(listed.size(), false);
-			for (std::size_t k : kept)
-				keeps[k] = true;
 			for (std::size_t i = 0; i < kept.size(); i++)
 				ids[i] = listed[kept[kept.size() - 1 - i]].second;
 			setListCount(list, static_cast<unsigned short>(kept.size()));
-			for (std::size_t i = 0; i < listed.size(); i++) {
-				if (!keeps[i] && listed[i].second != cur_c)
-					dropped.push_back(listed[i].second);
+			if (dense) {
+				keeps.assign(listed.size(), 0);
+				for (std::size_t k : kept)
+					keeps[k] = 1;
+				for (std::size_t i = 0; i < listed.size(); i++) {
+					if (!keeps[i] && listed[i].second != cur_c)
+						dropped.push_back(listed[i].second);
+				}
 			}
 		}
-		if (!dense)
-			continue;
 		for (tableint gone : dropped) {
 			std::size_t count = getListCount(own_list);
 			if (std::find(own, own + count, gone) != own + count)
@@ -559,13 +558,8 @@ HierarchicalNSW<float>::mutuallyConnectNewElement(
 				setListCount(own_list, static_cast<unsigned short>(count + 1));
 				continue;
 			}
-			while (next_filler > diverse) {
-				std::size_t k = --next_filler;
-				if (own[slot_of(k)] == ranked[chosen[k]].second) {
-					own[slot_of(k)] = gone;
-					break;
-				}
-			}
+			if (next_filler > diverse)
+				own[slot_of(--next_filler)] = gone;
 		}
 	}
 	return ranked[chosen[0]].second;
